@@ -1,0 +1,45 @@
+"""Errors that carry a message meant for a person.
+
+Every error a user can cause is a ``SpacesError`` whose text is one line that
+says what was wrong. Entry points (CLI, API) print that line and nothing else;
+any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SpacesError(Exception):
+    """Base class: the message is shown to the user as is."""
+
+    exit_code = 2
+
+
+class InvalidInput(SpacesError):
+    """Malformed ids, oversized text, bad numbers, unsafe paths."""
+
+
+class SpaceNotFound(SpacesError):
+    """The space does not exist (or is not visible to the caller)."""
+
+
+class SpaceExists(SpacesError):
+    """A space with this id already exists."""
+
+
+class SpaceArchived(SpacesError):
+    """The space is archived: it can be read but refuses runs and writes."""
+
+
+class BudgetExceeded(SpacesError):
+    """The space's monthly budget cannot cover the work asked for."""
+
+
+class StoreUnavailable(SpacesError):
+    """A backing store failed or cannot be reached; ``store`` names which one."""
+
+    exit_code = 1
+
+    def __init__(self, store: str, detail: str):
+        self.store = store
+        self.detail = " ".join(str(detail).split())[:300]
+        super().__init__(f"{store} store failed: {self.detail}")

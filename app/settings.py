@@ -1,0 +1,72 @@
+"""Process settings, read once from the environment and then passed explicitly.
+
+Nothing in the code base reads ``os.environ`` after start-up except through
+``Settings.from_env``: the CLI, notebooks and tests build one ``Settings`` and
+hand it down. Per-run values (the space, the user) never come from here; they
+travel with the run as its runtime context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_EMBEDDINGS = "wordllama"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where state lives and which external services to use instead of embedded ones.
+
+    A URL left as ``None`` means "start the embedded service on demand":
+    embedded PostgreSQL for ``database_url``, qdrant-client's local mode for
+    ``qdrant_url`` and FalkorDB (spoken to over Bolt) for ``neo4j_uri``.
+    """
+
+    home: Path
+    vaults_dir: Path
+    database_url: str | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    neo4j_uri: str | None = None
+    neo4j_username: str = "neo4j"
+    neo4j_password: str = ""
+    model: str = "offline"
+    embeddings: str = DEFAULT_EMBEDDINGS
+    openai_base_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> Settings:
+        """Build settings from environment variables (see README, "Settings").
+
+        Relative paths are resolved against ``cwd`` now, so that a later
+        ``chdir`` cannot move a space's data.
+        """
+        env = os.environ if environ is None else environ
+        base = (cwd or Path.cwd()).resolve()
+
+        def path(name: str, default: str) -> Path:
+            raw = env.get(name) or default
+            p = Path(raw).expanduser()
+            return (p if p.is_absolute() else base / p).resolve()
+
+        api_key = env.get("OPENAI_API_KEY") or None
+        return cls(
+            home=path("SPACES_HOME", ".spaces"),
+            vaults_dir=path("SPACES_VAULTS_DIR", "vaults"),
+            database_url=env.get("DATABASE_URL") or None,
+            qdrant_url=env.get("QDRANT_URL") or None,
+            qdrant_api_key=env.get("QDRANT_API_KEY") or None,
+            neo4j_uri=env.get("NEO4J_URI") or None,
+            neo4j_username=env.get("NEO4J_USERNAME") or "neo4j",
+            neo4j_password=env.get("NEO4J_PASSWORD") or "",
+            model=env.get("SPACES_MODEL") or ("openai:gpt-4o-mini" if api_key else "offline"),
+            embeddings=env.get("SPACES_EMBEDDINGS") or DEFAULT_EMBEDDINGS,
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            openai_api_key=api_key,
+        )

@@ -1,0 +1,159 @@
+"""Process-local handles on the shared services, opened lazily and closed together.
+
+A ``Backends`` object belongs to whoever builds it (a ``SpaceManager``, a
+test, a server worker); there is no module-level connection. Each service is
+reached only when first needed, so ``spaces list`` never starts the graph
+server, and a second CLI call finds the embedded services already running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import psycopg
+from filelock import FileLock
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from app.errors import StoreUnavailable
+from app.services.falkordb import ensure_graph_server
+from app.services.postgres import ensure_postgres
+from app.settings import Settings
+from app.spaces.embeddings import Embedder, resolve_embedder
+from app.spaces.migrations import REGISTRY_MIGRATIONS, REGISTRY_SCHEMA, migrate
+
+if TYPE_CHECKING:
+    import neo4j
+    from qdrant_client import QdrantClient
+
+POOL_TIMEOUT_S = 10.0
+GRAPH_CONNECT_ATTEMPTS = 5
+
+
+def _reset(conn: psycopg.Connection) -> None:
+    conn.execute("RESET ALL")
+
+
+class Backends:
+    """Lazily opened Postgres pool, Bolt driver, Qdrant clients and embedder."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._pool: ConnectionPool | None = None
+        self._driver: neo4j.Driver | None = None
+        self._qdrant_remote: QdrantClient | None = None
+        self._embedder: Embedder | None = None
+
+    # -- Postgres ---------------------------------------------------------------------------
+    @property
+    def pool(self) -> ConnectionPool:
+        """The registry database pool (migrated on first use)."""
+        with self._lock:
+            if self._pool is None:
+                uri = ensure_postgres(self.settings)
+                pool = ConnectionPool(
+                    uri,
+                    min_size=1,
+                    max_size=8,
+                    timeout=POOL_TIMEOUT_S,
+                    kwargs={"autocommit": True},
+                    reset=_reset,
+                    open=False,
+                )
+                try:
+                    pool.open(wait=True, timeout=POOL_TIMEOUT_S)
+                    with pool.connection() as conn:
+                        migrate(conn, REGISTRY_SCHEMA, REGISTRY_MIGRATIONS)
+                except (PoolTimeout, psycopg.OperationalError) as exc:
+                    pool.close()
+                    raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
+                self._pool = pool
+            return self._pool
+
+    # -- Graph ------------------------------------------------------------------------------
+    def graph_driver(self) -> neo4j.Driver:
+        """A verified Bolt driver (Neo4j 5 or embedded FalkorDB)."""
+        import neo4j
+
+        with self._lock:
+            if self._driver is None:
+                endpoint = ensure_graph_server(self.settings)
+                driver = neo4j.GraphDatabase.driver(
+                    endpoint.uri, auth=endpoint.auth, connection_timeout=5.0
+                )
+                # FalkorDB's Bolt endpoint sometimes drops the very first handshake
+                # of a new client; a few quick retries get past it.
+                for attempt in range(GRAPH_CONNECT_ATTEMPTS):
+                    try:
+                        driver.verify_connectivity()
+                        break
+                    except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as exc:
+                        if attempt == GRAPH_CONNECT_ATTEMPTS - 1:
+                            driver.close()
+                            raise StoreUnavailable(
+                                "graph", f"cannot reach {endpoint.uri}: {exc}"
+                            ) from exc
+                        time.sleep(0.1 * (attempt + 1))
+                self._driver = driver
+            return self._driver
+
+    # -- Qdrant -----------------------------------------------------------------------------
+    def qdrant_path(self, space_id: str) -> str:
+        """Local-mode storage folder of one space (each space has its own)."""
+        return str(self.settings.home / "qdrant" / space_id)
+
+    @contextmanager
+    def qdrant(self, space_id: str) -> Iterator[QdrantClient]:
+        """A Qdrant client for ``space_id``'s collection.
+
+        In local mode each space has its own storage folder, which qdrant-client
+        lets only one process open at a time; a file lock makes other processes
+        wait their turn instead of failing.
+        """
+        from qdrant_client import QdrantClient
+
+        if self.settings.qdrant_url:
+            with self._lock:
+                if self._qdrant_remote is None:
+                    self._qdrant_remote = QdrantClient(
+                        url=self.settings.qdrant_url, api_key=self.settings.qdrant_api_key
+                    )
+            yield self._qdrant_remote
+            return
+        root = self.settings.home / "qdrant"
+        root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root / f"{space_id}.lock")):
+            client = QdrantClient(path=self.qdrant_path(space_id))
+            try:
+                yield client
+            finally:
+                client.close()
+
+    # -- Embeddings -------------------------------------------------------------------------
+    def embedder(self) -> Embedder:
+        """The configured embedder, loaded once per ``Backends``."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = resolve_embedder(self.settings.embeddings, self.settings)
+            return self._embedder
+
+    def close(self) -> None:
+        """Close every connection this object opened (services keep running)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+            if self._driver is not None:
+                self._driver.close()
+                self._driver = None
+            if self._qdrant_remote is not None:
+                self._qdrant_remote.close()
+                self._qdrant_remote = None
+
+
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

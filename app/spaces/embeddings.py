@@ -1,0 +1,106 @@
+"""Embedders by name, resolved where they are used.
+
+``SPACES_EMBEDDINGS`` names one:
+
+- ``wordllama`` (default): WordLlama's static ``l2_supercat`` embeddings,
+  256 dimensions, shipped inside the PyPI wheel, so nothing is downloaded and
+  no torch is needed. README "Embeddings" says why this is the default.
+- ``openai:<model>`` or ``openai:<model>:<dims>``: any OpenAI-compatible
+  embeddings endpoint (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``).
+
+A space's Qdrant collection takes its dimension from the embedder it was
+created with; opening it with an embedder of another dimension is an error.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from app.errors import InvalidInput
+from app.settings import Settings
+
+_OPENAI_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+
+
+@dataclass(frozen=True)
+class Embedder:
+    """A LangChain embeddings object together with its output dimension."""
+
+    name: str
+    model: Embeddings
+    dims: int
+
+
+class WordLlamaEmbeddings(Embeddings):
+    """LangChain adapter over a loaded WordLlama model (normalised vectors)."""
+
+    def __init__(self, cache_dir: Path):
+        from wordllama import WordLlama
+
+        self._model = WordLlama.load(cache_dir=_wordllama_cache(cache_dir), disable_download=True)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed a batch of texts."""
+        if not texts:
+            return []
+        return self._model.embed(texts, norm=True).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query text."""
+        return self.embed_documents([text])[0]
+
+
+def _wordllama_cache(cache_dir: Path) -> Path:
+    """Lay out WordLlama's tokenizer where ``load`` looks for it.
+
+    The wheel ships the tokenizer under ``tokenizers/`` but ``load`` looks in
+    ``<cache>/tokenizers/`` and would otherwise try to download it.
+    """
+    import wordllama
+
+    src = Path(wordllama.__file__).parent / "tokenizers" / "l2_supercat_tokenizer_config.json"
+    dst = cache_dir / "tokenizers" / src.name
+    if not dst.exists():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    return cache_dir
+
+
+def resolve_embedder(name: str, settings: Settings) -> Embedder:
+    """Build the embedder called ``name`` (see module docstring for the names)."""
+    if name == "wordllama":
+        return Embedder(name, WordLlamaEmbeddings(settings.home / "cache" / "wordllama"), 256)
+    if name.startswith("openai:"):
+        parts = name.split(":")
+        model = parts[1] if len(parts) > 1 else ""
+        if len(parts) == 3 and parts[2].isdigit():
+            dims = int(parts[2])
+        elif len(parts) == 2 and model in _OPENAI_DIMS:
+            dims = _OPENAI_DIMS[model]
+        else:
+            raise InvalidInput(
+                f"unknown embeddings {name!r}: give the dimension as openai:<model>:<dims>"
+            )
+        from langchain_openai import OpenAIEmbeddings
+
+        return Embedder(
+            name,
+            OpenAIEmbeddings(
+                model=model,
+                base_url=settings.openai_base_url,
+                api_key=settings.openai_api_key or "unset",
+                # The length check needs tiktoken's encodings, a download: skip it.
+                check_embedding_ctx_length=False,
+                max_retries=2,
+            ),
+            dims,
+        )
+    raise InvalidInput(f"unknown embeddings {name!r}: use 'wordllama' or 'openai:<model>'")

@@ -1,0 +1,210 @@
+"""Space graph: entities and relations in one space's partition of a Bolt graph.
+
+Partitioning: one shared database, with a ``space_id`` property on every node
+and relationship, and fixed labels (``Entity``, ``SpacePartition``) and one
+relationship type (``RELATES``, with the relation's name in ``type``).
+One database per space is not used: Neo4j Community has a single database,
+and FalkorDB ignores the driver's database argument (verified-facts.md). Every
+query below binds ``$space_id`` on every node it matches, and no method takes
+raw Cypher, so nothing outside this module can forget the partition.
+
+Cypher is kept to what Neo4j 5 and FalkorDB both accept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import TYPE_CHECKING, Any
+
+from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
+
+if TYPE_CHECKING:
+    import neo4j
+
+NAME_MAX = 200
+MAX_HOPS = 3
+_PROP_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_RELATION = re.compile(r"[A-Za-z][A-Za-z0-9_ -]{0,63}")
+_RESERVED = {"space_id", "name", "kind", "type"}
+Primitive = str | int | float | bool
+
+
+def _name(label: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{label} must be non-empty text")
+    if len(value) > NAME_MAX:
+        raise InvalidInput(f"{label} is too long: {len(value)} characters, at most {NAME_MAX}")
+    return value.strip()
+
+
+def _props(props: dict[str, Any] | None) -> dict[str, Primitive]:
+    out: dict[str, Primitive] = {}
+    for key, value in (props or {}).items():
+        if not isinstance(key, str) or not _PROP_KEY.fullmatch(key) or key in _RESERVED:
+            raise InvalidInput(f"invalid graph property name {key!r}")
+        if not isinstance(value, Primitive) or (isinstance(value, str) and len(value) > 4000):
+            raise InvalidInput(f"graph property {key!r} must be a short string, number or bool")
+        out[key] = value
+    return out
+
+
+def _run(driver: neo4j.Driver, query: str, **params: Any) -> list[dict[str, Any]]:
+    import neo4j
+
+    try:
+        records, _, _ = driver.execute_query(query, params)
+    except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as exc:
+        raise StoreUnavailable("graph", str(exc)) from exc
+    return [record.data() for record in records]
+
+
+def provision_graph(driver: neo4j.Driver, space_id: str, graph_name: str) -> None:
+    """Create the space's partition marker (idempotent)."""
+    _run(
+        driver,
+        "MERGE (p:SpacePartition {space_id: $space_id}) "
+        "ON CREATE SET p.graph_name = $graph_name, p.created_at = timestamp()",
+        space_id=space_id,
+        graph_name=graph_name,
+    )
+
+
+def drop_graph_partition(driver: neo4j.Driver, space_id: str) -> None:
+    """Remove everything in a partition; used only to undo a failed space creation."""
+    _run(driver, "MATCH (e:Entity {space_id: $space_id}) DETACH DELETE e", space_id=space_id)
+    _run(driver, "MATCH (p:SpacePartition {space_id: $space_id}) DELETE p", space_id=space_id)
+
+
+def ensure_graph_indexes(driver: neo4j.Driver) -> None:
+    """Index the partition key (best effort: the index only speeds up lookups).
+
+    Neo4j 5 and FalkorDB share no ``IF NOT EXISTS`` form; both refuse a second
+    identical index with an error, which here just means it is already there.
+    """
+    import neo4j
+
+    with contextlib.suppress(neo4j.exceptions.Neo4jError):
+        driver.execute_query("CREATE INDEX FOR (e:Entity) ON (e.space_id)")
+
+
+class SpaceGraph:
+    """Entities and relations of one space; see the module docstring for the partitioning."""
+
+    def __init__(self, driver: neo4j.Driver, space_id: str, *, writable: bool):
+        self._driver = driver
+        self.space_id = space_id
+        self.writable = writable
+
+    def _write_check(self) -> None:
+        if not self.writable:
+            raise SpaceArchived(f"space {self.space_id!r} is archived: its graph is read-only")
+
+    def merge_entity(
+        self, name: str, kind: str = "concept", properties: dict[str, Any] | None = None
+    ) -> None:
+        """Create the entity if new, else update its kind and properties (idempotent)."""
+        self._write_check()
+        _run(
+            self._driver,
+            "MERGE (e:Entity {space_id: $space_id, name: $name}) "
+            "ON CREATE SET e.created_at = timestamp() "
+            "SET e.kind = $kind SET e += $props",
+            space_id=self.space_id,
+            name=_name("entity name", name),
+            kind=_name("entity kind", kind),
+            props=_props(properties),
+        )
+
+    def merge_relation(
+        self, source: str, relation: str, target: str, properties: dict[str, Any] | None = None
+    ) -> None:
+        """Link two entities of this space, creating missing ones (idempotent)."""
+        self._write_check()
+        if not isinstance(relation, str) or not _RELATION.fullmatch(relation):
+            raise InvalidInput(f"invalid relation name {relation!r}")
+        _run(
+            self._driver,
+            "MERGE (a:Entity {space_id: $space_id, name: $source}) "
+            "ON CREATE SET a.kind = 'concept', a.created_at = timestamp() "
+            "MERGE (b:Entity {space_id: $space_id, name: $target}) "
+            "ON CREATE SET b.kind = 'concept', b.created_at = timestamp() "
+            "MERGE (a)-[r:RELATES {space_id: $space_id, type: $relation}]->(b) "
+            "SET r += $props",
+            space_id=self.space_id,
+            source=_name("source entity", source),
+            target=_name("target entity", target),
+            relation=relation,
+            props=_props(properties),
+        )
+
+    def get_entity(self, name: str) -> dict[str, Any] | None:
+        """The entity's properties, or ``None`` if this space has no such entity."""
+        rows = _run(
+            self._driver,
+            "MATCH (e:Entity {space_id: $space_id, name: $name}) RETURN properties(e) AS p",
+            space_id=self.space_id,
+            name=_name("entity name", name),
+        )
+        return rows[0]["p"] if rows else None
+
+    def find_entities(self, text: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Entities whose name contains ``text`` (case-insensitive)."""
+        return [
+            r["p"]
+            for r in _run(
+                self._driver,
+                "MATCH (e:Entity {space_id: $space_id}) "
+                "WHERE toLower(e.name) CONTAINS toLower($text) "
+                "RETURN properties(e) AS p ORDER BY e.name LIMIT $limit",
+                space_id=self.space_id,
+                text=_name("search text", text),
+                limit=max(1, min(int(limit), 1000)),
+            )
+        ]
+
+    def neighbours(self, name: str, hops: int = 1, limit: int = 100) -> list[dict[str, Any]]:
+        """Entities within ``hops`` relations of ``name``, all inside this space."""
+        if isinstance(hops, bool) or not isinstance(hops, int) or not 1 <= hops <= MAX_HOPS:
+            raise InvalidInput(f"hops must be a whole number from 1 to {MAX_HOPS}")
+        # A path length cannot be a parameter in Cypher; ``hops`` is a checked int.
+        query = (
+            "MATCH p = (a:Entity {space_id: $space_id, name: $name})"
+            f"-[*1..{hops}]-(b:Entity {{space_id: $space_id}}) "
+            "WHERE all(n IN nodes(p) WHERE n.space_id = $space_id) AND b.name <> $name "
+            "RETURN DISTINCT b.name AS name, b.kind AS kind ORDER BY name LIMIT $limit"
+        )
+        return _run(
+            self._driver,
+            query,
+            space_id=self.space_id,
+            name=_name("entity name", name),
+            limit=max(1, min(int(limit), 1000)),
+        )
+
+    def relations(self, limit: int = 100) -> list[tuple[str, str, str]]:
+        """``(source, relation, target)`` triples of this space."""
+        rows = _run(
+            self._driver,
+            "MATCH (a:Entity {space_id: $space_id})-[r:RELATES {space_id: $space_id}]->"
+            "(b:Entity {space_id: $space_id}) "
+            "RETURN a.name AS a, r.type AS t, b.name AS b ORDER BY a, t, b LIMIT $limit",
+            space_id=self.space_id,
+            limit=max(1, min(int(limit), 10000)),
+        )
+        return [(r["a"], r["t"], r["b"]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many entities and relations the space holds."""
+        entities = _run(
+            self._driver,
+            "MATCH (e:Entity {space_id: $space_id}) RETURN count(e) AS n",
+            space_id=self.space_id,
+        )[0]["n"]
+        relations = _run(
+            self._driver,
+            "MATCH (:Entity {space_id: $space_id})-[r:RELATES {space_id: $space_id}]->"
+            "(:Entity {space_id: $space_id}) RETURN count(r) AS n",
+            space_id=self.space_id,
+        )[0]["n"]
+        return {"entities": entities, "relations": relations}

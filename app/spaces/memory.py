@@ -1,0 +1,181 @@
+"""Space memory: Mem0 on the space's own Qdrant collection.
+
+Each space has its own collection (``mem0_<id>``); in qdrant-client's local
+mode it also has its own storage folder, so one space's vectors are not even
+in the same files as another's. Mem0 is configured per space with our
+embedder and chat model; its history database lives with the space too.
+
+Facts are stored as given (Mem0 ``infer=False``): extraction of facts from
+text is the caller's job, which keeps writes deterministic and idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
+from app.models import resolve_chat_model
+from app.spaces.backends import Backends
+from app.spaces.space_model import SpaceConfig
+
+TEXT_MAX = 20_000
+QUERY_MAX = 2_000
+
+
+@dataclass(frozen=True)
+class MemoryHit:
+    """One memory returned by a search or listing."""
+
+    id: str
+    text: str
+    score: float | None
+    metadata: dict[str, Any]
+
+
+def _mem0_class(home: Path) -> type:
+    # Mem0 reads these at import time: no telemetry (nothing outside is reachable)
+    # and its own config folder under SPACES_HOME instead of ~/.mem0.
+    os.environ.setdefault("MEM0_TELEMETRY", "False")
+    os.environ.setdefault("MEM0_DIR", str(home / "mem0"))
+    from mem0 import Memory
+
+    # Mem0 logs at WARNING that optional spaCy/fastembed extras are missing; they
+    # would download models at run time, so their absence is expected here.
+    for name in ("mem0", "mem0.vector_stores.qdrant", "mem0.utils.spacy_models"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return Memory
+
+
+def _qdrant_errors() -> tuple[type[BaseException], ...]:
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+    return (ResponseHandlingException, UnexpectedResponse, ConnectionError, OSError)
+
+
+class SpaceMemory:
+    """Add and search the memories of one space."""
+
+    def __init__(self, memory: Any, space_id: str, *, writable: bool):
+        self._memory = memory
+        self.space_id = space_id
+        self.writable = writable
+
+    def add(self, text: str, metadata: dict[str, Any] | None = None) -> str:
+        """Store ``text`` as one memory; return its id."""
+        if not self.writable:
+            raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("memory text must be non-empty text")
+        if len(text) > TEXT_MAX:
+            raise InvalidInput(
+                f"memory text is too long: {len(text)} characters, at most {TEXT_MAX}"
+            )
+        meta = {**(metadata or {}), "space_id": self.space_id}
+        try:
+            result = self._memory.add(text, user_id=self.space_id, metadata=meta, infer=False)
+        except _qdrant_errors() as exc:
+            raise StoreUnavailable("memory", str(exc)) from exc
+        return result["results"][0]["id"]
+
+    def search(self, query: str, limit: int = 5) -> list[MemoryHit]:
+        """The memories most similar to ``query``, best first."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("memory query must be non-empty text")
+        if len(query) > QUERY_MAX:
+            raise InvalidInput(
+                f"memory query is too long: {len(query)} characters, at most {QUERY_MAX}"
+            )
+        try:
+            found = self._memory.search(
+                query, filters={"user_id": self.space_id}, limit=max(1, min(int(limit), 100))
+            )
+        except _qdrant_errors() as exc:
+            raise StoreUnavailable("memory", str(exc)) from exc
+        return [self._hit(r) for r in found["results"]]
+
+    def all(self, limit: int = 100) -> list[MemoryHit]:
+        """Every memory of the space, up to ``limit``."""
+        try:
+            found = self._memory.get_all(
+                filters={"user_id": self.space_id}, limit=max(1, min(int(limit), 10_000))
+            )
+        except _qdrant_errors() as exc:
+            raise StoreUnavailable("memory", str(exc)) from exc
+        return [self._hit(r) for r in found["results"]]
+
+    @staticmethod
+    def _hit(row: dict[str, Any]) -> MemoryHit:
+        return MemoryHit(row["id"], row["memory"], row.get("score"), row.get("metadata") or {})
+
+
+def _history_path(backends: Backends, space_id: str) -> Path:
+    return backends.settings.home / "mem0" / "history" / space_id / "history.db"
+
+
+@contextmanager
+def open_space_memory(
+    backends: Backends, config: SpaceConfig, *, writable: bool
+) -> Iterator[SpaceMemory]:
+    """Open Mem0 on the space's collection for the duration of the block.
+
+    Creates the collection if missing (Mem0 creates it with the embedder's
+    dimension, cosine distance). In local mode the block holds the space's
+    storage lock, so keep it short.
+    """
+    memory_cls = _mem0_class(backends.settings.home)
+    embedder = backends.embedder()
+    model_name = config.preferred_model or backends.settings.model
+    history = _history_path(backends, config.space_id)
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with backends.qdrant(config.space_id) as client:
+        try:
+            if client.collection_exists(config.mem0_collection_name):
+                info = client.get_collection(config.mem0_collection_name)
+                size = info.config.params.vectors.size
+                if size != embedder.dims:
+                    raise StoreUnavailable(
+                        "memory",
+                        f"collection {config.mem0_collection_name} holds {size}-dimension "
+                        f"vectors but embeddings {embedder.name!r} make {embedder.dims}; "
+                        "set SPACES_EMBEDDINGS to the embedder the space was created with",
+                    )
+            memory = memory_cls.from_config(
+                {
+                    "vector_store": {
+                        "provider": "qdrant",
+                        "config": {
+                            "collection_name": config.mem0_collection_name,
+                            "client": client,
+                            "embedding_model_dims": embedder.dims,
+                            "on_disk": True,
+                        },
+                    },
+                    "embedder": {"provider": "langchain", "config": {"model": embedder.model}},
+                    "llm": {
+                        "provider": "langchain",
+                        "config": {"model": resolve_chat_model(model_name, backends.settings)},
+                    },
+                    "history_db_path": str(history),
+                }
+            )
+        except _qdrant_errors() as exc:
+            raise StoreUnavailable("memory", str(exc)) from exc
+        with memory:  # closes Mem0's history database
+            yield SpaceMemory(memory, config.space_id, writable=writable)
+
+
+def drop_space_memory(backends: Backends, config: SpaceConfig) -> None:
+    """Delete the space's collection and history; used only to undo a failed creation."""
+    if backends.settings.qdrant_url:
+        with backends.qdrant(config.space_id) as client:
+            client.delete_collection(config.mem0_collection_name)
+    else:
+        shutil.rmtree(backends.qdrant_path(config.space_id), ignore_errors=True)
+    shutil.rmtree(_history_path(backends, config.space_id).parent, ignore_errors=True)

@@ -1,0 +1,133 @@
+"""Versioned, re-runnable schema migrations for the registry and for each space.
+
+Each migration is a function from the target schema's identifier to a list of
+statements, composed with ``psycopg.sql`` so that no name is ever pasted into
+SQL as text. ``migrate`` applies the missing versions inside one transaction
+under an advisory lock, so concurrent processes and repeated runs are safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+REGISTRY_SCHEMA = "spaces_registry"
+
+Migration = Callable[[sql.Identifier], list[sql.Composable]]
+
+
+def _registry_v1(s: sql.Identifier) -> list[sql.Composable]:
+    # Seed 000's tables; cost kept to 6 decimals (per-call costs are fractions of a cent)
+    # and times with zone. space_usage_events makes usage recording idempotent.
+    return [
+        sql.SQL(
+            """CREATE TABLE {s}.spaces (
+                id SERIAL PRIMARY KEY,
+                space_id VARCHAR UNIQUE NOT NULL,
+                name VARCHAR NOT NULL,
+                owner_id VARCHAR NOT NULL,
+                config JSONB NOT NULL,
+                status VARCHAR NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived')),
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+            )"""
+        ).format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.space_usage (
+                id SERIAL PRIMARY KEY,
+                space_id VARCHAR NOT NULL REFERENCES {s}.spaces (space_id),
+                month VARCHAR NOT NULL,
+                tokens_used BIGINT NOT NULL DEFAULT 0,
+                api_calls_used BIGINT NOT NULL DEFAULT 0,
+                cost_usd NUMERIC(16, 6) NOT NULL DEFAULT 0,
+                UNIQUE (space_id, month)
+            )"""
+        ).format(s=s),
+        sql.SQL("CREATE INDEX idx_spaces_owner ON {s}.spaces (owner_id)").format(s=s),
+        sql.SQL("CREATE INDEX idx_usage_space_month ON {s}.space_usage (space_id, month)").format(
+            s=s
+        ),
+        sql.SQL(
+            """CREATE TABLE {s}.space_usage_events (
+                idempotency_key VARCHAR PRIMARY KEY,
+                space_id VARCHAR NOT NULL REFERENCES {s}.spaces (space_id),
+                month VARCHAR NOT NULL,
+                tokens BIGINT NOT NULL,
+                api_calls BIGINT NOT NULL,
+                cost_usd NUMERIC(16, 6) NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+            )"""
+        ).format(s=s),
+    ]
+
+
+def _space_v1(s: sql.Identifier) -> list[sql.Composable]:
+    return [
+        sql.SQL(
+            """CREATE TABLE {s}.runs (
+                thread_id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                query TEXT NOT NULL,
+                status TEXT NOT NULL,
+                model TEXT,
+                tokens_used BIGINT NOT NULL DEFAULT 0,
+                cost_usd NUMERIC(16, 6) NOT NULL DEFAULT 0,
+                result JSONB NOT NULL DEFAULT '{{}}',
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+            )"""
+        ).format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.artifacts (
+                id BIGSERIAL PRIMARY KEY,
+                thread_id TEXT NOT NULL REFERENCES {s}.runs (thread_id),
+                kind TEXT NOT NULL,
+                vault_path TEXT,
+                content_sha256 TEXT,
+                metadata JSONB NOT NULL DEFAULT '{{}}',
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+                UNIQUE (thread_id, kind)
+            )"""
+        ).format(s=s),
+    ]
+
+
+REGISTRY_MIGRATIONS: list[Migration] = [_registry_v1]
+SPACE_MIGRATIONS: list[Migration] = [_space_v1]
+
+
+def migrate(conn: psycopg.Connection, schema: str, migrations: list[Migration]) -> int:
+    """Bring ``schema`` up to date; return how many migrations were applied.
+
+    Runs in the caller's transaction if one is open (space creation relies on
+    that to stay atomic), else in its own.
+    """
+    ident = sql.Identifier(schema)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"spaces-migrate:{schema}"])
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {}.schema_migrations ("
+                "version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())"
+            ).format(ident)
+        )
+        done = {
+            row[0]
+            for row in conn.execute(
+                sql.SQL("SELECT version FROM {}.schema_migrations").format(ident)
+            )
+        }
+        applied = 0
+        for version, migration in enumerate(migrations, start=1):
+            if version in done:
+                continue
+            for statement in migration(ident):
+                conn.execute(statement)
+            conn.execute(
+                sql.SQL("INSERT INTO {}.schema_migrations (version) VALUES (%s)").format(ident),
+                [version],
+            )
+            applied += 1
+        return applied

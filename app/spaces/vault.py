@@ -1,0 +1,168 @@
+"""Space vault: a plain folder of Markdown that Obsidian opens as a vault.
+
+Notes carry YAML frontmatter and link to each other with ``[[wikilinks]]``.
+Reads go through obsidiantools, so what we read is what Obsidian's own model
+of the vault sees (frontmatter, wikilinks, tags, backlinks). Every path is
+resolved inside the vault root: absolute paths, ``..``, hidden folders
+(``.obsidian``) and symlinks that lead outside are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from app.errors import InvalidInput, SpaceArchived
+
+NOTE_MAX_BYTES = 1_000_000
+PATH_MAX = 240
+FOLDERS = ("Projects", "Learning", "Memories")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note as read back from the vault."""
+
+    path: str
+    frontmatter: dict[str, Any]
+    text: str
+    wikilinks: list[str]
+    tags: list[str]
+
+
+def provision_vault(root: Path) -> list[Path]:
+    """Create the vault skeleton; return what was created (to undo a failed creation).
+
+    An existing folder is adopted as is: only what is missing is added.
+    """
+    created: list[Path] = []
+
+    def mkdir(path: Path) -> None:
+        if not path.exists():
+            path.mkdir()
+            created.append(path)
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    mkdir(root)
+    for folder in (*FOLDERS, ".obsidian"):
+        mkdir(root / folder)
+    app_json = root / ".obsidian" / "app.json"
+    if not app_json.exists():
+        app_json.write_text(json.dumps({"alwaysUpdateLinks": True}, indent=2) + "\n")
+        created.append(app_json)
+    return created
+
+
+def undo_provision(created: list[Path]) -> None:
+    """Remove what ``provision_vault`` created, newest first, leaving anything else."""
+    for path in reversed(created):
+        if path.is_dir():
+            # Not empty means something else was put there: keep it.
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        else:
+            path.unlink(missing_ok=True)
+
+
+class SpaceVault:
+    """Write and read the notes of one space's vault."""
+
+    def __init__(self, root: Path, space_id: str, *, writable: bool):
+        self.root = root
+        self.space_id = space_id
+        self.writable = writable
+
+    def resolve(self, rel_path: str) -> Path:
+        """The absolute path of a note, guaranteed to be inside the vault."""
+        if not isinstance(rel_path, str) or not rel_path or len(rel_path) > PATH_MAX:
+            raise InvalidInput(f"note path must be 1 to {PATH_MAX} characters")
+        if "\x00" in rel_path or "\\" in rel_path:
+            raise InvalidInput(f"note path {rel_path!r} contains a forbidden character")
+        pure = PurePosixPath(rel_path)
+        if pure.is_absolute() or any(p in ("..", ".") or p.startswith(".") for p in pure.parts):
+            raise InvalidInput(f"note path {rel_path!r} must stay inside the vault")
+        if pure.suffix != ".md":
+            raise InvalidInput(f"note path {rel_path!r} must end in .md")
+        root = self.root.resolve()
+        target = (root / pure).resolve()
+        if not target.is_relative_to(root):
+            raise InvalidInput(f"note path {rel_path!r} leads outside the vault")
+        return target
+
+    def write_note(
+        self,
+        rel_path: str,
+        body: str,
+        frontmatter: dict[str, Any] | None = None,
+        links: list[str] | tuple[str, ...] = (),
+    ) -> str:
+        """Write (or replace) a note atomically; return its vault-relative path.
+
+        ``links`` are note names appended as a "Related" line of wikilinks.
+        """
+        if not self.writable:
+            raise SpaceArchived(f"space {self.space_id!r} is archived: its vault is read-only")
+        target = self.resolve(rel_path)
+        for link in links:
+            if not isinstance(link, str) or not link or any(c in link for c in "[]|\n"):
+                raise InvalidInput(f"invalid wikilink target {link!r}")
+        parts = []
+        if frontmatter:
+            parts.append("---\n" + yaml.safe_dump(frontmatter, sort_keys=False) + "---\n\n")
+        parts.append(body.rstrip("\n") + "\n")
+        if links:
+            parts.append("\nRelated: " + " ".join(f"[[{link}]]" for link in links) + "\n")
+        data = "".join(parts).encode("utf-8")
+        if len(data) > NOTE_MAX_BYTES:
+            raise InvalidInput(f"note is too large: {len(data)} bytes, at most {NOTE_MAX_BYTES}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".md")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target.relative_to(self.root.resolve()).as_posix()
+
+    def read_note(self, rel_path: str) -> Note:
+        """Read one note through obsidiantools."""
+        from obsidiantools import md_utils
+
+        target = self.resolve(rel_path)
+        if not target.is_file():
+            raise InvalidInput(f"no note {rel_path!r} in space {self.space_id!r}")
+        return Note(
+            path=target.relative_to(self.root.resolve()).as_posix(),
+            frontmatter=md_utils.get_front_matter(target),
+            text=md_utils.get_source_text_from_md_file(target),
+            wikilinks=md_utils.get_wikilinks(target),
+            tags=md_utils.get_tags(target),
+        )
+
+    def list_notes(self) -> list[str]:
+        """Vault-relative paths of every note, sorted (hidden folders excluded)."""
+        from obsidiantools import md_utils
+
+        return sorted(
+            p.as_posix()
+            for p in md_utils.get_md_relpaths_from_dir(self.root)
+            if not any(part.startswith(".") for part in p.parts)
+        )
+
+    def backlinks(self, note_name: str) -> list[str]:
+        """Names of the notes that link to ``note_name``, as Obsidian's graph shows."""
+        import obsidiantools.api as otools
+
+        vault = otools.Vault(self.root).connect()
+        if note_name not in vault.md_file_index:
+            return []
+        return sorted(set(vault.get_backlinks(note_name)))
