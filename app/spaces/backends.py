@@ -24,10 +24,10 @@ from app.services.falkordb import ensure_graph_server
 from app.services.postgres import ensure_postgres
 from app.settings import Settings
 from app.spaces.embeddings import Embedder, resolve_embedder
+from app.spaces.graph import GraphConnection
 from app.spaces.migrations import REGISTRY_MIGRATIONS, REGISTRY_SCHEMA, migrate
 
 if TYPE_CHECKING:
-    import neo4j
     from qdrant_client import QdrantClient
 
 POOL_TIMEOUT_S = 10.0
@@ -45,7 +45,7 @@ class Backends:
         self.settings = settings
         self._lock = threading.RLock()
         self._pool: ConnectionPool | None = None
-        self._driver: neo4j.Driver | None = None
+        self._graph: GraphConnection | None = None
         self._qdrant_remote: QdrantClient | None = None
         self._embedder: Embedder | None = None
 
@@ -76,12 +76,12 @@ class Backends:
             return self._pool
 
     # -- Graph ------------------------------------------------------------------------------
-    def graph_driver(self) -> neo4j.Driver:
-        """A verified Bolt driver (Neo4j 5 or embedded FalkorDB)."""
+    def graph(self) -> GraphConnection:
+        """A verified Bolt connection (Neo4j 5 or embedded FalkorDB)."""
         import neo4j
 
         with self._lock:
-            if self._driver is None:
+            if self._graph is None:
                 endpoint = ensure_graph_server(self.settings)
                 driver = neo4j.GraphDatabase.driver(
                     endpoint.uri, auth=endpoint.auth, connection_timeout=5.0
@@ -99,8 +99,8 @@ class Backends:
                                 "graph", f"cannot reach {endpoint.uri}: {exc}"
                             ) from exc
                         time.sleep(0.1 * (attempt + 1))
-                self._driver = driver
-            return self._driver
+                self._graph = GraphConnection.probe(driver)
+            return self._graph
 
     # -- Qdrant -----------------------------------------------------------------------------
     def qdrant_path(self, space_id: str) -> str:
@@ -148,9 +148,9 @@ class Backends:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
-            if self._driver is not None:
-                self._driver.close()
-                self._driver = None
+            if self._graph is not None:
+                self._graph.driver.close()
+                self._graph = None
             if self._qdrant_remote is not None:
                 self._qdrant_remote.close()
                 self._qdrant_remote = None

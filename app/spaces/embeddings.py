@@ -17,8 +17,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-
-from langchain_core.embeddings import Embeddings
+from typing import Any
 
 from app.errors import InvalidInput
 from app.settings import Settings
@@ -35,27 +34,29 @@ class Embedder:
     """A LangChain embeddings object together with its output dimension."""
 
     name: str
-    model: Embeddings
+    model: Any  # a langchain_core.embeddings.Embeddings
     dims: int
 
 
-class WordLlamaEmbeddings(Embeddings):
-    """LangChain adapter over a loaded WordLlama model (normalised vectors)."""
+def _wordllama_embeddings(cache_dir: Path) -> Any:
+    """A LangChain ``Embeddings`` over WordLlama (normalised vectors).
 
-    def __init__(self, cache_dir: Path):
-        from wordllama import WordLlama
+    Defined on call so that importing this module does not import LangChain,
+    which costs the CLI half a second on every command.
+    """
+    from langchain_core.embeddings import Embeddings
+    from wordllama import WordLlama
 
-        self._model = WordLlama.load(cache_dir=_wordllama_cache(cache_dir), disable_download=True)
+    model = WordLlama.load(cache_dir=_wordllama_cache(cache_dir), disable_download=True)
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed a batch of texts."""
-        if not texts:
-            return []
-        return self._model.embed(texts, norm=True).tolist()
+    class WordLlamaEmbeddings(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return model.embed(texts, norm=True).tolist() if texts else []
 
-    def embed_query(self, text: str) -> list[float]:
-        """Embed one query text."""
-        return self.embed_documents([text])[0]
+        def embed_query(self, text: str) -> list[float]:
+            return self.embed_documents([text])[0]
+
+    return WordLlamaEmbeddings()
 
 
 def _wordllama_cache(cache_dir: Path) -> Path:
@@ -77,7 +78,7 @@ def _wordllama_cache(cache_dir: Path) -> Path:
 def resolve_embedder(name: str, settings: Settings) -> Embedder:
     """Build the embedder called ``name`` (see module docstring for the names)."""
     if name == "wordllama":
-        return Embedder(name, WordLlamaEmbeddings(settings.home / "cache" / "wordllama"), 256)
+        return Embedder(name, _wordllama_embeddings(settings.home / "cache" / "wordllama"), 256)
     if name.startswith("openai:"):
         parts = name.split(":")
         model = parts[1] if len(parts) > 1 else ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
@@ -49,17 +50,59 @@ def _props(props: dict[str, Any] | None) -> dict[str, Primitive]:
     return out
 
 
-def _run(driver: neo4j.Driver, query: str, **params: Any) -> list[dict[str, Any]]:
+def _falkordb_escape(value: Any) -> Any:
+    """Escape string parameters the way FalkorDB's Bolt layer needs.
+
+    FalkorDB inlines Bolt parameters into the query text as single-quoted
+    literals without escaping them, so a ``'`` in a value fails the query
+    (seen here; README "Graph"). Escaping ``\\`` and ``'`` makes every string
+    round-trip exactly; Neo4j binds parameters properly and gets them as is.
+    """
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("'", "\\'")
+    if isinstance(value, list):
+        return [_falkordb_escape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _falkordb_escape(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class GraphConnection:
+    """A Bolt driver plus what we know about the server behind it."""
+
+    driver: neo4j.Driver
+    inlines_parameters: bool  # True for FalkorDB (see ``_falkordb_escape``)
+
+    @classmethod
+    def probe(cls, driver: neo4j.Driver) -> GraphConnection:
+        """Tell FalkorDB from Neo4j by the one thing that matters to us.
+
+        Both report a "Neo4j/5.x" agent; only FalkorDB fails on a quote in a
+        parameter.
+        """
+        import neo4j
+
+        try:
+            driver.execute_query("RETURN $p AS p", {"p": "'"})
+            return cls(driver, inlines_parameters=False)
+        except neo4j.exceptions.Neo4jError:
+            return cls(driver, inlines_parameters=True)
+
+
+def _run(conn: GraphConnection, query: str, **params: Any) -> list[dict[str, Any]]:
     import neo4j
 
+    if conn.inlines_parameters:
+        params = _falkordb_escape(params)
     try:
-        records, _, _ = driver.execute_query(query, params)
+        records, _, _ = conn.driver.execute_query(query, params)
     except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as exc:
         raise StoreUnavailable("graph", str(exc)) from exc
     return [record.data() for record in records]
 
 
-def provision_graph(driver: neo4j.Driver, space_id: str, graph_name: str) -> None:
+def provision_graph(driver: GraphConnection, space_id: str, graph_name: str) -> None:
     """Create the space's partition marker (idempotent)."""
     _run(
         driver,
@@ -70,13 +113,13 @@ def provision_graph(driver: neo4j.Driver, space_id: str, graph_name: str) -> Non
     )
 
 
-def drop_graph_partition(driver: neo4j.Driver, space_id: str) -> None:
+def drop_graph_partition(driver: GraphConnection, space_id: str) -> None:
     """Remove everything in a partition; used only to undo a failed space creation."""
     _run(driver, "MATCH (e:Entity {space_id: $space_id}) DETACH DELETE e", space_id=space_id)
     _run(driver, "MATCH (p:SpacePartition {space_id: $space_id}) DELETE p", space_id=space_id)
 
 
-def ensure_graph_indexes(driver: neo4j.Driver) -> None:
+def ensure_graph_indexes(conn: GraphConnection) -> None:
     """Index the partition key (best effort: the index only speeds up lookups).
 
     Neo4j 5 and FalkorDB share no ``IF NOT EXISTS`` form; both refuse a second
@@ -85,13 +128,13 @@ def ensure_graph_indexes(driver: neo4j.Driver) -> None:
     import neo4j
 
     with contextlib.suppress(neo4j.exceptions.Neo4jError):
-        driver.execute_query("CREATE INDEX FOR (e:Entity) ON (e.space_id)")
+        conn.driver.execute_query("CREATE INDEX FOR (e:Entity) ON (e.space_id)")
 
 
 class SpaceGraph:
     """Entities and relations of one space; see the module docstring for the partitioning."""
 
-    def __init__(self, driver: neo4j.Driver, space_id: str, *, writable: bool):
+    def __init__(self, driver: GraphConnection, space_id: str, *, writable: bool):
         self._driver = driver
         self.space_id = space_id
         self.writable = writable

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
-from app.models import resolve_chat_model
 from app.spaces.backends import Backends
 from app.spaces.space_model import SpaceConfig
 
@@ -130,6 +129,8 @@ def open_space_memory(
     dimension, cosine distance). In local mode the block holds the space's
     storage lock, so keep it short.
     """
+    from app.models import resolve_chat_model  # langchain is slow to import; only here
+
     memory_cls = _mem0_class(backends.settings.home)
     embedder = backends.embedder()
     model_name = config.preferred_model or backends.settings.model

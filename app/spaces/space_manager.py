@@ -66,9 +66,7 @@ class SpaceHandle:
     @property
     def graph(self) -> SpaceGraph:
         """The space's graph partition (starts the graph server on first use)."""
-        return SpaceGraph(
-            self._backends.graph_driver(), self.config.space_id, writable=self.writable
-        )
+        return SpaceGraph(self._backends.graph(), self.config.space_id, writable=self.writable)
 
     @contextmanager
     def memory(self) -> Iterator[SpaceMemory]:
@@ -153,7 +151,7 @@ class SpaceManager:
             raise
         except (OSError, ValueError, RuntimeError) as exc:
             raise StoreUnavailable("memory", str(exc)) from exc
-        driver = self.backends.graph_driver()
+        driver = self.backends.graph()
         undo.append(("graph", None))
         ensure_graph_indexes(driver)
         provision_graph(driver, config.space_id, config.neo4j_graph_name)
@@ -169,7 +167,7 @@ class SpaceManager:
                 if store == "vault":
                     undo_provision(created)  # type: ignore[arg-type]
                 elif store == "graph":
-                    drop_graph_partition(self.backends.graph_driver(), config.space_id)
+                    drop_graph_partition(self.backends.graph(), config.space_id)
                 elif store == "memory":
                     drop_space_memory(self.backends, config)
             except (SpacesError, OSError):

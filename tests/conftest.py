@@ -1,0 +1,78 @@
+"""Shared fixtures: one set of real embedded services for the whole test session.
+
+Every test gets fresh space ids, so tests never see each other's spaces even
+though they share the servers. The services are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.services.falkordb import stop_graph_server
+from app.services.postgres import stop_postgres
+from app.settings import Settings
+from app.spaces.space_manager import SpaceManager
+from app.spaces.space_model import SpaceConfig
+
+_counter = itertools.count()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_settings(home: Path, **env: str) -> Settings:
+    """Settings for ``home`` with no external URLs, plus ``env`` overrides."""
+    base = {"SPACES_HOME": str(home), "SPACES_VAULTS_DIR": str(home / "vaults")}
+    return Settings.from_env({**base, **env})
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings whose embedded services live in a session temp folder."""
+    s = make_settings(tmp_path_factory.mktemp("spaces-home"))
+    yield s
+    stop_graph_server(s)
+    stop_postgres(s)
+
+
+@pytest.fixture(scope="session")
+def manager(settings: Settings) -> Iterator[SpaceManager]:
+    """A manager on the session's services."""
+    with SpaceManager(settings) as m:
+        yield m
+
+
+@pytest.fixture
+def new_id() -> Iterator[object]:
+    """Factory of space ids unique within the session."""
+    pid = os.getpid()
+    yield lambda prefix="s": f"{prefix}_{pid}_{next(_counter)}"
+
+
+@pytest.fixture
+def space(manager: SpaceManager, new_id) -> SpaceConfig:
+    """A freshly created active space."""
+    return manager.create_space(SpaceConfig(new_id(), "Test space", "alice"))
+
+
+def run_cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``spaces`` in a subprocess against ``settings``' home."""
+    full_env = {
+        **os.environ,
+        "SPACES_HOME": str(settings.home),
+        "SPACES_VAULTS_DIR": str(settings.vaults_dir),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=120,
+    )
