@@ -56,6 +56,11 @@ class Backends:
         with self._lock:
             if self._pool is None:
                 uri = ensure_postgres(self.settings)
+                try:
+                    # Fail fast with the server's own reason, rather than a pool timeout.
+                    psycopg.connect(uri, connect_timeout=5).close()
+                except psycopg.OperationalError as exc:
+                    raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
                 pool = ConnectionPool(
                     uri,
                     min_size=1,
@@ -83,11 +88,15 @@ class Backends:
         with self._lock:
             if self._graph is None:
                 endpoint = ensure_graph_server(self.settings)
+                # FalkorDB's Bolt endpoint sometimes never answers the handshake of
+                # a new connection (seen here); short timeouts plus retries get past
+                # it where the driver's default would wait 60 s.
                 driver = neo4j.GraphDatabase.driver(
-                    endpoint.uri, auth=endpoint.auth, connection_timeout=5.0
+                    endpoint.uri,
+                    auth=endpoint.auth,
+                    connection_timeout=3.0,
+                    connection_acquisition_timeout=3.0,
                 )
-                # FalkorDB's Bolt endpoint sometimes drops the very first handshake
-                # of a new client; a few quick retries get past it.
                 for attempt in range(GRAPH_CONNECT_ATTEMPTS):
                     try:
                         driver.verify_connectivity()
