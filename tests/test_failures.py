@@ -28,7 +28,9 @@ def test_graph_down_mid_creation_leaves_nothing(settings, new_id) -> None:
         assert info.value.store == "graph"
         assert sid not in {s.space_id for s in manager.list_spaces()}
         with manager.backends.pool.connection() as conn:
-            assert conn.execute("SELECT to_regnamespace(%s)", [f"space_{sid}"]).fetchone()[0] is None
+            assert (
+                conn.execute("SELECT to_regnamespace(%s)", [f"space_{sid}"]).fetchone()[0] is None
+            )
         assert not (settings.home / "qdrant" / sid).exists()
         assert not (settings.vaults_dir / sid).exists()
     # The same id can be created once the store is back.

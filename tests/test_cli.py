@@ -1,0 +1,50 @@
+"""The ``spaces`` command line: JSON documents, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from app.spaces.space_model import SpaceConfig
+from tests.conftest import run_cli
+
+
+def test_create_show_list_usage_archive(settings, new_id) -> None:
+    sid = new_id("cli")
+    created = run_cli(
+        settings, "create", sid, "--name", "CLI", "--owner", "carol",
+        "--description", "via cli", "--token-budget", "5000", "--model", "offline", "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    shown = json.loads(run_cli(settings, "show", sid, "--json").stdout)
+    fields = set(SpaceConfig.__dataclass_fields__) | {"status", "created_at"}
+    assert fields <= set(shown)
+    assert shown["monthly_token_budget"] == 5000
+    assert shown["preferred_model"] == "offline"
+    assert shown["status"] == "active"
+    listed = json.loads(run_cli(settings, "list", "--owner", "carol", "--json").stdout)
+    assert sid in [s["space_id"] for s in listed]
+    usage = json.loads(run_cli(settings, "usage", sid, "--json").stdout)
+    assert usage["tokens_remaining"] == 5000 and usage["over_budget"] is False
+    archived = run_cli(settings, "archive", sid)
+    assert archived.returncode == 0 and "archived" in archived.stdout
+    assert json.loads(run_cli(settings, "show", sid, "--json").stdout)["status"] == "archived"
+    assert run_cli(settings, "activate", sid).returncode == 0
+
+
+def test_user_errors_exit_2_with_one_line(settings) -> None:
+    for args in (
+        ("show", "nope_not_here"),
+        ("show", "../etc"),
+        ("create", "ok_id", "--name", "x", "--owner", "o", "--token-budget", "-1"),
+        ("create", "ok_id", "--name", "", "--owner", "o"),
+        ("create", "ok_id", "--name", "x" * 10_000, "--owner", "o"),
+        ("usage", "x", "--owner", "o"),
+        ("bogus-command",),
+        ("create", "missing_flags"),
+    ):
+        result = run_cli(settings, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stdout == ""
+        assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert run_cli(settings, "show", "ok_id").returncode == 2  # nothing was created
