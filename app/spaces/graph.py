@@ -13,7 +13,6 @@ Cypher is kept to what Neo4j 5 and FalkorDB both accept.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -76,18 +75,19 @@ class GraphConnection:
 
     @classmethod
     def probe(cls, driver: neo4j.Driver) -> GraphConnection:
-        """Tell FalkorDB from Neo4j by the one thing that matters to us.
+        """Tell FalkorDB from Neo4j (both report a "Neo4j/5.x" agent).
 
-        Both report a "Neo4j/5.x" agent; only FalkorDB fails on a quote in a
-        parameter.
+        ``db.indexes()`` exists only in FalkorDB. The probe must not make
+        FalkorDB fail a query: its Bolt layer has crashed here after errors,
+        so nothing in this module sends it a query it will refuse.
         """
         import neo4j
 
         try:
-            driver.execute_query("RETURN $p AS p", {"p": "'"})
-            return cls(driver, inlines_parameters=False)
-        except neo4j.exceptions.Neo4jError:
+            driver.execute_query("CALL db.indexes()")
             return cls(driver, inlines_parameters=True)
+        except neo4j.exceptions.Neo4jError:
+            return cls(driver, inlines_parameters=False)
 
 
 def _run(conn: GraphConnection, query: str, **params: Any) -> list[dict[str, Any]]:
@@ -120,15 +120,19 @@ def drop_graph_partition(driver: GraphConnection, space_id: str) -> None:
 
 
 def ensure_graph_indexes(conn: GraphConnection) -> None:
-    """Index the partition key (best effort: the index only speeds up lookups).
+    """Index the partition key once per server.
 
-    Neo4j 5 and FalkorDB share no ``IF NOT EXISTS`` form; both refuse a second
-    identical index with an error, which here just means it is already there.
+    Neo4j 5 has ``IF NOT EXISTS``; FalkorDB does not, and refuses a duplicate
+    with an error, so there we look before creating.
     """
-    import neo4j
-
-    with contextlib.suppress(neo4j.exceptions.Neo4jError):
-        conn.driver.execute_query("CREATE INDEX FOR (e:Entity) ON (e.space_id)")
+    if not conn.inlines_parameters:
+        _run(conn, "CREATE INDEX entity_space IF NOT EXISTS FOR (e:Entity) ON (e.space_id)")
+        return
+    indexes = _run(conn, "CALL db.indexes()")
+    if not any(
+        i.get("label") == "Entity" and "space_id" in i.get("properties", []) for i in indexes
+    ):
+        _run(conn, "CREATE INDEX FOR (e:Entity) ON (e.space_id)")
 
 
 class SpaceGraph:
