@@ -69,3 +69,23 @@ def test_postgres_down_is_one_line(tmp_path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("spaces: postgres store failed")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_graph_server_crash_is_survived(manager, space, settings) -> None:
+    """FalkorDB's Bolt layer has segfaulted here; the next query revives it."""
+    import json
+    import os
+    import signal
+    import time
+
+    handle = manager.open_space(space.space_id, write=True)
+    handle.graph.merge_entity("Before crash", "concept")
+    time.sleep(2.2)  # the server snapshots every second that has a change
+    state = json.loads((settings.home / "falkordb" / "server.json").read_text())
+    os.kill(state["pid"], signal.SIGSEGV)
+    assert handle.graph.get_entity("Before crash") is not None
+    handle.graph.merge_entity("After crash", "concept")
+    assert handle.graph.get_entity("After crash") is not None
+    revived = json.loads((settings.home / "falkordb" / "server.json").read_text())
+    assert revived["pid"] != state["pid"]
+    assert revived["bolt_port"] == state["bolt_port"]

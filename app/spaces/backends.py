@@ -20,7 +20,7 @@ from filelock import FileLock
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.errors import StoreUnavailable
-from app.services.falkordb import ensure_graph_server
+from app.services.falkordb import ensure_graph_server, revive_graph_server
 from app.services.postgres import ensure_postgres
 from app.settings import Settings
 from app.spaces.embeddings import Embedder, resolve_embedder
@@ -91,11 +91,14 @@ class Backends:
                 # FalkorDB's Bolt endpoint sometimes never answers the handshake of
                 # a new connection (seen here); short timeouts plus retries get past
                 # it where the driver's default would wait 60 s.
+                # The driver's own retry of a failed transaction is capped short,
+                # so that a crashed embedded server is revived (``_run``) instead.
                 driver = neo4j.GraphDatabase.driver(
                     endpoint.uri,
                     auth=endpoint.auth,
                     connection_timeout=3.0,
                     connection_acquisition_timeout=3.0,
+                    max_transaction_retry_time=3.0,
                 )
                 for attempt in range(GRAPH_CONNECT_ATTEMPTS):
                     try:
@@ -107,8 +110,11 @@ class Backends:
                             raise StoreUnavailable(
                                 "graph", f"cannot reach {endpoint.uri}: {exc}"
                             ) from exc
+                        revive_graph_server(self.settings)
                         time.sleep(0.1 * (attempt + 1))
-                self._graph = GraphConnection.probe(driver)
+                self._graph = GraphConnection.probe(
+                    driver, revive=lambda: revive_graph_server(self.settings)
+                )
             return self._graph
 
     # -- Qdrant -----------------------------------------------------------------------------

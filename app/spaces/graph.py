@@ -14,6 +14,7 @@ Cypher is kept to what Neo4j 5 and FalkorDB both accept.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,9 +73,12 @@ class GraphConnection:
 
     driver: neo4j.Driver
     inlines_parameters: bool  # True for FalkorDB (see ``_falkordb_escape``)
+    revive: Callable[[], bool] | None = None  # restarts an embedded server that died
 
     @classmethod
-    def probe(cls, driver: neo4j.Driver) -> GraphConnection:
+    def probe(
+        cls, driver: neo4j.Driver, revive: Callable[[], bool] | None = None
+    ) -> GraphConnection:
         """Tell FalkorDB from Neo4j (both report a "Neo4j/5.x" agent).
 
         ``db.indexes()`` exists only in FalkorDB. The probe must not make
@@ -83,23 +87,45 @@ class GraphConnection:
         """
         import neo4j
 
+        conn = cls(driver, inlines_parameters=True, revive=revive)
         try:
-            driver.execute_query("CALL db.indexes()")
-            return cls(driver, inlines_parameters=True)
+            _run(conn, "CALL db.indexes()", _raw_errors=True)
+            return conn
         except neo4j.exceptions.Neo4jError:
-            return cls(driver, inlines_parameters=False)
+            return cls(driver, inlines_parameters=False, revive=revive)
 
 
-def _run(conn: GraphConnection, query: str, **params: Any) -> list[dict[str, Any]]:
+REVIVE_ATTEMPTS = 2
+
+
+def _run(
+    conn: GraphConnection, query: str, _raw_errors: bool = False, **params: Any
+) -> list[dict[str, Any]]:
+    """Run one query; if the embedded server died under it, revive it and retry.
+
+    Every query in this module is a MERGE, a read or an idempotent delete, so
+    running it again after a crash is safe. ``_raw_errors`` lets the probe see
+    the server's refusal (a ``Neo4jError``) instead of ``StoreUnavailable``.
+    """
     import neo4j
 
     if conn.inlines_parameters:
         params = _falkordb_escape(params)
-    try:
-        records, _, _ = conn.driver.execute_query(query, params)
-    except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as exc:
-        raise StoreUnavailable("graph", str(exc)) from exc
-    return [record.data() for record in records]
+    for attempt in range(REVIVE_ATTEMPTS + 1):
+        try:
+            records, _, _ = conn.driver.execute_query(query, params)
+            return [record.data() for record in records]
+        except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired) as exc:
+            if attempt == REVIVE_ATTEMPTS or conn.revive is None:
+                raise StoreUnavailable("graph", str(exc)) from exc
+            conn.revive()
+        except neo4j.exceptions.Neo4jError as exc:
+            if _raw_errors:
+                raise
+            raise StoreUnavailable("graph", str(exc)) from exc
+        except neo4j.exceptions.DriverError as exc:
+            raise StoreUnavailable("graph", str(exc)) from exc
+    raise AssertionError("unreachable")
 
 
 def provision_graph(driver: GraphConnection, space_id: str, graph_name: str) -> None:
