@@ -56,3 +56,28 @@ def validate_user_id(value: object) -> str:
             f"starting with a letter or digit, at most {USER_ID_MAX} characters"
         )
     return value
+
+
+THREAD_ID_MAX = 64
+_THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def validate_thread_id(value: object) -> str:
+    """Return ``value`` if it is a valid run thread id (a UUID or similar token)."""
+    if (
+        not isinstance(value, str)
+        or len(value) > THREAD_ID_MAX
+        or not value.isascii()
+        or _THREAD_ID.fullmatch(value) is None
+    ):
+        raise InvalidInput(
+            f"invalid thread id {_shown(value)}: use letters, digits, '_' or '-', "
+            f"at most {THREAD_ID_MAX} characters"
+        )
+    return value
+
+
+def slugify(text: str, limit: int = 48) -> str:
+    """A folder-safe slug of ``text`` (lowercase ASCII words joined by ``-``)."""
+    slug = "-".join(re.findall(r"[a-z0-9]+", text.lower()))[:limit].strip("-")
+    return slug or "untitled"

@@ -37,6 +37,9 @@ class Settings:
     embeddings: str = DEFAULT_EMBEDDINGS
     openai_base_url: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)
+    langfuse_public_key: str | None = None
+    langfuse_secret_key: str | None = field(default=None, repr=False)
+    langfuse_host: str | None = None
 
     @classmethod
     def from_env(
@@ -69,4 +72,7 @@ class Settings:
             embeddings=env.get("SPACES_EMBEDDINGS") or DEFAULT_EMBEDDINGS,
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_api_key=api_key,
+            langfuse_public_key=env.get("LANGFUSE_PUBLIC_KEY") or None,
+            langfuse_secret_key=env.get("LANGFUSE_SECRET_KEY") or None,
+            langfuse_host=env.get("LANGFUSE_HOST") or env.get("LANGFUSE_BASE_URL") or None,
         )

@@ -67,8 +67,15 @@ class SpaceMemory:
         self.space_id = space_id
         self.writable = writable
 
-    def add(self, text: str, metadata: dict[str, Any] | None = None) -> str:
-        """Store ``text`` as one memory; return its id."""
+    def add(
+        self, text: str, metadata: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> str:
+        """Store ``text`` as one memory; return its id.
+
+        With ``key``, adding the same key again returns the first memory's id
+        and stores nothing, so a run resumed after a crash does not duplicate
+        its memories. (The space's storage lock makes look-then-add safe.)
+        """
         if not self.writable:
             raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
         if not isinstance(text, str) or not text.strip():
@@ -78,6 +85,18 @@ class SpaceMemory:
                 f"memory text is too long: {len(text)} characters, at most {TEXT_MAX}"
             )
         meta = {**(metadata or {}), "space_id": self.space_id}
+        if key is not None:
+            if not isinstance(key, str) or not 1 <= len(key) <= 200:
+                raise InvalidInput("memory key must be 1 to 200 characters")
+            meta["idempotency_key"] = key
+            try:
+                found = self._memory.get_all(
+                    filters={"user_id": self.space_id, "idempotency_key": key}, limit=1
+                )
+            except _qdrant_errors() as exc:
+                raise StoreUnavailable("memory", str(exc)) from exc
+            if found["results"]:
+                return found["results"][0]["id"]
         try:
             result = self._memory.add(text, user_id=self.space_id, metadata=meta, infer=False)
         except _qdrant_errors() as exc:
@@ -129,7 +148,7 @@ def open_space_memory(
     dimension, cosine distance). In local mode the block holds the space's
     storage lock, so keep it short.
     """
-    from app.models import resolve_chat_model  # langchain is slow to import; only here
+    from app.llm.resolve import resolve_chat_model  # langchain is slow to import; only here
 
     memory_cls = _mem0_class(backends.settings.home)
     embedder = backends.embedder()

@@ -62,6 +62,38 @@ def _registry_v1(s: sql.Identifier) -> list[sql.Composable]:
     ]
 
 
+def _registry_v2(s: sql.Identifier) -> list[sql.Composable]:
+    # Runs: which space and user a thread belongs to (resume checks it), budget
+    # holds (tokens reserved by calls in flight, so concurrent runs cannot
+    # overspend), and the thread behind each usage event (a run's totals).
+    return [
+        sql.SQL(
+            """CREATE TABLE {s}.threads (
+                thread_id TEXT PRIMARY KEY,
+                space_id VARCHAR NOT NULL REFERENCES {s}.spaces (space_id),
+                user_id VARCHAR NOT NULL,
+                graph TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+            )"""
+        ).format(s=s),
+        sql.SQL("CREATE INDEX idx_threads_space ON {s}.threads (space_id, user_id)").format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.budget_holds (
+                hold_id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+                space_id VARCHAR NOT NULL REFERENCES {s}.spaces (space_id),
+                month VARCHAR NOT NULL,
+                tokens BIGINT NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL
+            )"""
+        ).format(s=s),
+        sql.SQL("CREATE INDEX idx_holds_space ON {s}.budget_holds (space_id, month)").format(s=s),
+        sql.SQL("ALTER TABLE {s}.space_usage_events ADD COLUMN thread_id TEXT").format(s=s),
+        sql.SQL(
+            "CREATE INDEX idx_usage_events_thread ON {s}.space_usage_events (thread_id)"
+        ).format(s=s),
+    ]
+
+
 def _space_v1(s: sql.Identifier) -> list[sql.Composable]:
     return [
         sql.SQL(
@@ -93,7 +125,7 @@ def _space_v1(s: sql.Identifier) -> list[sql.Composable]:
     ]
 
 
-REGISTRY_MIGRATIONS: list[Migration] = [_registry_v1]
+REGISTRY_MIGRATIONS: list[Migration] = [_registry_v1, _registry_v2]
 SPACE_MIGRATIONS: list[Migration] = [_space_v1]
 
 

@@ -14,7 +14,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -32,6 +31,7 @@ from app.errors import (
 from app.ids import validate_space_id, validate_user_id
 from app.settings import Settings
 from app.spaces.backends import Backends
+from app.spaces.budget import add_usage
 from app.spaces.graph import SpaceGraph, drop_graph_partition, ensure_graph_indexes, provision_graph
 from app.spaces.memory import SpaceMemory, drop_space_memory, open_space_memory
 from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
@@ -279,29 +279,9 @@ class SpaceManager:
         if not config.is_active:
             raise SpaceArchived(f"space {space_id!r} is archived: it refuses runs and writes")
         month = current_month()
-        cost = Decimal(str(cost_usd))
         with self.backends.pool.connection() as conn, conn.transaction():
-            if idempotency_key is not None:
-                fresh = conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {}.space_usage_events "
-                        "(idempotency_key, space_id, month, tokens, api_calls, cost_usd) "
-                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-                    ).format(R),
-                    [idempotency_key, space_id, month, tokens, api_calls, cost],
-                ).rowcount
-                if not fresh:
-                    return self.get_usage(space_id, month)
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {r}.space_usage AS u "
-                    "(space_id, month, tokens_used, api_calls_used, cost_usd) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (space_id, month) DO UPDATE SET "
-                    "tokens_used = u.tokens_used + EXCLUDED.tokens_used, "
-                    "api_calls_used = u.api_calls_used + EXCLUDED.api_calls_used, "
-                    "cost_usd = u.cost_usd + EXCLUDED.cost_usd"
-                ).format(r=R),
-                [space_id, month, tokens, api_calls, cost],
+            add_usage(
+                conn, space_id, month, tokens, api_calls, cost_usd, idempotency_key=idempotency_key
             )
         return self.get_usage(space_id, month)
 

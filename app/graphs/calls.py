@@ -1,0 +1,135 @@
+"""Model calls made by graph nodes: budget-checked, counted once, resolved by name.
+
+Each call (1) holds its estimated tokens against the space's budget, (2)
+invokes the run's model chain with a callback that reads the provider's real
+``usage_metadata``, and (3) replaces the hold by that usage in one
+transaction, under an idempotency key built from the node's checkpoint
+position. A node that re-runs after a crash makes the same keys, so its
+calls are counted once (the re-run's tokens are not charged again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import merge_configs
+from pydantic import BaseModel
+
+from app.graphs.admission import Admitted
+from app.llm.offline import estimate_tokens
+from app.llm.pricing import cost_usd
+from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
+from app.settings import Settings
+
+
+class UsageRecorder(BaseCallbackHandler):
+    """Collects the token usage providers report for each model call."""
+
+    def __init__(self) -> None:
+        self.models: dict[UUID, str] = {}
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cost_usd = 0.0
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Remember which model this call went to, for its price."""
+        self.models[run_id] = str((metadata or {}).get("ls_model_name") or "unknown")
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        """Add the call's reported usage (fallback models that failed report none)."""
+        model = self.models.get(run_id, "unknown")
+        for generations in response.generations:
+            for generation in generations:
+                usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+                if usage:
+                    tokens_in = int(usage.get("input_tokens", 0))
+                    tokens_out = int(usage.get("output_tokens", 0))
+                    self.input_tokens += tokens_in
+                    self.output_tokens += tokens_out
+                    self.cost_usd += cost_usd(model, tokens_in, tokens_out)
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens of every call seen."""
+        return self.input_tokens + self.output_tokens
+
+
+def call_key(config: RunnableConfig, seq: int) -> str:
+    """A key for the ``seq``-th call of this node execution, stable across re-runs."""
+    meta = config.get("metadata") or {}
+    thread = (config.get("configurable") or {}).get("thread_id", "no-thread")
+    where = f"{meta.get('langgraph_checkpoint_ns', '')}|{meta.get('langgraph_step', '')}|{seq}"
+    return f"{thread}:{hashlib.sha256(where.encode()).hexdigest()[:32]}"
+
+
+def thread_id_of(config: RunnableConfig) -> str | None:
+    """The run's thread id, if it has one."""
+    return (config.get("configurable") or {}).get("thread_id")
+
+
+def invoke_model(
+    admitted: Admitted,
+    settings: Settings,
+    config: RunnableConfig,
+    *,
+    model: str,
+    messages: Sequence[BaseMessage],
+    schema: type[BaseModel] | None = None,
+    tools: Sequence[Any] = (),
+    seq: int = 0,
+) -> Any:
+    """Call ``model`` under the space's budget; return the message or the ``schema`` object.
+
+    Raises ``BudgetExceeded`` before calling when the space cannot cover the
+    call's estimate (its prompt plus the maximum output).
+    """
+    prompt = "\n".join(str(m.content) for m in messages)
+    hold = admitted.budget.reserve(estimate_tokens(prompt) + MAX_OUTPUT_TOKENS)
+
+    def shape(chat_model: Any) -> Any:
+        if schema is not None:
+            return chat_model.with_structured_output(schema, method="function_calling")
+        if tools:
+            return chat_model.bind_tools(list(tools))
+        return chat_model
+
+    recorder = UsageRecorder()
+    try:
+        runnable = resolve_chain(model, settings, shape)
+        result = runnable.invoke(list(messages), merge_configs(config, {"callbacks": [recorder]}))
+    except BaseException:
+        if recorder.total_tokens:
+            # A call that failed after its model answered (a parse error) still spent tokens.
+            admitted.budget.settle(
+                hold,
+                recorder.total_tokens,
+                recorder.cost_usd,
+                idempotency_key=call_key(config, seq),
+                thread_id=thread_id_of(config),
+            )
+        else:
+            admitted.budget.release(hold)
+        raise
+    admitted.budget.settle(
+        hold,
+        recorder.total_tokens,
+        recorder.cost_usd,
+        idempotency_key=call_key(config, seq),
+        thread_id=thread_id_of(config),
+    )
+    return result

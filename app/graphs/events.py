@@ -1,0 +1,50 @@
+"""Progress events that nodes stream (``stream_mode="custom"``), in one envelope.
+
+The envelope is ``{event_id, event_type, space_id, thread_id, run_id, actor,
+timestamp, idempotency_key, payload}``. The idempotency key is derived from
+the node's checkpoint position, the event type and its payload, so a node
+re-run after a crash emits the same keys and a client drops the repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from app.graphs.context import RunContext
+
+
+def emit(
+    runtime: Runtime[RunContext],
+    config: RunnableConfig,
+    event_type: str,
+    space_id: str,
+    **payload: Any,
+) -> dict[str, Any]:
+    """Stream one event to whoever watches the run; return the envelope."""
+    meta = config.get("metadata") or {}
+    configurable = config.get("configurable") or {}
+    thread_id = configurable.get("thread_id")
+    body = json.dumps(payload, sort_keys=True, default=str)
+    where = f"{meta.get('langgraph_checkpoint_ns', '')}|{meta.get('langgraph_step', '')}"
+    key = hashlib.sha256(f"{thread_id}|{where}|{event_type}|{body}".encode()).hexdigest()[:32]
+    envelope = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "space_id": space_id,
+        "thread_id": thread_id,
+        "run_id": str(meta.get("run_id") or configurable.get("run_id") or ""),
+        "actor": runtime.context.user_id if runtime.context else None,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "idempotency_key": key,
+        "payload": payload,
+    }
+    if runtime.stream_writer is not None:
+        runtime.stream_writer(envelope)
+    return envelope

@@ -1,0 +1,225 @@
+"""The ``research`` graph: prepare, fan out to sub-agents with ``Send``, synthesize, publish.
+
+Each sub-agent is its own node, reached by ``Send``, so each branch has its
+own checkpoint and retries, and one failing yields an error finding while the
+others go on. The same compiled graph runs on its own (``langgraph.json``:
+``research``) and as the research phase of ``rpi``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command, Send
+
+from app.errors import BudgetExceeded, InvalidInput, SpacesError
+from app.graphs.admission import admit, check_query, open_for_run, run_model
+from app.graphs.calls import invoke_model, thread_id_of
+from app.graphs.context import RunContext
+from app.graphs.events import emit
+from app.graphs.research.prompts import SYSTEM, synthesis_prompt
+from app.graphs.research.state import (
+    AgentTask,
+    Finding,
+    ResearchInput,
+    ResearchOutput,
+    ResearchState,
+)
+from app.graphs.research.tools import search_graph, search_memory, search_vault
+from app.graphs.resources import settings_of
+from app.ids import slugify
+from app.spaces.budget import thread_totals
+
+AGENTS = ("files", "memory", "graph")
+DEFAULT_TOP_K = 5
+
+
+def parse_spec(spec: object) -> tuple[tuple[str, ...], int]:
+    """Which sub-agents to run and how many findings each returns.
+
+    ``{"sources": ["files", "memory", "graph"], "top_k": 5}``; with no spec,
+    all three sources and the default top-k. The bad field is named.
+    """
+    if spec is None:
+        return AGENTS, DEFAULT_TOP_K
+    if not isinstance(spec, dict):
+        raise InvalidInput("context_spec must be an object")
+    unknown = set(spec) - {"sources", "top_k"}
+    if unknown:
+        raise InvalidInput(f"context_spec has an unknown field {sorted(unknown)[0]!r}")
+    sources = spec.get("sources", list(AGENTS))
+    if not isinstance(sources, list) or not sources or not set(sources) <= set(AGENTS):
+        raise InvalidInput(f"context_spec.sources must be a non-empty list of {list(AGENTS)}")
+    top_k = spec.get("top_k", DEFAULT_TOP_K)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 50:
+        raise InvalidInput("context_spec.top_k must be a whole number from 1 to 50")
+    return tuple(a for a in AGENTS if a in sources), top_k
+
+
+def prepare(
+    state: ResearchState, runtime: Runtime[RunContext], config: RunnableConfig
+) -> Command[Literal["files_agent", "memory_agent", "graph_agent", "__end__"]]:
+    """Admit the run, fix its model and note folder, and send the query to each sub-agent."""
+    try:
+        query = check_query(state.get("query"))
+        agents, top_k = parse_spec(state.get("context_spec"))
+        admitted = admit(runtime.context, state.get("space_id"))
+        model = state.get("model") or run_model(runtime.context, admitted)
+    except BudgetExceeded as exc:
+        return Command(goto=END, update={"status": "budget_exceeded", "error": str(exc)})
+    except SpacesError as exc:
+        return Command(goto=END, update={"status": "failed", "error": str(exc)})
+    note_dir = state.get("note_dir") or (
+        f"Research/{datetime.now(UTC).date().isoformat()}-{slugify(query)}"
+    )
+    space_id = admitted.space.config.space_id
+    sends = [
+        Send(f"{agent}_agent", AgentTask(space_id=space_id, query=query, agent=agent, limit=top_k))
+        for agent in agents
+    ]
+    return Command(
+        goto=sends,
+        update={"model": model, "note_dir": note_dir, "status": "researching", "error": None},
+    )
+
+
+def _run_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
+    agent, space_id = task["agent"], task["space_id"]
+    emit(runtime, config, "agent.status.changed", space_id, agent=agent, status="started")
+    try:
+        space = open_for_run(runtime.context, space_id).space
+        if agent == "files":
+            findings = search_vault(space.vault, task["query"], task["limit"], "Research/")
+        elif agent == "memory":
+            with space.memory() as memory:
+                findings = search_memory(memory, task["query"], task["limit"])
+        else:
+            findings = search_graph(space.graph, task["query"], task["limit"])
+    except (SpacesError, OSError) as exc:
+        emit(runtime, config, "agent.status.changed", space_id, agent=agent, status="failed")
+        return {
+            "findings": [Finding(agent=agent, text="", citation=None, score=0.0, error=str(exc))]
+        }
+    for finding in findings:
+        emit(runtime, config, "finding", space_id, agent=agent, citation=finding["citation"])
+    emit(
+        runtime, config, "agent.status.changed", space_id, agent=agent, status="finished",
+        findings=len(findings),
+    )  # fmt: skip
+    return {"findings": findings}
+
+
+def files_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
+    """FileExplorer: the space's vault, through obsidiantools."""
+    return _run_agent(task, runtime, config)
+
+
+def memory_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
+    """MemoryRetriever: Mem0 search in the space's collection."""
+    return _run_agent(task, runtime, config)
+
+
+def graph_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
+    """Graph: entities named in the query and their relations, in the space's partition."""
+    return _run_agent(task, runtime, config)
+
+
+def number_sources(findings: list[Finding]) -> list[dict[str, Any]]:
+    """One numbered source per distinct citation, best findings first."""
+    sources: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    order = {a: i for i, a in enumerate(AGENTS)}
+    for f in sorted(findings, key=lambda f: (-f["score"], order.get(f["agent"], 9))):
+        cit = f.get("citation")
+        if f.get("error") or cit is None or (cit["kind"], cit["ref"]) in seen:
+            continue
+        seen.add((cit["kind"], cit["ref"]))
+        sources.append({"n": len(sources) + 1, **cit, "text": f["text"], "agent": f["agent"]})
+    return sources
+
+
+def source_line(source: dict[str, Any]) -> str:
+    """A source-list entry; vault sources are wikilinks so Obsidian's graph shows them."""
+    if source["kind"] == "vault":
+        return f"[{source['n']}] [[{source['label']}]]"
+    return f"[{source['n']}] {source['label']}"
+
+
+def synthesize(
+    state: ResearchState, runtime: Runtime[RunContext], config: RunnableConfig
+) -> Command[Literal["publish", "__end__"]]:
+    """Write the research note's body from the numbered sources, citing them as [n]."""
+    findings = state.get("findings") or []
+    sources = number_sources(findings)
+    messages = [
+        SystemMessage(SYSTEM),
+        HumanMessage(synthesis_prompt(state["query"], sources)),
+    ]
+    try:
+        admitted = open_for_run(runtime.context, state["space_id"])
+        answer = invoke_model(
+            admitted, settings_of(runtime.context), config, model=state["model"], messages=messages
+        )
+    except BudgetExceeded as exc:
+        return Command(goto=END, update={"status": "budget_exceeded", "error": str(exc)})
+    body = str(answer.content).strip()
+    failed = [f for f in findings if f.get("error")]
+    parts = [body]
+    if failed:
+        parts.append(
+            "## What failed\n\n" + "\n".join(f"- {f['agent']}: {f['error']}" for f in failed)
+        )
+    parts.append(
+        "## Sources\n\n" + ("\n".join(source_line(s) for s in sources) or "No sources found.")
+    )
+    return Command(goto="publish", update={"research": "\n\n".join(parts), "sources": sources})
+
+
+def publish(state: ResearchState, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
+    """Write the research note to the vault (replacing it if the node runs again)."""
+    admitted = open_for_run(runtime.context, state["space_id"])
+    thread_id = thread_id_of(config)
+    pool = admitted.manager.backends.pool
+    tokens = thread_totals(pool, thread_id)[0] if thread_id else 0
+    path = admitted.space.vault.write_note(
+        f"{state['note_dir']}/research.md",
+        f"# Research: {state['query'][:120]}\n\n{state['research']}",
+        frontmatter={
+            "space": state["space_id"],
+            "thread_id": thread_id,
+            "phase": "research",
+            "model": state["model"],
+            "tokens": tokens,
+            "query": state["query"],
+            "tags": ["spaces/research"],
+        },
+        links=state.get("related_notes") or (),
+    )
+    emit(runtime, config, "phase.completed", state["space_id"], phase="research", path=path)
+    return {"research_path": path, "status": "completed"}
+
+
+builder = StateGraph(
+    ResearchState,
+    context_schema=RunContext,
+    input_schema=ResearchInput,
+    output_schema=ResearchOutput,
+)
+builder.add_node("prepare", prepare)
+builder.add_node("files_agent", files_agent)
+builder.add_node("memory_agent", memory_agent)
+builder.add_node("graph_agent", graph_agent)
+builder.add_node("synthesize", synthesize)
+builder.add_node("publish", publish)
+builder.add_edge(START, "prepare")
+for _agent in AGENTS:
+    # Branches sent in one step finish in that step; synthesize then runs once.
+    builder.add_edge(f"{_agent}_agent", "synthesize")
+builder.add_edge("publish", END)
+
+graph = builder.compile(name="research")

@@ -1,0 +1,32 @@
+"""Prompts of the research graph.
+
+They use tagged sections (``<task>``, ``<query>``, ``<source id ref>``) that
+a real model reads as plain structure and the offline model parses.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+SYSTEM = (
+    "You are a careful research assistant working inside one project space. "
+    "Answer only from the numbered sources given. Cite every claim with its "
+    "source number in square brackets, like [2]. Quote exact wording where it "
+    "matters. If the sources do not answer the question, say so. Write Markdown "
+    "without a title and without a source list (one is appended for you)."
+)
+
+
+def synthesis_prompt(query: str, sources: list[dict]) -> str:
+    """The synthesizer's request: the query and the numbered source passages."""
+    blocks = "\n".join(
+        f'<source id="{s["n"]}" ref="{escape(s["ref"], {chr(34): "&quot;"})}">'
+        f"{escape(s['text'])}</source>"
+        for s in sources
+    )
+    return (
+        "<task>research</task>\n"
+        f"<query>{escape(query)}</query>\n"
+        f"<sources>\n{blocks}\n</sources>\n"
+        "Write the findings for the query, citing sources as [n]."
+    )

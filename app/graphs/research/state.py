@@ -1,0 +1,77 @@
+"""State of the research graph, its input and output, and what its sub-agents return.
+
+The keys it shares with ``rpi`` (``space_id``, ``query``, ``context_spec``,
+``model``, ``note_dir``, ``related_notes``, ``research``, ``research_path``,
+``sources``, ``status``, ``error``) are how ``rpi`` uses this graph,
+unchanged, as its research phase.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+AgentName = Literal["files", "memory", "graph"]
+
+
+class Citation(TypedDict):
+    """Where a finding came from: a vault path, a memory id or a graph node."""
+
+    kind: Literal["vault", "memory", "graph"]
+    ref: str
+    label: str
+
+
+class Finding(TypedDict):
+    """One thing a sub-agent found, with its source; ``error`` set if the agent failed."""
+
+    agent: str
+    text: str
+    citation: Citation | None
+    score: float
+    error: NotRequired[str]
+
+
+class ResearchInput(TypedDict):
+    """What a caller gives: the space, the question, optional source bounds."""
+
+    space_id: str
+    query: str
+    context_spec: NotRequired[dict[str, Any] | None]
+
+
+class ResearchOutput(TypedDict, total=False):
+    """What a caller gets back."""
+
+    status: str
+    error: str | None
+    research: str
+    research_path: str
+    sources: list[dict[str, Any]]
+    findings: list[Finding]
+
+
+class ResearchState(TypedDict, total=False):
+    """Everything the research graph reads and writes."""
+
+    space_id: str
+    query: str
+    context_spec: dict[str, Any] | None
+    model: str
+    note_dir: str
+    related_notes: list[str]
+    findings: Annotated[list[Finding], operator.add]
+    research: str
+    research_path: str
+    sources: list[dict[str, Any]]
+    status: str
+    error: str | None
+
+
+class AgentTask(TypedDict):
+    """What the coordinator sends one sub-agent."""
+
+    space_id: str
+    query: str
+    agent: AgentName
+    limit: int

@@ -1,0 +1,116 @@
+"""What ``rpi`` leaves in the space: notes, memories, graph facts and run records.
+
+``save_outputs`` is written to be run again safely: notes are replaced in
+place, each memory carries an idempotency key, graph writes are MERGEs and
+the Postgres rows are upserts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.graphs.admission import Admitted
+from app.llm.offline import estimate_tokens
+from app.llm.pricing import cost_usd
+from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names
+from app.spaces.budget import thread_totals
+from app.spaces.run_records import put_artifact, upsert_run
+
+STEP_OVERHEAD_TOKENS = 300
+
+
+def estimate_plan(plan: dict[str, Any], research: str, model: str) -> tuple[int, float]:
+    """Tokens and USD the plan's execution should take at most (each step's maximum output)."""
+    per_step_in = estimate_tokens(research) + STEP_OVERHEAD_TOKENS
+    steps = len(plan["steps"]) + 1  # plus the key-facts call
+    tokens_in, tokens_out = per_step_in * steps, MAX_OUTPUT_TOKENS * steps
+    return tokens_in + tokens_out, round(cost_usd(model_names(model)[0], tokens_in, tokens_out), 6)
+
+
+def plan_markdown(plan: dict[str, Any]) -> str:
+    """The plan as a numbered Markdown list."""
+    lines = [f"# {plan['title']}", ""]
+    for n, step in enumerate(plan["steps"], start=1):
+        after = f" _(after {', '.join(step['depends_on'])})_" if step["depends_on"] else ""
+        lines.append(f"{n}. **{step['id']}**: {step['description']}{after}")
+    return "\n".join(lines)
+
+
+def implementation_text(state: dict[str, Any]) -> str:
+    """Every step's deliverable, in the order they were carried out."""
+    steps = {s["id"]: s for s in state["plan"]["steps"]}
+    done = state.get("deliverables") or {}
+    parts = [f"# Implementation: {state['plan']['title']}"]
+    for sid in state["order"]:
+        if sid in done:
+            parts.append(f"## {sid}: {steps[sid]['description']}\n\n{done[sid].strip()}")
+    return "\n\n".join(parts)
+
+
+def save_outputs(
+    admitted: Admitted, state: dict[str, Any], thread_id: str | None, user_id: str
+) -> dict[str, str]:
+    """Write everything the run produced; return the artifacts' vault paths."""
+    space = admitted.space
+    note_dir = state["note_dir"]
+    tokens, cost = (
+        thread_totals(admitted.manager.backends.pool, thread_id) if thread_id else (0, 0.0)
+    )
+
+    def front(phase: str) -> dict[str, Any]:
+        return {
+            "space": state["space_id"],
+            "thread_id": thread_id,
+            "phase": phase,
+            "model": state["model"],
+            "tokens": tokens,
+            "query": state["query"],
+            "tags": [f"spaces/{phase}"],
+        }
+
+    research, plan, impl = f"{note_dir}/research", f"{note_dir}/plan", f"{note_dir}/implementation"
+    plan_text = plan_markdown(state["plan"])
+    impl_text = implementation_text(state)
+    artifacts = {
+        "research": state["research_path"],
+        "plan": space.vault.write_note(
+            f"{plan}.md", plan_text, frontmatter=front("plan"), links=[research, impl]
+        ),
+        "implementation": space.vault.write_note(
+            f"{impl}.md", impl_text, frontmatter=front("implementation"), links=[research, plan]
+        ),
+    }
+    facts = state.get("facts") or {}
+    with space.memory() as memory:
+        for n, fact in enumerate(facts.get("facts", [])):
+            memory.add(
+                fact,
+                {"thread_id": thread_id, "kind": "fact", "source": artifacts["implementation"]},
+                key=f"{thread_id}:fact:{n}",
+            )
+    for entity in facts.get("entities", []):
+        space.graph.merge_entity(entity["name"], entity["kind"])
+    for rel in facts.get("relations", []):
+        space.graph.merge_relation(rel["source"], rel["relation"], rel["target"])
+    if thread_id:
+        upsert_run(
+            space.postgres,
+            thread_id=thread_id,
+            user_id=user_id,
+            query=state["query"],
+            status="completed",
+            model=state["model"],
+            tokens_used=tokens,
+            cost_usd=cost,
+            result={"artifacts": artifacts},
+        )
+        texts = {
+            "research": state.get("research", ""),
+            "plan": plan_text,
+            "implementation": impl_text,
+        }
+        for kind, path in artifacts.items():
+            put_artifact(
+                space.postgres, thread_id=thread_id, kind=kind, vault_path=path, content=texts[kind]
+            )
+    return artifacts

@@ -1,0 +1,133 @@
+"""State, input and output of ``rpi``, and the schemas the model fills in.
+
+``Plan`` and ``KeyFacts`` are asked of the model as structured output; the
+plan a person edits at the approval step is checked with ``validate_plan``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+from langchain_core.messages import AnyMessage
+from pydantic import BaseModel, Field, ValidationError
+
+from app.errors import InvalidInput
+
+STEP_ID = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+class PlanStep(BaseModel):
+    """One step of the plan; ``depends_on`` names steps that must come first."""
+
+    id: str = Field(pattern=STEP_ID, description="short unique id, e.g. s1")
+    description: str = Field(min_length=1, max_length=500)
+    depends_on: list[str] = Field(default_factory=list, max_length=20)
+
+
+class Plan(BaseModel):
+    """A titled list of steps that together answer the query."""
+
+    title: str = Field(min_length=1, max_length=200)
+    steps: list[PlanStep] = Field(min_length=1, max_length=20)
+
+
+class Entity(BaseModel):
+    """A named thing worth remembering in the space graph."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(default="concept", min_length=1, max_length=60)
+
+
+class Relation(BaseModel):
+    """A relation between two entities, e.g. ``Qdrant USED_BY Spaces``."""
+
+    source: str = Field(min_length=1, max_length=200)
+    relation: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_ -]{0,63}$")
+    target: str = Field(min_length=1, max_length=200)
+
+
+class KeyFacts(BaseModel):
+    """What the run learned, for the space's memory and graph."""
+
+    facts: list[str] = Field(default_factory=list, max_length=10)
+    entities: list[Entity] = Field(default_factory=list, max_length=20)
+    relations: list[Relation] = Field(default_factory=list, max_length=30)
+
+
+def validate_plan(raw: object) -> tuple[dict[str, Any], list[str]]:
+    """The plan as a plain dict and its steps in dependency order, or ``InvalidInput``.
+
+    Refuses duplicate ids, dependencies on unknown steps and cycles.
+    """
+    try:
+        plan = Plan.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "plan"
+        raise InvalidInput(f"invalid plan: {where}: {first['msg']}") from None
+    ids = [s.id for s in plan.steps]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("invalid plan: step ids must be unique")
+    deps = {s.id: list(dict.fromkeys(s.depends_on)) for s in plan.steps}
+    for step, needs in deps.items():
+        for need in needs:
+            if need not in deps:
+                raise InvalidInput(f"invalid plan: step {step!r} depends on unknown step {need!r}")
+    order: list[str] = []
+    done: set[str] = set()
+    while len(order) < len(ids):
+        ready = [i for i in ids if i not in done and all(d in done for d in deps[i])]
+        if not ready:
+            stuck = sorted(i for i in ids if i not in done)
+            raise InvalidInput(f"invalid plan: dependency cycle among steps {stuck}")
+        order.extend(ready)
+        done.update(ready)
+    return plan.model_dump(), order
+
+
+class RPIInput(TypedDict):
+    """What a caller gives: the space, the query, optional source bounds."""
+
+    space_id: str
+    query: str
+    context_spec: NotRequired[dict[str, Any] | None]
+
+
+class RPIOutput(TypedDict, total=False):
+    """What a caller gets back when the run ends (or stops to ask)."""
+
+    status: str
+    error: str | None
+    space_id: str
+    plan: dict[str, Any]
+    artifacts: dict[str, str]
+    tokens_used: int
+    cost_usd: float
+
+
+class RPIState(TypedDict, total=False):
+    """Everything ``rpi`` reads and writes; the research keys are shared with ``research``."""
+
+    space_id: str
+    query: str
+    context_spec: dict[str, Any] | None
+    model: str
+    note_dir: str
+    related_notes: list[str]
+    research: str
+    research_path: str
+    sources: list[dict[str, Any]]
+    status: str
+    error: str | None
+    plan: dict[str, Any]
+    order: list[str]
+    feedback: str | None
+    approval_error: str | None
+    step_index: int
+    step_messages: list[AnyMessage]
+    tool_rounds: int
+    deliverables: dict[str, str]
+    facts: dict[str, Any]
+    artifacts: dict[str, str]
+    tokens_used: int
+    cost_usd: float

@@ -1,0 +1,1 @@
+"""Language models: resolution by name, the offline model, prices, usage and tracing."""

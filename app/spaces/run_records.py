@@ -1,0 +1,107 @@
+"""Records of runs: which space and user own a thread, and each run's results.
+
+The registry's ``threads`` table answers "whose run is this?" before a
+resume touches anything. Each space's own ``runs`` and ``artifacts`` tables
+(in its schema, through ``SpacePostgres``) keep what a run produced. Every
+write is an upsert, so a save that runs again after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from app.errors import InvalidInput
+from app.spaces.migrations import REGISTRY_SCHEMA
+from app.spaces.postgres import SpacePostgres
+
+R = sql.Identifier(REGISTRY_SCHEMA)
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    """The owner of a run thread."""
+
+    thread_id: str
+    space_id: str
+    user_id: str
+    graph: str
+
+
+def register_thread(
+    pool: ConnectionPool, thread_id: str, space_id: str, user_id: str, graph: str
+) -> None:
+    """Record who owns ``thread_id``; refuse a thread id already used by another run."""
+    with pool.connection() as conn:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.threads (thread_id, space_id, user_id, graph) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (thread_id) DO NOTHING"
+            ).format(R),
+            [thread_id, space_id, user_id, graph],
+        )
+    found = get_thread(pool, thread_id)
+    if found is None or (found.space_id, found.user_id) != (space_id, user_id):
+        raise InvalidInput(f"thread id {thread_id!r} belongs to another run")
+
+
+def get_thread(pool: ConnectionPool, thread_id: str) -> ThreadRecord | None:
+    """The thread's owner record, or ``None``."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT thread_id, space_id, user_id, graph FROM {}.threads WHERE thread_id = %s"
+            ).format(R),
+            [thread_id],
+        ).fetchone()
+    return ThreadRecord(*row) if row else None
+
+
+def upsert_run(
+    db: SpacePostgres,
+    *,
+    thread_id: str,
+    user_id: str,
+    query: str,
+    status: str,
+    model: str | None,
+    tokens_used: int,
+    cost_usd: float,
+    result: dict[str, Any],
+) -> None:
+    """Create or update the space's record of this run."""
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO runs (thread_id, user_id, query, status, model, tokens_used, cost_usd, "
+            "result) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (thread_id) DO UPDATE "
+            "SET status = EXCLUDED.status, model = EXCLUDED.model, "
+            "tokens_used = EXCLUDED.tokens_used, cost_usd = EXCLUDED.cost_usd, "
+            "result = EXCLUDED.result, updated_at = now()",
+            [thread_id, user_id, query, status, model, tokens_used, cost_usd, json.dumps(result)],
+        )
+
+
+def put_artifact(
+    db: SpacePostgres,
+    *,
+    thread_id: str,
+    kind: str,
+    vault_path: str,
+    content: str,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Record one artifact of the run (one per kind; written again, it is replaced)."""
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO artifacts (thread_id, kind, vault_path, content_sha256, metadata) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (thread_id, kind) DO UPDATE SET "
+            "vault_path = EXCLUDED.vault_path, content_sha256 = EXCLUDED.content_sha256, "
+            "metadata = EXCLUDED.metadata",
+            [thread_id, kind, vault_path, digest, json.dumps(metadata or {})],
+        )
