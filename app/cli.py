@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from app.cli_runs import add_run_commands, run_command
 from app.errors import InvalidInput, SpacesError
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--json", action="store_true")
 
     sub.add_parser("down", help="stop the embedded services this project started")
+    add_run_commands(sub)
     return p
 
 
@@ -82,7 +84,9 @@ def _emit(args: argparse.Namespace, doc: Any, human: str) -> None:
     print(json.dumps(doc, indent=2, default=str) if getattr(args, "json", False) else human)
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> None:
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command in ("run", "resume", "research"):
+        return run_command(args, settings)
     if args.command == "down":
         stopped = [
             name
@@ -90,7 +94,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
             if stop(settings)
         ]
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
-        return
+        return 0
     with SpaceManager(settings) as manager:
         if args.command == "create":
             config = manager.create_space(
@@ -147,20 +151,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
                 for r in rows
             ]
             _emit(args, rows if not args.space_id else rows[0], "\n".join(lines) or "no spaces")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spaces`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        _run(args, Settings.from_env())
+        return _run(args, Settings.from_env())
     except SpacesError as exc:
         print(f"spaces: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("spaces: interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

@@ -28,9 +28,11 @@ from app.spaces.graph import GraphConnection
 from app.spaces.migrations import REGISTRY_MIGRATIONS, REGISTRY_SCHEMA, migrate
 
 if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres import PostgresSaver
     from qdrant_client import QdrantClient
 
 POOL_TIMEOUT_S = 10.0
+CHECKPOINT_SCHEMA = "spaces_checkpoints"
 GRAPH_CONNECT_ATTEMPTS = 5
 
 
@@ -45,6 +47,8 @@ class Backends:
         self.settings = settings
         self._lock = threading.RLock()
         self._pool: ConnectionPool | None = None
+        self._uri: str | None = None
+        self._checkpointer: PostgresSaver | None = None
         self._graph: GraphConnection | None = None
         self._qdrant_remote: QdrantClient | None = None
         self._embedder: Embedder | None = None
@@ -77,8 +81,54 @@ class Backends:
                 except (PoolTimeout, psycopg.OperationalError) as exc:
                     pool.close()
                     raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
-                self._pool = pool
+                self._pool, self._uri = pool, uri
             return self._pool
+
+    def checkpointer(self) -> PostgresSaver:
+        """LangGraph's Postgres checkpointer, on the same server, in its own schema.
+
+        It gets its own pool because it needs dict rows and no prepared
+        statements; its tables are created once, under an advisory lock so
+        that processes starting together do not race.
+        """
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg import sql
+        from psycopg.rows import dict_row
+
+        with self._lock:
+            if self._checkpointer is None:
+                registry = self.pool
+                schema = sql.Identifier(CHECKPOINT_SCHEMA)
+                pool = ConnectionPool(
+                    self._uri,
+                    min_size=1,
+                    max_size=8,
+                    timeout=POOL_TIMEOUT_S,
+                    kwargs={
+                        "autocommit": True,
+                        "prepare_threshold": 0,
+                        "row_factory": dict_row,
+                        "options": f"-c search_path={CHECKPOINT_SCHEMA}",
+                    },
+                    open=False,
+                )
+                try:
+                    pool.open(wait=True, timeout=POOL_TIMEOUT_S)
+                    saver = PostgresSaver(pool)
+                    with registry.connection() as conn:
+                        conn.execute("SELECT pg_advisory_lock(hashtext('spaces-checkpoints'))")
+                        try:
+                            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+                            saver.setup()
+                        finally:
+                            conn.execute(
+                                "SELECT pg_advisory_unlock(hashtext('spaces-checkpoints'))"
+                            )
+                except (PoolTimeout, psycopg.OperationalError) as exc:
+                    pool.close()
+                    raise StoreUnavailable("postgres", f"checkpointer: {exc}") from exc
+                self._checkpointer = saver
+            return self._checkpointer
 
     # -- Graph ------------------------------------------------------------------------------
     def graph(self) -> GraphConnection:
@@ -160,6 +210,9 @@ class Backends:
     def close(self) -> None:
         """Close every connection this object opened (services keep running)."""
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.conn.close()  # type: ignore[union-attr]
+                self._checkpointer = None
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None

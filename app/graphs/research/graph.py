@@ -8,6 +8,8 @@ others go on. The same compiled graph runs on its own (``langgraph.json``:
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -17,8 +19,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
-from app.errors import BudgetExceeded, InvalidInput, SpacesError
-from app.graphs.admission import admit, check_query, open_for_run, run_model
+from app.errors import BudgetExceeded, InvalidInput, SpacesError, StoreUnavailable
+from app.graphs.admission import Admitted, admit, check_query, open_for_run, run_model
 from app.graphs.calls import invoke_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.events import emit
@@ -33,7 +35,9 @@ from app.graphs.research.state import (
 from app.graphs.research.tools import search_graph, search_memory, search_vault
 from app.graphs.resources import settings_of
 from app.ids import slugify
+from app.llm.resolve import model_names
 from app.spaces.budget import thread_totals
+from app.spaces.run_records import register_thread
 
 AGENTS = ("files", "memory", "graph")
 DEFAULT_TOP_K = 5
@@ -61,6 +65,30 @@ def parse_spec(spec: object) -> tuple[tuple[str, ...], int]:
     return tuple(a for a in AGENTS if a in sources), top_k
 
 
+_NOTE_DIR = re.compile(r"(Projects|Research)/\d{4}-\d{2}-\d{2}-[a-z0-9-]{1,60}")
+
+
+def new_note_dir(admitted: Admitted, folder: str, query: str, thread_id: str | None) -> str:
+    """``<folder>/<date>-<slug>``, suffixed with the thread's prefix if another run has it."""
+    note_dir = f"{folder}/{datetime.now(UTC).date().isoformat()}-{slugify(query)}"
+    if (admitted.space.vault.root / note_dir).exists():
+        note_dir += "-" + slugify((thread_id or uuid.uuid4().hex)[:8])
+    return note_dir
+
+
+def check_note_dir(note_dir: object, related: object) -> None:
+    """Refuse a note folder or links (given by ``rpi``) outside the expected shape."""
+    if note_dir is None:
+        return
+    if not isinstance(note_dir, str) or not _NOTE_DIR.fullmatch(note_dir):
+        raise InvalidInput("note_dir must look like Projects/<date>-<slug>")
+    links = related or []
+    if not isinstance(links, list) or not all(
+        isinstance(n, str) and n.startswith(note_dir + "/") and len(n) < 200 for n in links
+    ):
+        raise InvalidInput("related_notes must be notes inside note_dir")
+
+
 def prepare(
     state: ResearchState, runtime: Runtime[RunContext], config: RunnableConfig
 ) -> Command[Literal["files_agent", "memory_agent", "graph_agent", "__end__"]]:
@@ -70,14 +98,24 @@ def prepare(
         agents, top_k = parse_spec(state.get("context_spec"))
         admitted = admit(runtime.context, state.get("space_id"))
         model = state.get("model") or run_model(runtime.context, admitted)
+        model_names(model)
+        check_note_dir(state.get("note_dir"), state.get("related_notes"))
     except BudgetExceeded as exc:
         return Command(goto=END, update={"status": "budget_exceeded", "error": str(exc)})
+    except StoreUnavailable:
+        raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return Command(goto=END, update={"status": "failed", "error": str(exc)})
-    note_dir = state.get("note_dir") or (
-        f"Research/{datetime.now(UTC).date().isoformat()}-{slugify(query)}"
-    )
     space_id = admitted.space.config.space_id
+    if thread_id := thread_id_of(config):
+        try:
+            register_thread(
+                admitted.manager.backends.pool, thread_id, space_id, runtime.context.user_id,
+                "research",
+            )  # fmt: skip
+        except SpacesError as exc:
+            return Command(goto=END, update={"status": "failed", "error": str(exc)})
+    note_dir = state.get("note_dir") or new_note_dir(admitted, "Research", query, thread_id)
     sends = [
         Send(f"{agent}_agent", AgentTask(space_id=space_id, query=query, agent=agent, limit=top_k))
         for agent in agents

@@ -33,11 +33,18 @@ class Finding(TypedDict):
 
 
 class ResearchInput(TypedDict):
-    """What a caller gives: the space, the question, optional source bounds."""
+    """What a caller gives: the space, the question, optional source bounds.
+
+    ``rpi`` also passes the run's ``model``, the folder for the note and the
+    notes it should link to, so the research lands with the rest of the run.
+    """
 
     space_id: str
     query: str
     context_spec: NotRequired[dict[str, Any] | None]
+    model: NotRequired[str]
+    note_dir: NotRequired[str]
+    related_notes: NotRequired[list[str]]
 
 
 class ResearchOutput(TypedDict, total=False):

@@ -9,7 +9,6 @@ never a traceback.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -18,13 +17,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from app.errors import BudgetExceeded, InvalidInput, SpacesError
+from app.errors import BudgetExceeded, InvalidInput, SpacesError, StoreUnavailable
 from app.graphs.admission import admit, check_query, open_for_run, run_model
 from app.graphs.calls import invoke_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.events import emit
 from app.graphs.research import graph as research_graph
-from app.graphs.research.graph import parse_spec
+from app.graphs.research.graph import new_note_dir, parse_spec
 from app.graphs.resources import settings_of
 from app.graphs.rpi.prompts import (
     FACTS_SYSTEM,
@@ -37,7 +36,6 @@ from app.graphs.rpi.prompts import (
 from app.graphs.rpi.save import estimate_plan, implementation_text, save_outputs
 from app.graphs.rpi.state import KeyFacts, Plan, RPIInput, RPIOutput, RPIState, validate_plan
 from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, TOOLS_BY_NAME
-from app.ids import slugify
 from app.spaces.budget import thread_totals
 from app.spaces.run_records import register_thread, upsert_run
 
@@ -65,10 +63,12 @@ def admit_run(
             )
     except BudgetExceeded as exc:
         return _stop("budget_exceeded", exc)
+    except StoreUnavailable:
+        raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
-    note_dir = state.get("note_dir") or (
-        f"Projects/{datetime.now(UTC).date().isoformat()}-{slugify(query)}"
+    note_dir = state.get("note_dir") or new_note_dir(
+        admitted, "Projects", query, thread_id_of(config)
     )
     emit(runtime, config, "run.started", space_id, query=query, model=model)
     return Command(
@@ -112,6 +112,8 @@ def plan(
         return _stop("budget_exceeded", exc)
     except InvalidInput as exc:
         return _stop("failed", InvalidInput(f"the model's plan was unusable: {exc}"))
+    except StoreUnavailable:
+        raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
     emit(runtime, config, "phase.completed", state["space_id"], phase="plan")
@@ -205,6 +207,8 @@ def implement(
         )
     except BudgetExceeded as exc:
         return _stop("budget_exceeded", exc)
+    except StoreUnavailable:
+        raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
     if answer.tool_calls and tools:
@@ -287,6 +291,8 @@ def extract(
         ).model_dump()
     except BudgetExceeded:
         facts = KeyFacts().model_dump()  # save the work done; remember nothing new
+    except StoreUnavailable:
+        raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
     return Command(goto="save", update={"facts": facts})
@@ -299,6 +305,8 @@ def save(
     try:
         admitted = open_for_run(runtime.context, state["space_id"])
         artifacts = save_outputs(admitted, state, thread_id_of(config), runtime.context.user_id)
+    except StoreUnavailable:
+        raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
     emit(runtime, config, "memory.saved", state["space_id"], facts=len(state["facts"]["facts"]))

@@ -1,0 +1,200 @@
+"""Start, resume and inspect graph runs from Python: the CLI and notebooks use this.
+
+Runs are checkpointed in Postgres (langgraph-checkpoint-postgres, on the same
+server as everything else), so a run stopped at an approval, or killed
+mid-way, continues from its last checkpoint in any later process. The
+result of every call is one status document (see ``RunResult.to_json``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.types import Command
+
+from app.errors import InvalidInput, SpaceNotFound
+from app.graphs.admission import admit, check_query
+from app.graphs.context import RunContext
+from app.graphs.research.graph import parse_spec
+from app.graphs.resources import backends_for
+from app.graphs.tracing import flush, run_config
+from app.ids import validate_space_id, validate_thread_id, validate_user_id
+from app.settings import Settings
+from app.spaces.run_records import get_thread
+
+EventSink = Callable[[dict[str, Any]], None]
+FINAL = ("completed", "rejected", "failed", "budget_exceeded")
+
+
+@dataclass
+class RunResult:
+    """Where a run stands: finished, or waiting for a person's answer."""
+
+    status: str
+    thread_id: str
+    space_id: str
+    artifacts: dict[str, str] = field(default_factory=dict)
+    tokens_used: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+    plan: dict[str, Any] | None = None
+    request: dict[str, Any] | None = None  # the pending interrupt's value
+
+    def to_json(self) -> dict[str, Any]:
+        """The status document the CLI prints with ``--json``."""
+        doc: dict[str, Any] = {"status": self.status, "thread_id": self.thread_id}
+        if self.status == "awaiting_approval":
+            request = {k: v for k, v in (self.request or {}).items() if k != "plan"}
+            doc.update(space_id=self.space_id, plan=self.plan, request=request)
+            return doc
+        doc.update(
+            space_id=self.space_id,
+            artifacts={k: self.artifacts.get(k) for k in ("research", "plan", "implementation")},
+            tokens_used=self.tokens_used,
+            cost_usd=self.cost_usd,
+        )
+        if self.error:
+            doc["error"] = self.error
+        return doc
+
+
+def _graph(name: str) -> Any:
+    if name == "rpi":
+        from app.graphs.rpi import builder
+    elif name == "research":
+        from app.graphs.research import builder
+    else:
+        raise InvalidInput(f"unknown graph {name!r}")
+    return builder
+
+
+class Runner:
+    """Runs graphs for one settings' stores, with a Postgres checkpointer."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.backends = backends_for(settings)
+
+    def _compiled(self, name: str) -> Any:
+        return _graph(name).compile(checkpointer=self.backends.checkpointer())
+
+    def start(
+        self,
+        graph_name: str,
+        space_id: str,
+        query: str,
+        *,
+        user_id: str | None = None,
+        context_spec: dict[str, Any] | None = None,
+        model: str | None = None,
+        on_event: EventSink | None = None,
+    ) -> RunResult:
+        """Start a run; it stops at the first approval or runs to the end.
+
+        Refusals a person can fix (unknown or archived space, spent budget,
+        bad input) raise before anything is stored. ``user_id`` defaults to
+        the space's owner: the CLI is a local, trusted client.
+        """
+        validate_space_id(space_id)
+        check_query(query)
+        parse_spec(context_spec)
+        owner = user_id
+        if owner is None:
+            from app.spaces.space_manager import SpaceManager
+
+            owner = SpaceManager(self.settings, self.backends).get_space(space_id).owner_id
+        context = RunContext(user_id=validate_user_id(owner), model=model, settings=self.settings)
+        admit(context, space_id)
+        thread_id = str(uuid.uuid4())
+        payload = {"space_id": space_id, "query": query, "context_spec": context_spec}
+        return self._drive(graph_name, thread_id, space_id, context, payload, on_event)
+
+    def resume(
+        self,
+        thread_id: str,
+        answer: dict[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        on_event: EventSink | None = None,
+    ) -> RunResult:
+        """Answer the pending approval (or, with ``None``, continue a crashed run)."""
+        record = self._thread(thread_id, user_id)
+        context = RunContext(user_id=record.user_id, settings=self.settings)
+        current = self.status(thread_id, user_id=record.user_id)
+        if current.status in FINAL:
+            return current
+        if answer is None and current.status == "awaiting_approval":
+            return current
+        if answer is not None and current.status != "awaiting_approval":
+            raise InvalidInput(f"run {thread_id} is not waiting for an approval")
+        payload = None if answer is None else Command(resume=answer)
+        return self._drive(record.graph, thread_id, record.space_id, context, payload, on_event)
+
+    def status(self, thread_id: str, *, user_id: str | None = None) -> RunResult:
+        """Where the run stands now, from its last checkpoint."""
+        record = self._thread(thread_id, user_id)
+        graph = self._compiled(record.graph)
+        snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
+        return self._result(record.space_id, thread_id, snapshot)
+
+    def _thread(self, thread_id: str, user_id: str | None) -> Any:
+        validate_thread_id(thread_id)
+        record = get_thread(self.backends.pool, thread_id)
+        if record is None or (user_id is not None and record.user_id != user_id):
+            raise SpaceNotFound(f"no run {thread_id!r}")
+        return record
+
+    def _drive(
+        self,
+        graph_name: str,
+        thread_id: str,
+        space_id: str,
+        context: RunContext,
+        payload: Any,
+        on_event: EventSink | None,
+    ) -> RunResult:
+        graph = self._compiled(graph_name)
+        config: dict[str, Any] = {
+            "configurable": {"thread_id": thread_id},
+            **run_config(
+                self.settings, space_id=space_id, user_id=context.user_id, thread_id=thread_id
+            ),
+        }
+        try:
+            # subgraphs=True: the research phase's sub-agents report progress too.
+            for _ns, mode, chunk in graph.stream(
+                payload, config, context=context, stream_mode=["custom", "updates"], subgraphs=True
+            ):
+                if mode == "custom" and on_event is not None and isinstance(chunk, dict):
+                    on_event(chunk)
+        finally:
+            flush(self.settings)
+        snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
+        return self._result(space_id, thread_id, snapshot)
+
+    @staticmethod
+    def _result(space_id: str, thread_id: str, snapshot: Any) -> RunResult:
+        values = snapshot.values or {}
+        if snapshot.interrupts:
+            return RunResult(
+                status="awaiting_approval",
+                thread_id=thread_id,
+                space_id=space_id,
+                plan=values.get("plan"),
+                request=snapshot.interrupts[0].value,
+            )
+        status = values.get("status") or "failed"
+        if snapshot.next:
+            status = "interrupted"  # stopped mid-way (a crash): resume continues it
+        return RunResult(
+            status=status,
+            thread_id=thread_id,
+            space_id=space_id,
+            artifacts=values.get("artifacts") or {},
+            tokens_used=int(values.get("tokens_used") or 0),
+            cost_usd=float(values.get("cost_usd") or 0.0),
+            error=values.get("error"),
+        )

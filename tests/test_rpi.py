@@ -1,0 +1,198 @@
+"""The ``rpi`` graph end to end on the real stores, with the offline model."""
+
+from __future__ import annotations
+
+import pytest
+from psycopg import sql
+
+from app.errors import BudgetExceeded, SpaceArchived, SpaceNotFound
+from app.runner import Runner
+from app.spaces.migrations import REGISTRY_SCHEMA
+from app.spaces.space_model import SpaceConfig
+
+QUERY = "How does Raft make ledger blocks final?"
+
+
+def seed(manager, space_id: str) -> None:
+    """A note pair, a memory and a graph fact for research to find."""
+    space = manager.open_space(space_id, write=True)
+    space.vault.write_note(
+        "Learning/Raft.md",
+        "# Raft\n\nAn entry is committed once a majority of the Raft cluster stored it.",
+        {"tags": ["consensus"]},
+    )
+    space.vault.write_note(
+        "Learning/Ledger.md", "# Ledger\n\nA ledger block is final once the Raft log commits it."
+    )
+    with space.memory() as memory:
+        memory.add("The team chose Raft over Paxos for the ledger.", key="seed")
+    space.graph.merge_relation("Raft", "FINALISES", "Ledger")
+
+
+@pytest.fixture
+def runner(settings) -> Runner:
+    return Runner(settings)
+
+
+def test_run_waits_for_approval_then_saves_to_all_four_stores(manager, space, runner) -> None:
+    seed(manager, space.space_id)
+    waiting = runner.start("rpi", space.space_id, QUERY)
+    assert waiting.status == "awaiting_approval"
+    request = waiting.request
+    assert request["type"] == "plan_approval" and request["space_id"] == space.space_id
+    assert {"title", "steps"} <= set(request["plan"])
+    assert all({"id", "description", "depends_on"} <= set(s) for s in request["plan"]["steps"])
+    assert request["estimated_tokens"] > 0 and request["estimated_cost_usd"] == 0.0
+
+    done = runner.resume(waiting.thread_id, {"action": "approve"})
+    assert done.status == "completed", done.error
+    doc = done.to_json()
+    assert set(doc) >= {"status", "thread_id", "space_id", "artifacts", "tokens_used", "cost_usd"}
+    paths = doc["artifacts"]
+    folder = paths["plan"].rsplit("/", 1)[0]
+    assert folder.startswith("Projects/")
+    assert folder.endswith("-how-does-raft-make-ledger-blocks-final")
+    assert paths == {
+        "research": f"{folder}/research.md",
+        "plan": f"{folder}/plan.md",
+        "implementation": f"{folder}/implementation.md",
+    }
+
+    handle = manager.open_space(space.space_id)
+    research = handle.vault.read_note(paths["research"])
+    assert "[offline model]" in research.text
+    assert "> A ledger block is final once the Raft log commits it. [" in research.text
+    assert "Learning/Ledger" in research.wikilinks  # sources are wikilinks
+    for phase in ("research", "plan", "implementation"):
+        note = handle.vault.read_note(paths[phase])
+        assert note.frontmatter["space"] == space.space_id
+        assert note.frontmatter["thread_id"] == done.thread_id
+        assert note.frontmatter["phase"] == phase
+        assert note.frontmatter["model"] == "offline"
+        assert note.frontmatter["tokens"] > 0
+        others = {f"{folder}/{p}" for p in ("research", "plan", "implementation")} - {
+            f"{folder}/{phase}"
+        }
+        assert others <= set(note.wikilinks)
+
+    usage = manager.get_usage(space.space_id)
+    assert done.tokens_used == usage.tokens_used > 0
+    assert usage.api_calls_used == 6  # research, plan, three steps, key facts
+    with handle.memory() as memory:
+        facts = [m for m in memory.all() if m.metadata.get("thread_id") == done.thread_id]
+    assert facts and any("final" in m.text for m in facts)
+    assert ("Raft", "FINALISES", "Ledger") in handle.graph.relations()
+    assert any(t[1] == "MENTIONS" for t in handle.graph.relations())
+    with handle.postgres.connection() as conn:
+        run = conn.execute("SELECT status, tokens_used, user_id FROM runs").fetchall()
+        kinds = {r[0] for r in conn.execute("SELECT kind FROM artifacts").fetchall()}
+    assert run == [("completed", done.tokens_used, space.owner_id)]
+    assert kinds == {"research", "plan", "implementation"}
+
+
+def test_reject_ends_the_run_and_saves_no_plan(manager, space, runner) -> None:
+    waiting = runner.start("rpi", space.space_id, "Plan a migration")
+    done = runner.resume(waiting.thread_id, {"action": "reject", "feedback": "not now"})
+    assert done.status == "rejected"
+    assert "plan" not in done.artifacts
+    assert done.artifacts["research"].endswith("/research.md")
+    vault = manager.open_space(space.space_id).vault
+    assert not any(p.endswith("/plan.md") for p in vault.list_notes())
+
+
+def test_invalid_edits_and_unknown_actions_ask_again(space, runner) -> None:
+    waiting = runner.start("rpi", space.space_id, "Write a release checklist")
+    tid = waiting.thread_id
+    plan = waiting.plan
+    cycle = {
+        "title": "Loop",
+        "steps": [
+            {"id": "a", "description": "first", "depends_on": ["b"]},
+            {"id": "b", "description": "second", "depends_on": ["a"]},
+        ],
+    }
+    again = runner.resume(tid, {"action": "edit", "plan": cycle})
+    assert again.status == "awaiting_approval"
+    assert "cycle" in again.request["error"] and again.plan == plan
+    unknown_dep = {"title": "T", "steps": [{"id": "a", "description": "x", "depends_on": ["z"]}]}
+    again = runner.resume(tid, {"action": "edit", "plan": unknown_dep})
+    assert "unknown step 'z'" in again.request["error"]
+    again = runner.resume(tid, {"action": "launch"})
+    assert again.status == "awaiting_approval" and "unknown action" in again.request["error"]
+    revised = runner.resume(tid, {"action": "revise", "feedback": "add a rollback section"})
+    assert revised.status == "awaiting_approval"
+    assert any("rollback" in s["description"] for s in revised.plan["steps"])
+    assert "error" not in revised.request
+    edited = {
+        "title": "Short checklist",
+        "steps": [
+            {"id": "only", "description": "Write the checklist", "depends_on": []},
+        ],
+    }
+    done = runner.resume(tid, {"action": "edit", "plan": edited})
+    assert done.status == "completed", done.error
+    # The edited plan is the one carried out and saved.
+    assert "Short checklist" in open_note(runner, done, "plan")
+    assert "## only: Write the checklist" in open_note(runner, done, "implementation")
+
+
+def open_note(runner: Runner, result, kind: str) -> str:
+    return (runner.settings.vaults_dir / result.space_id / result.artifacts[kind]).read_text()
+
+
+def test_refusals_before_anything_is_stored(manager, new_id, runner, space) -> None:
+    with pytest.raises(SpaceNotFound, match="no space 'nosuch'"):
+        runner.start("rpi", "nosuch", QUERY)
+    with pytest.raises(SpaceNotFound, match=f"no space '{space.space_id}'"):
+        runner.start("rpi", space.space_id, QUERY, user_id="mallory")  # not hers
+    archived = manager.create_space(SpaceConfig(new_id("arch"), "A", "alice"))
+    manager.archive_space(archived.space_id)
+    with pytest.raises(SpaceArchived):
+        runner.start("rpi", archived.space_id, QUERY)
+    poor = manager.create_space(
+        SpaceConfig(new_id("poor"), "Poor", "alice", monthly_token_budget=9_000)
+    )
+    with pytest.raises(BudgetExceeded, match="below the run reserve of 10000"):
+        runner.start("rpi", poor.space_id, QUERY)
+    with manager.backends.pool.connection() as conn:
+        threads = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.threads WHERE space_id = ANY(%s)").format(
+                sql.Identifier(REGISTRY_SCHEMA)
+            ),
+            [[archived.space_id, poor.space_id, space.space_id]],
+        ).fetchone()[0]
+    assert threads == 0
+    assert manager.get_usage(poor.space_id).tokens_used == 0
+
+
+def test_graph_refuses_a_foreign_user_with_a_status(manager, space, settings) -> None:
+    """Called directly (as the server does), the graph ends with a status, not a traceback."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from app.graphs.context import RunContext
+    from app.graphs.rpi import builder
+
+    graph = builder.compile(checkpointer=InMemorySaver())
+    out = graph.invoke(
+        {"space_id": space.space_id, "query": QUERY},
+        {"configurable": {"thread_id": "foreign-1"}},
+        context=RunContext(user_id="mallory", settings=settings),
+    )
+    assert out["status"] == "failed"
+    assert out["error"] == f"no space '{space.space_id}'"
+    assert manager.get_usage(space.space_id).tokens_used == 0
+    out = graph.invoke(
+        {"space_id": "../etc", "query": QUERY},
+        {"configurable": {"thread_id": "foreign-2"}},
+        context=RunContext(user_id="alice", settings=settings),
+    )
+    assert out["status"] == "failed" and "invalid space id" in out["error"]
+
+
+def test_another_user_cannot_resume_or_read_a_run(space, runner) -> None:
+    waiting = runner.start("rpi", space.space_id, QUERY)
+    with pytest.raises(SpaceNotFound, match="no run"):
+        runner.resume(waiting.thread_id, {"action": "approve"}, user_id="mallory")
+    with pytest.raises(SpaceNotFound, match="no run"):
+        runner.status(waiting.thread_id, user_id="mallory")
+    assert runner.status(waiting.thread_id).status == "awaiting_approval"
