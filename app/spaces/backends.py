@@ -25,7 +25,12 @@ from app.services.postgres import ensure_postgres
 from app.settings import Settings
 from app.spaces.embeddings import Embedder, resolve_embedder
 from app.spaces.graph import GraphConnection
-from app.spaces.migrations import REGISTRY_MIGRATIONS, REGISTRY_SCHEMA, migrate
+from app.spaces.migrations import (
+    REGISTRY_MIGRATIONS,
+    REGISTRY_SCHEMA,
+    migrate,
+    migrate_spaces,
+)
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
@@ -78,6 +83,7 @@ class Backends:
                     pool.open(wait=True, timeout=POOL_TIMEOUT_S)
                     with pool.connection() as conn:
                         migrate(conn, REGISTRY_SCHEMA, REGISTRY_MIGRATIONS)
+                        migrate_spaces(conn)
                 except (PoolTimeout, psycopg.OperationalError) as exc:
                     pool.close()
                     raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc

@@ -91,6 +91,13 @@ def _registry_v2(s: sql.Identifier) -> list[sql.Composable]:
         sql.SQL(
             "CREATE INDEX idx_usage_events_thread ON {s}.space_usage_events (thread_id)"
         ).format(s=s),
+        # A call can cost a fraction of a micro-dollar; keep 10 decimals so sums stay exact.
+        sql.SQL("ALTER TABLE {s}.space_usage ALTER COLUMN cost_usd TYPE NUMERIC(20, 10)").format(
+            s=s
+        ),
+        sql.SQL(
+            "ALTER TABLE {s}.space_usage_events ALTER COLUMN cost_usd TYPE NUMERIC(20, 10)"
+        ).format(s=s),
     ]
 
 
@@ -125,8 +132,12 @@ def _space_v1(s: sql.Identifier) -> list[sql.Composable]:
     ]
 
 
+def _space_v2(s: sql.Identifier) -> list[sql.Composable]:
+    return [sql.SQL("ALTER TABLE {s}.runs ALTER COLUMN cost_usd TYPE NUMERIC(20, 10)").format(s=s)]
+
+
 REGISTRY_MIGRATIONS: list[Migration] = [_registry_v1, _registry_v2]
-SPACE_MIGRATIONS: list[Migration] = [_space_v1]
+SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2]
 
 
 def migrate(conn: psycopg.Connection, schema: str, migrations: list[Migration]) -> int:
@@ -163,3 +174,28 @@ def migrate(conn: psycopg.Connection, schema: str, migrations: list[Migration]) 
             )
             applied += 1
         return applied
+
+
+def migrate_spaces(conn: psycopg.Connection) -> int:
+    """Bring every existing space's schema up to date; return how many were behind.
+
+    Run when a process first opens the registry, so a space created by an
+    older version gets new tables and columns before anything uses them.
+    """
+    target = len(SPACE_MIGRATIONS)
+    behind = 0
+    rows = conn.execute(
+        sql.SQL("SELECT config->>'postgres_schema' FROM {}.spaces").format(
+            sql.Identifier(REGISTRY_SCHEMA)
+        )
+    ).fetchall()
+    for (schema,) in rows:
+        current = conn.execute(
+            sql.SQL("SELECT COALESCE(max(version), 0) FROM {}.schema_migrations").format(
+                sql.Identifier(schema)
+            )
+        ).fetchone()[0]
+        if current < target:
+            migrate(conn, schema, SPACE_MIGRATIONS)
+            behind += 1
+    return behind

@@ -1,0 +1,129 @@
+"""The OpenAI path over the wire: a local server speaking chat-completions stands in for it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from app.graphs.admission import open_for_run
+from app.graphs.calls import invoke_model
+from app.graphs.context import RunContext
+from app.graphs.rpi.state import Plan
+from app.graphs.rpi.tools import IMPLEMENT_TOOLS
+from app.llm.pricing import cost_usd
+from app.runner import Runner
+from tests.fake_openai import FakeOpenAI, completion, error
+
+PLAN = {
+    "title": "Wire plan",
+    "steps": [
+        {"id": "s1", "description": "Collect facts", "depends_on": []},
+        {"id": "s2", "description": "Write it up", "depends_on": ["s1"]},
+    ],
+}
+
+
+def _forced(body: dict) -> str | None:
+    choice = body.get("tool_choice")
+    return choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+
+
+def _setup(settings, server: FakeOpenAI, space_id: str):
+    wired = dataclasses.replace(settings, openai_base_url=server.base_url, openai_api_key="sk-test")
+    admitted = open_for_run(RunContext(user_id="alice", settings=wired), space_id)
+    config = {"configurable": {"thread_id": f"wire-{space_id}"}, "metadata": {}}
+    return wired, admitted, config
+
+
+def test_structured_output_and_usage(settings, space, manager) -> None:
+    reply = completion(tool_calls=[{"name": "Plan", "args": PLAN}])
+    with FakeOpenAI(lambda body: (200, reply)) as s:
+        wired, admitted, config = _setup(settings, s, space.space_id)
+        plan = invoke_model(
+            admitted, wired, config, model="openai:gpt-4o-mini",
+            messages=[HumanMessage("plan it")], schema=Plan,
+        )  # fmt: skip
+    assert isinstance(plan, Plan) and [st.id for st in plan.steps] == ["s1", "s2"]
+    assert _forced(s.requests[0]) == "Plan"
+    usage = manager.get_usage(space.space_id)
+    assert usage.tokens_used == 120 and usage.api_calls_used == 1
+    assert usage.cost_usd == pytest.approx(cost_usd("gpt-4o-mini", 100, 20))
+
+
+def test_tool_calls_are_parsed(settings, space) -> None:
+    reply = completion(tool_calls=[{"name": "http_get", "args": {"url": "http://x.test/"}}])
+    with FakeOpenAI(lambda body: (200, reply)) as s:
+        wired, admitted, config = _setup(settings, s, space.space_id)
+        message = invoke_model(
+            admitted, wired, config, model="openai:gpt-4o-mini",
+            messages=[HumanMessage("fetch")], tools=IMPLEMENT_TOOLS,
+        )  # fmt: skip
+    assert message.tool_calls[0]["name"] == "http_get"
+    assert message.tool_calls[0]["args"] == {"url": "http://x.test/"}
+    assert s.requests[0]["tools"][0]["function"]["name"] == "http_get"
+
+
+def test_429_is_retried(settings, space, manager) -> None:
+    calls = {"n": 0}
+
+    def responder(body: dict):
+        calls["n"] += 1
+        return error(429, "slow down") if calls["n"] == 1 else (200, completion("fine"))
+
+    with FakeOpenAI(responder) as s:
+        wired, admitted, config = _setup(settings, s, space.space_id)
+        message = invoke_model(
+            admitted, wired, config, model="openai:gpt-4o-mini", messages=[HumanMessage("hi")]
+        )
+    assert message.content == "fine" and len(s.requests) == 2
+    assert manager.get_usage(space.space_id).api_calls_used == 1  # one call, retried once
+
+
+def test_5xx_falls_back_to_the_next_model(settings, space, manager) -> None:
+    def responder(body: dict):
+        if body["model"] == "broken-model":
+            return error(503, "overloaded")
+        return 200, completion("from the fallback", model=body["model"])
+
+    with FakeOpenAI(responder) as s:
+        wired, admitted, config = _setup(settings, s, space.space_id)
+        message = invoke_model(
+            admitted, wired, config, model="openai:broken-model,openai:gpt-4o",
+            messages=[HumanMessage("hi")],
+        )  # fmt: skip
+    assert message.content == "from the fallback"
+    assert [r["model"] for r in s.requests][-1] == "gpt-4o"
+    assert s.requests[0]["model"] == "broken-model"
+    usage = manager.get_usage(space.space_id)
+    assert usage.api_calls_used == 1
+    assert usage.cost_usd == pytest.approx(cost_usd("gpt-4o", 100, 20))  # priced as gpt-4o
+
+
+def test_a_whole_rpi_run_over_the_wire(settings, space, manager) -> None:
+    facts = {"facts": ["Wire runs work."], "entities": [{"name": "Wire", "kind": "concept"}]}
+
+    def responder(body: dict):
+        forced = _forced(body)
+        if forced == "Plan":
+            return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
+        if forced == "KeyFacts":
+            return 200, completion(tool_calls=[{"name": "KeyFacts", "args": facts}])
+        return 200, completion("A deliverable [1].", prompt_tokens=50, completion_tokens=10)
+
+    with FakeOpenAI(responder) as s:
+        wired = dataclasses.replace(settings, openai_base_url=s.base_url, openai_api_key="sk-test")
+        runner = Runner(wired)
+        waiting = runner.start("rpi", space.space_id, "Test the wire", model="openai:gpt-4o-mini")
+        assert waiting.plan == PLAN
+        done = runner.resume(waiting.thread_id, {"action": "approve"})
+    assert done.status == "completed", done.error
+    # research 60 + plan 120 + two steps 60 each + facts 120
+    assert done.tokens_used == manager.get_usage(space.space_id).tokens_used == 420
+    assert len(s.requests) == 5
+    assert done.cost_usd == pytest.approx(
+        cost_usd("gpt-4o-mini", 50, 10) * 3 + cost_usd("gpt-4o-mini", 100, 20) * 2, abs=1e-6
+    )
+    with manager.open_space(space.space_id).memory() as memory:
+        assert "Wire runs work." in [m.text for m in memory.all()]
