@@ -160,6 +160,10 @@ def _report(args: argparse.Namespace, result: RunResult, settings: Settings) -> 
             if path:
                 print(f"  {kind}: {vault / path}")
         print(f"  tokens: {result.tokens_used:,}  cost: ${result.cost_usd:.4f}")
+        for finding in result.findings or []:
+            cited = (finding.get("citation") or {}).get("label") or "failed"
+            text = finding.get("error") or " ".join(finding["text"].split())[:100]
+            print(f"  - [{finding['agent']}] {cited}: {text}")
     if result.status in ("failed", "budget_exceeded", "interrupted"):
         print(
             f"spaces: run {result.status}: {result.error or 'see spaces resume'}", file=sys.stderr

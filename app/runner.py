@@ -23,6 +23,7 @@ from app.graphs.resources import backends_for
 from app.graphs.tracing import flush, run_config
 from app.ids import validate_space_id, validate_thread_id, validate_user_id
 from app.settings import Settings
+from app.spaces.budget import thread_totals
 from app.spaces.run_records import get_thread
 
 EventSink = Callable[[dict[str, Any]], None]
@@ -42,6 +43,7 @@ class RunResult:
     error: str | None = None
     plan: dict[str, Any] | None = None
     request: dict[str, Any] | None = None  # the pending interrupt's value
+    findings: list[dict[str, Any]] | None = None  # research runs only
 
     def to_json(self) -> dict[str, Any]:
         """The status document the CLI prints with ``--json``."""
@@ -56,6 +58,8 @@ class RunResult:
             tokens_used=self.tokens_used,
             cost_usd=self.cost_usd,
         )
+        if self.findings is not None:
+            doc["findings"] = self.findings
         if self.error:
             doc["error"] = self.error
         return doc
@@ -175,8 +179,7 @@ class Runner:
         snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
         return self._result(space_id, thread_id, snapshot)
 
-    @staticmethod
-    def _result(space_id: str, thread_id: str, snapshot: Any) -> RunResult:
+    def _result(self, space_id: str, thread_id: str, snapshot: Any) -> RunResult:
         values = snapshot.values or {}
         if snapshot.interrupts:
             return RunResult(
@@ -189,12 +192,17 @@ class Runner:
         status = values.get("status") or "failed"
         if snapshot.next:
             status = "interrupted"  # stopped mid-way (a crash): resume continues it
+        artifacts = values.get("artifacts") or (
+            {"research": values["research_path"]} if values.get("research_path") else {}
+        )
+        tokens, cost = thread_totals(self.backends.pool, thread_id)
         return RunResult(
             status=status,
             thread_id=thread_id,
             space_id=space_id,
-            artifacts=values.get("artifacts") or {},
-            tokens_used=int(values.get("tokens_used") or 0),
-            cost_usd=float(values.get("cost_usd") or 0.0),
+            artifacts=artifacts,
+            tokens_used=tokens,
+            cost_usd=round(cost, 6),
             error=values.get("error"),
+            findings=values.get("findings"),
         )

@@ -71,6 +71,7 @@ def run_cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         capture_output=True,
+        stdin=subprocess.DEVNULL,  # never a terminal: the CLI must not prompt
         text=True,
         env=full_env,
         cwd=ROOT,

@@ -22,6 +22,7 @@ import yaml
 from app.errors import InvalidInput, SpaceArchived
 
 NOTE_MAX_BYTES = 1_000_000
+READ_MAX_BYTES = 5_000_000  # notes written by people in Obsidian may be larger than ours
 PATH_MAX = 240
 FOLDERS = ("Projects", "Learning", "Memories")
 
@@ -140,6 +141,13 @@ class SpaceVault:
         target = self.resolve(rel_path)
         if not target.is_file():
             raise InvalidInput(f"no note {rel_path!r} in space {self.space_id!r}")
+        if target.stat().st_size > READ_MAX_BYTES:
+            raise InvalidInput(f"note {rel_path!r} is larger than {READ_MAX_BYTES} bytes")
+        try:
+            # obsidiantools fails obscurely on bytes that are not UTF-8; refuse them clearly.
+            target.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"note {rel_path!r} is not UTF-8 text") from None
         return Note(
             path=target.relative_to(self.root.resolve()).as_posix(),
             frontmatter=md_utils.get_front_matter(target),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from app.errors import InvalidInput
 from app.graphs.research.state import Finding
 from app.spaces.graph import SpaceGraph
 from app.spaces.memory import SpaceMemory
@@ -28,10 +29,17 @@ def search_vault(
     """The best passage of each note that shares words with the query (tags and title count)."""
     q = words(query)
     found: list[Finding] = []
+    errors: list[Finding] = []
     for path in vault.list_notes()[:VAULT_NOTES_MAX]:
         if exclude_prefix and path.startswith(exclude_prefix):
             continue
-        note = vault.read_note(path)
+        try:
+            note = vault.read_note(path)
+        except InvalidInput as exc:  # one unreadable note must not hide the others
+            errors.append(
+                {"agent": "files", "text": "", "citation": None, "score": 0.0, "error": str(exc)}
+            )
+            continue
         bonus = overlap(q, " ".join([path, *note.tags]))
         best, best_score = "", 0
         for passage in _passages(note.text):
@@ -50,7 +58,7 @@ def search_vault(
                 }
             )
     found.sort(key=lambda f: (-f["score"], f["citation"]["ref"]))  # type: ignore[index]
-    return found[:limit]
+    return found[:limit] + errors[:5]
 
 
 def search_memory(memory: SpaceMemory, query: str, limit: int) -> list[Finding]:

@@ -1,0 +1,78 @@
+"""The research graph on its own: sub-agents, citations, isolation, contained failures."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from app.errors import InvalidInput
+from app.graphs.context import RunContext
+from app.graphs.research import builder
+from app.graphs.research.graph import parse_spec
+from app.spaces.space_model import SpaceConfig
+
+
+def _run(settings, space_id: str, query: str, spec=None, user="alice") -> dict:
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": f"research-{space_id}-{abs(hash(query))}"}}
+    graph.invoke(
+        {"space_id": space_id, "query": query, "context_spec": spec},
+        config,
+        context=RunContext(user_id=user, settings=settings),
+    )
+    return graph.get_state(config).values
+
+
+def _fill(manager, space_id: str, word: str) -> None:
+    space = manager.open_space(space_id, write=True)
+    space.vault.write_note(f"Learning/{word}.md", f"The {word} protocol is documented here.")
+    with space.memory() as memory:
+        memory.add(f"The {word} protocol was chosen last year.", key=f"{word}-m")
+    space.graph.merge_relation(f"{word} protocol", "PART_OF", f"{word} system")
+
+
+def test_each_source_is_cited_and_other_spaces_never_appear(manager, new_id, settings) -> None:
+    mine = manager.create_space(SpaceConfig(new_id("mine"), "Mine", "alice"))
+    theirs = manager.create_space(SpaceConfig(new_id("theirs"), "Theirs", "bob"))
+    _fill(manager, mine.space_id, "falcon")
+    _fill(manager, theirs.space_id, "heron")
+    state = _run(settings, mine.space_id, "falcon heron protocol")
+    assert state["status"] == "completed"
+    kinds = {f["citation"]["kind"] for f in state["findings"]}
+    assert kinds == {"vault", "memory", "graph"}
+    blob = repr(state["findings"]) + state["research"]
+    assert "heron" not in blob.replace("falcon heron protocol", "")
+    assert "[[Learning/falcon]]" in state["research"]
+    assert "## Sources" in state["research"]
+
+
+def test_a_failing_sub_agent_is_reported_and_the_others_go_on(manager, space, settings) -> None:
+    _fill(manager, space.space_id, "osprey")
+    bad = settings.vaults_dir / space.space_id / "Learning" / "broken.md"
+    bad.write_bytes(b"\xff\xfe\x00\x81 not text osprey")
+    state = _run(settings, space.space_id, "osprey protocol")
+    assert state["status"] == "completed"
+    errors = [f for f in state["findings"] if f.get("error")]
+    assert [f["agent"] for f in errors] == ["files"]
+    assert "broken.md" in errors[0]["error"] and "not UTF-8" in errors[0]["error"]
+    kinds = {f["citation"]["kind"] for f in state["findings"] if not f.get("error")}
+    assert kinds == {"vault", "memory", "graph"}  # the other notes and agents went on
+    assert "## What failed" in state["research"] and "files:" in state["research"]
+
+
+def test_context_spec_is_checked_and_bounds_the_sources(manager, space, settings) -> None:
+    _fill(manager, space.space_id, "kestrel")
+    state = _run(settings, space.space_id, "kestrel protocol", {"sources": ["graph"], "top_k": 1})
+    assert {f["agent"] for f in state["findings"]} == {"graph"} and len(state["findings"]) == 1
+    with pytest.raises(InvalidInput, match="unknown field 'urls'"):
+        parse_spec({"urls": []})
+    with pytest.raises(InvalidInput, match="top_k"):
+        parse_spec({"top_k": 0})
+    refused = _run(settings, space.space_id, "kestrel", {"sources": "vault"})
+    assert refused["status"] == "failed" and "context_spec.sources" in refused["error"]
+
+
+def test_research_refuses_another_users_space(space, settings) -> None:
+    state = _run(settings, space.space_id, "anything at all", user="bob")
+    assert state["status"] == "failed" and state["error"] == f"no space '{space.space_id}'"
+    assert "findings" not in state or not state["findings"]

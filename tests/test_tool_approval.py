@@ -1,0 +1,75 @@
+"""Tools that act outside the vault run only after a ``tool_approval`` answer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from app.runner import Runner
+
+
+@pytest.fixture
+def site() -> Iterator[tuple[str, list[str]]]:
+    """A local page, and the list of paths it was asked for."""
+    hits: list[str] = []
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            body = b"<html><body>The secret word is pineapple.</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/page", hits
+    server.shutdown()
+    server.server_close()
+
+
+def _to_tool_request(runner: Runner, space_id: str, url: str):
+    waiting = runner.start("rpi", space_id, f"Summarise {url}")
+    assert [s["id"] for s in waiting.plan["steps"]] == ["s1", "u1", "s2", "s3"]
+    asked = runner.resume(waiting.thread_id, {"action": "approve"})
+    assert asked.status == "awaiting_approval"
+    return asked
+
+
+def test_network_tool_waits_for_approval(space, settings, site, manager) -> None:
+    url, hits = site
+    runner = Runner(settings)
+    asked = _to_tool_request(runner, space.space_id, url)
+    assert asked.request == {
+        "type": "tool_approval",
+        "tool": "http_get",
+        "args": {"url": url},
+        "space_id": space.space_id,
+    }
+    assert hits == []  # nothing fetched before the answer
+    again = runner.resume(asked.thread_id, {"action": "maybe"})
+    assert again.status == "awaiting_approval" and "unknown action" in again.request["error"]
+    done = runner.resume(asked.thread_id, {"action": "approve"})
+    assert done.status == "completed", done.error
+    assert hits == ["/page"]
+    text = (settings.vaults_dir / space.space_id / done.artifacts["implementation"]).read_text()
+    assert "pineapple" in text
+
+
+def test_rejected_tool_never_runs(space, settings, site) -> None:
+    url, hits = site
+    runner = Runner(settings)
+    asked = _to_tool_request(runner, space.space_id, url)
+    done = runner.resume(asked.thread_id, {"action": "reject"})
+    assert done.status == "completed", done.error
+    assert hits == []
+    text = (settings.vaults_dir / space.space_id / done.artifacts["implementation"]).read_text()
+    assert "did not approve" in text and "pineapple" not in text
