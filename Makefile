@@ -29,6 +29,7 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/spaces_bench.py
+	$(BIN)/python bench/rpi_bench.py
 
 down: $(STAMP)
 	$(BIN)/spaces down

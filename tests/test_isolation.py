@@ -102,3 +102,18 @@ def test_graph_rejects_injection_shaped_input(manager: SpaceManager, space) -> N
     graph.merge_entity(hostile)
     assert graph.counts()["entities"] == 1
     assert graph.get_entity(hostile)["name"] == hostile
+
+
+def test_batched_graph_writes_and_search_stay_in_their_space(manager, new_id) -> None:
+    a = manager.open_space(manager.create_space(SpaceConfig(new_id("ga"), "A", "alice")).space_id)
+    b = manager.open_space(manager.create_space(SpaceConfig(new_id("gb"), "B", "bob")).space_id)
+    hostile = "O'Brien \\ }) MATCH (x) DETACH DELETE x //"
+    a.graph.merge_facts(
+        [(hostile, "person"), ("Shared", "concept")], [(hostile, "KNOWS", "Shared")]
+    )
+    b.graph.merge_facts([("Shared", "concept")], [("Shared", "OWNED_BY", "Bob")])
+    found = a.graph.search(["shared", "brien"])
+    assert {f["name"] for f in found} == {hostile, "Shared"}
+    assert all(t == (hostile, "KNOWS", "Shared") for f in found for t in f["relations"])
+    assert b.graph.search(["brien"]) == []
+    assert b.graph.relations() == [("Shared", "OWNED_BY", "Bob")]

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic.json_schema import SkipJsonSchema
+
+from app.errors import InvalidInput
 from app.settings import Settings
 
 DEFAULT_TOKEN_RESERVE = 10_000
@@ -28,4 +31,16 @@ class RunContext:
     user_id: str
     model: str | None = None
     token_reserve: int = DEFAULT_TOKEN_RESERVE
-    settings: Settings | None = None
+    # Hidden from the context schema Studio and the server show: only Python
+    # callers can hand over a real ``Settings``; JSON from a caller is refused.
+    settings: SkipJsonSchema[Settings | None] = None
+
+    def __post_init__(self) -> None:
+        if self.settings is not None and not isinstance(self.settings, Settings):
+            raise InvalidInput("settings cannot be set by the caller of a run")
+        if (
+            isinstance(self.token_reserve, bool)
+            or not isinstance(self.token_reserve, int)
+            or self.token_reserve < 0
+        ):
+            raise InvalidInput("token_reserve must be a whole number of at least 0")

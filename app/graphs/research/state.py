@@ -9,7 +9,9 @@ unchanged, as its research phase.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired
+
+from typing_extensions import TypedDict
 
 AgentName = Literal["files", "memory", "graph"]
 

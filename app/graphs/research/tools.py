@@ -76,24 +76,19 @@ def search_memory(memory: SpaceMemory, query: str, limit: int) -> list[Finding]:
 
 def search_graph(graph: SpaceGraph, query: str, limit: int) -> list[Finding]:
     """Entities named in the query, with the relations that touch them."""
+    q = words(query)
     found: list[Finding] = []
-    seen: set[str] = set()
-    for word in sorted(words(query), key=len, reverse=True)[:8]:
-        for entity in graph.find_entities(word, limit=5):
-            name = entity["name"]
-            if name in seen:
-                continue
-            seen.add(name)
-            triples = graph.relations_of(name, limit=20)
-            facts = "; ".join(f"{a} {t} {b}" for a, t, b in triples)
-            text = f"{name} ({entity.get('kind', 'entity')})" + (f": {facts}." if facts else ".")
-            found.append(
-                {
-                    "agent": "graph",
-                    "text": text[:PASSAGE_MAX],
-                    "citation": {"kind": "graph", "ref": name, "label": f"graph node {name}"},
-                    "score": float(overlap(words(query), text)),
-                }
-            )
+    for entity in graph.search(sorted(q, key=len, reverse=True), limit=limit * 2):
+        name = entity["name"]
+        facts = "; ".join(f"{a} {t} {b}" for a, t, b in entity["relations"][:20])
+        text = f"{name} ({entity.get('kind') or 'entity'})" + (f": {facts}." if facts else ".")
+        found.append(
+            {
+                "agent": "graph",
+                "text": text[:PASSAGE_MAX],
+                "citation": {"kind": "graph", "ref": name, "label": f"graph node {name}"},
+                "score": float(overlap(q, text)),
+            }
+        )
     found.sort(key=lambda f: (-f["score"], f["citation"]["ref"]))  # type: ignore[index]
     return found[:limit]

@@ -88,10 +88,10 @@ def save_outputs(
                 {"thread_id": thread_id, "kind": "fact", "source": artifacts["implementation"]},
                 key=f"{thread_id}:fact:{n}",
             )
-    for entity in facts.get("entities", []):
-        space.graph.merge_entity(entity["name"], entity["kind"])
-    for rel in facts.get("relations", []):
-        space.graph.merge_relation(rel["source"], rel["relation"], rel["target"])
+    space.graph.merge_facts(
+        [(e["name"], e["kind"]) for e in facts.get("entities", [])],
+        [(r["source"], r["relation"], r["target"]) for r in facts.get("relations", [])],
+    )
     if thread_id:
         upsert_run(
             space.postgres,

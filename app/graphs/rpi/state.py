@@ -6,10 +6,11 @@ plan a person edits at the approval step is checked with ``validate_plan``.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired
 
 from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, Field, ValidationError
+from typing_extensions import TypedDict
 
 from app.errors import InvalidInput
 

@@ -1,0 +1,176 @@
+"""RPI benchmarks: engine overhead with every store live, and budget enforcement.
+
+1. Engine overhead. The ``rpi`` graph with the offline model (deterministic,
+   no network, effectively zero latency) and every store live: embedded
+   Postgres (with the Postgres checkpointer), Qdrant local, FalkorDB and the
+   vault. Baseline: the same graph shape (same nodes, edges, ``Send`` fan-out
+   and interrupt) whose nodes call the same model but touch no store, with an
+   in-memory checkpointer. Prints runs/s, p50 ms and the ratio.
+2. Budget enforcement. 20 runs at once on one space whose budget covers only
+   some of them; prints how many tokens were spent beyond the budget.
+
+Run: ``make bench`` (or ``.venv/bin/python bench/rpi_bench.py``).
+"""
+
+from __future__ import annotations
+
+import operator
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any, Literal
+
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, Send, interrupt
+from typing_extensions import TypedDict
+
+from app.graphs.context import RunContext
+from app.graphs.rpi import builder as rpi_builder
+from app.graphs.rpi.state import KeyFacts, Plan
+from app.llm.offline import OfflineChatModel
+from app.services.falkordb import stop_graph_server
+from app.services.postgres import stop_postgres
+from app.settings import Settings
+from app.spaces.backends import Backends
+from app.spaces.space_manager import SpaceManager
+from app.spaces.space_model import SpaceConfig
+
+QUERY = "How does Raft make ledger blocks final?"
+RUNS = 20
+
+
+class BareState(TypedDict, total=False):
+    query: str
+    findings: Annotated[list, operator.add]
+    plan: dict
+    step: int
+
+
+def bare_builder() -> StateGraph:
+    """The rpi graph's shape with the same model calls and no stores."""
+    model = OfflineChatModel()
+
+    def ask(text: str, schema: Any = None) -> Any:
+        bound = model.with_structured_output(schema) if schema else model
+        return bound.invoke([HumanMessage(text)])
+
+    def admit(state: BareState) -> Command[Literal["prepare"]]:
+        return Command(goto="prepare")
+
+    def prepare(state: BareState) -> Command[Literal["agent"]]:
+        return Command(goto=[Send("agent", {"query": state["query"]}) for _ in range(3)])
+
+    def agent(task: dict) -> dict:
+        return {"findings": [task["query"]]}
+
+    def synthesize(state: BareState) -> dict:
+        ask(f"<task>research</task><query>{state['query']}</query>")
+        return {}
+
+    def plan(state: BareState) -> dict:
+        return {"plan": ask(f"<query>{state['query']}</query>", Plan).model_dump(), "step": 0}
+
+    def approve(state: BareState) -> Command[Literal["implement"]]:
+        interrupt({"type": "plan_approval"})
+        return Command(goto="implement")
+
+    def implement(state: BareState) -> Command[Literal["implement", "extract"]]:
+        if state["step"] >= len(state["plan"]["steps"]):
+            return Command(goto="extract")
+        ask(f"<task>implement</task><step>{state['plan']['steps'][state['step']]}</step>")
+        return Command(goto="implement", update={"step": state["step"] + 1})
+
+    def extract(state: BareState) -> dict:
+        ask(f"<query>{state['query']}</query>", KeyFacts)
+        return {}
+
+    g = StateGraph(BareState)
+    for name, fn in [
+        ("admit", admit), ("prepare", prepare), ("agent", agent), ("synthesize", synthesize),
+        ("plan", plan), ("approve", approve), ("implement", implement), ("extract", extract),
+    ]:  # fmt: skip
+        g.add_node(name, fn)
+    g.add_edge(START, "admit")
+    g.add_edge("agent", "synthesize")
+    g.add_edge("synthesize", "plan")
+    g.add_edge("plan", "approve")
+    g.add_edge("extract", END)
+    return g
+
+
+def one_run(graph: Any, payload: dict, context: RunContext | None) -> float:
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    start = time.perf_counter()
+    graph.invoke(payload, config, context=context)
+    out = graph.invoke(Command(resume={"action": "approve"}), config, context=context)
+    elapsed = time.perf_counter() - start
+    if context is not None and out.get("status") != "completed":
+        raise SystemExit(f"run did not complete: {out}")
+    return elapsed
+
+
+def measure(fn: Any) -> tuple[float, float]:
+    fn()  # warm-up: imports, connections, caches
+    times = [fn() for _ in range(RUNS)]
+    return RUNS / sum(times), statistics.median(times) * 1000
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env(
+            {"SPACES_HOME": f"{tmp}/home", "SPACES_VAULTS_DIR": f"{tmp}/vaults"}
+        )
+        backends = Backends(settings)
+        manager = SpaceManager(settings, backends)
+        try:
+            space = manager.create_space(
+                SpaceConfig("bench", "Bench", "alice", monthly_token_budget=10**9)
+            )
+            handle = manager.open_space("bench", write=True)
+            handle.vault.write_note(
+                "Learning/Raft.md", "A ledger block is final once the Raft log commits it."
+            )
+            context = RunContext(user_id="alice", settings=settings)
+            full = rpi_builder.compile(checkpointer=backends.checkpointer())
+            bare = bare_builder().compile(checkpointer=InMemorySaver())
+            payload = {"space_id": space.space_id, "query": QUERY}
+            full_rate, full_p50 = measure(lambda: one_run(full, payload, context))
+            bare_rate, bare_p50 = measure(lambda: one_run(bare, {"query": QUERY}, None))
+            print("Engine overhead (offline model, zero latency), one run = research,")
+            print("plan, approval, three steps, key facts, save; sequential, n =", RUNS)
+            print(f"  every store live : {full_rate:6.2f} runs/s   p50 {full_p50:8.1f} ms")
+            print(f"  no stores        : {bare_rate:6.2f} runs/s   p50 {bare_p50:8.1f} ms")
+            print(f"  ratio (live / bare p50): {full_p50 / bare_p50:.1f}x")
+
+            budget_space = manager.create_space(
+                SpaceConfig("budget", "Budget", "alice", monthly_token_budget=20_000)
+            )
+            tight = RunContext(user_id="alice", settings=settings, token_reserve=0)
+
+            def spend(n: int) -> str:
+                config = {"configurable": {"thread_id": f"budget-{n}"}}
+                body = {"space_id": budget_space.space_id, "query": f"{QUERY} ({n})"}
+                out = full.invoke(body, config, context=tight)
+                if out.get("status") == "awaiting_approval":
+                    out = full.invoke(Command(resume={"action": "approve"}), config, context=tight)
+                return str(out.get("status"))
+
+            with ThreadPoolExecutor(20) as pool:
+                statuses = list(pool.map(spend, range(20)))
+            used = manager.get_usage(budget_space.space_id).tokens_used
+            print("\nBudget enforcement: 20 concurrent runs on one space, budget 20,000 tokens")
+            print(f"  completed {statuses.count('completed')}, "
+                  f"stopped by the budget {statuses.count('budget_exceeded')}")  # fmt: skip
+            print(f"  tokens used {used:,}; overspend {max(0, used - 20_000):,} tokens")
+        finally:
+            manager.close()
+            stop_graph_server(settings)
+            stop_postgres(settings)
+
+
+if __name__ == "__main__":
+    main()
