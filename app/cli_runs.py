@@ -16,11 +16,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.errors import BudgetExceeded, InvalidInput, SpacesError
-from app.runner import Runner, RunResult
 from app.settings import Settings
+
+if TYPE_CHECKING:  # the runner pulls in LangGraph: imported only when a run starts
+    from app.runner import Runner, RunResult
 
 SPEC_MAX_BYTES = 100_000
 
@@ -174,6 +176,8 @@ def _report(args: argparse.Namespace, result: RunResult, settings: Settings) -> 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out ``run``, ``resume`` or ``research``; return the exit code."""
+    from app.runner import Runner
+
     runner = Runner(settings)
     try:
         if args.command == "resume":
