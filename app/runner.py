@@ -18,7 +18,7 @@ from langgraph.types import Command
 from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import admit, check_query
 from app.graphs.context import RunContext
-from app.graphs.research.graph import parse_spec
+from app.graphs.research.spec import parse_spec
 from app.graphs.resources import backends_for
 from app.graphs.tracing import flush, run_config
 from app.ids import validate_space_id, validate_thread_id, validate_user_id

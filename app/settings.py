@@ -40,6 +40,7 @@ class Settings:
     langfuse_public_key: str | None = None
     langfuse_secret_key: str | None = field(default=None, repr=False)
     langfuse_host: str | None = None
+    allow_private_urls: bool = False
 
     @classmethod
     def from_env(
@@ -75,4 +76,6 @@ class Settings:
             langfuse_public_key=env.get("LANGFUSE_PUBLIC_KEY") or None,
             langfuse_secret_key=env.get("LANGFUSE_SECRET_KEY") or None,
             langfuse_host=env.get("LANGFUSE_HOST") or env.get("LANGFUSE_BASE_URL") or None,
+            allow_private_urls=(env.get("SPACES_ALLOW_PRIVATE_URLS") or "").lower()
+            in ("1", "true", "yes"),
         )

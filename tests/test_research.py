@@ -8,7 +8,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from app.errors import InvalidInput
 from app.graphs.context import RunContext
 from app.graphs.research import builder
-from app.graphs.research.graph import parse_spec
+from app.graphs.research.spec import parse_spec
 from app.spaces.space_model import SpaceConfig
 
 
@@ -62,14 +62,18 @@ def test_a_failing_sub_agent_is_reported_and_the_others_go_on(manager, space, se
 
 def test_context_spec_is_checked_and_bounds_the_sources(manager, space, settings) -> None:
     _fill(manager, space.space_id, "kestrel")
-    state = _run(settings, space.space_id, "kestrel protocol", {"sources": ["graph"], "top_k": 1})
+    state = _run(settings, space.space_id, "kestrel protocol", {"graph": {"top_k": 1}})
     assert {f["agent"] for f in state["findings"]} == {"graph"} and len(state["findings"]) == 1
-    with pytest.raises(InvalidInput, match="unknown field 'urls'"):
-        parse_spec({"urls": []})
-    with pytest.raises(InvalidInput, match="top_k"):
-        parse_spec({"top_k": 0})
-    refused = _run(settings, space.space_id, "kestrel", {"sources": "vault"})
-    assert refused["status"] == "failed" and "context_spec.sources" in refused["error"]
+    with pytest.raises(InvalidInput, match=r"context_spec\.urls\.seeds: Field required"):
+        parse_spec({"urls": {}})
+    with pytest.raises(InvalidInput, match=r"context_spec\.memory\.top_k"):
+        parse_spec({"memory": {"top_k": 0}})
+    with pytest.raises(InvalidInput, match=r"context_spec\.files: Extra inputs"):
+        parse_spec({"files": True})
+    with pytest.raises(InvalidInput, match="names no source"):
+        parse_spec({})
+    refused = _run(settings, space.space_id, "kestrel", {"urls": {"seeds": [], "max_pages": 5}})
+    assert refused["status"] == "failed" and "context_spec.urls.seeds" in refused["error"]
 
 
 def test_research_refuses_another_users_space(space, settings) -> None:

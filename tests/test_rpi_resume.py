@@ -70,7 +70,7 @@ def test_crash_inside_save_resumes_without_duplicates(manager, space, settings, 
     assert runner.status(waiting.thread_id).status == "interrupted"
     done = runner.resume(waiting.thread_id)  # no answer: continue from the checkpoint
     assert done.status == "completed", done.error
-    _assert_saved_once(manager, space.space_id, waiting.thread_id, calls=6)
+    _assert_saved_once(manager, space.space_id, waiting.thread_id, calls=9)
     assert done.tokens_used == manager.get_usage(space.space_id).tokens_used
 
 
@@ -153,7 +153,7 @@ def test_a_node_rerun_after_its_model_call_counts_the_call_once(
     with pytest.raises(RuntimeError, match="simulated crash"):
         runner.resume(waiting.thread_id, {"action": "approve"})
     calls_before = _events(manager, waiting.thread_id)
-    assert calls_before == 3  # research, plan, and step s1 (counted before the crash)
+    assert calls_before == 6  # 3 screenings, synthesis, plan, step s1 (counted before the crash)
     done = runner.resume(waiting.thread_id)
     assert done.status == "completed", done.error
-    _assert_saved_once(manager, space.space_id, waiting.thread_id, calls=6)
+    _assert_saved_once(manager, space.space_id, waiting.thread_id, calls=9)

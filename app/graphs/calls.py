@@ -92,16 +92,20 @@ def invoke_model(
     schema: type[BaseModel] | None = None,
     tools: Sequence[Any] = (),
     seq: int = 0,
+    max_output: int = MAX_OUTPUT_TOKENS,
 ) -> Any:
     """Call ``model`` under the space's budget; return the message or the ``schema`` object.
 
     Raises ``BudgetExceeded`` before calling when the space cannot cover the
-    call's estimate (its prompt plus the maximum output).
+    call's estimate (its prompt plus ``max_output``, which also caps the
+    model's answer).
     """
     prompt = "\n".join(str(m.content) for m in messages)
-    hold = admitted.budget.reserve(estimate_tokens(prompt) + MAX_OUTPUT_TOKENS)
+    hold = admitted.budget.reserve(estimate_tokens(prompt) + max_output)
 
     def shape(chat_model: Any) -> Any:
+        if max_output != MAX_OUTPUT_TOKENS and "max_tokens" in type(chat_model).model_fields:
+            chat_model = chat_model.model_copy(update={"max_tokens": max_output})
         if schema is not None:
             return chat_model.with_structured_output(schema, method="function_calling")
         if tools:

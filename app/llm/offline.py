@@ -167,8 +167,22 @@ def _key_facts(prompt: str) -> dict[str, Any]:
     return {"facts": facts, "entities": entities, "relations": relations}
 
 
+def _relevant(prompt: str) -> dict[str, Any]:
+    q = words(_tag(prompt, "query"))
+    top_k = int(_tag(prompt, "top_k") or 5)
+    scored = [
+        (-len(q & words(html.unescape(m.group(2)))), int(m.group(1)))
+        for m in re.finditer(r'<candidate id="(\d+)">(.*?)</candidate>', prompt, re.S)
+    ]
+    return {"ids": [n for score, n in sorted(scored) if score < 0][:top_k]}
+
+
 # Structured-output generators for our schemas, by tool (schema) name.
-SCHEMAS: dict[str, Callable[[str], dict[str, Any]]] = {"Plan": _plan, "KeyFacts": _key_facts}
+SCHEMAS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "Plan": _plan,
+    "KeyFacts": _key_facts,
+    "Relevant": _relevant,
+}
 
 
 class OfflineChatModel(BaseChatModel):

@@ -80,8 +80,8 @@ class SpaceVault:
         self.space_id = space_id
         self.writable = writable
 
-    def resolve(self, rel_path: str) -> Path:
-        """The absolute path of a note, guaranteed to be inside the vault."""
+    def resolve(self, rel_path: str, suffixes: tuple[str, ...] = (".md",)) -> Path:
+        """The absolute path of a note (or a file with one of ``suffixes``) inside the vault."""
         if not isinstance(rel_path, str) or not rel_path or len(rel_path) > PATH_MAX:
             raise InvalidInput(f"note path must be 1 to {PATH_MAX} characters")
         if "\x00" in rel_path or "\\" in rel_path:
@@ -89,8 +89,8 @@ class SpaceVault:
         pure = PurePosixPath(rel_path)
         if pure.is_absolute() or any(p in ("..", ".") or p.startswith(".") for p in pure.parts):
             raise InvalidInput(f"note path {rel_path!r} must stay inside the vault")
-        if pure.suffix != ".md":
-            raise InvalidInput(f"note path {rel_path!r} must end in .md")
+        if pure.suffix.lower() not in suffixes:
+            raise InvalidInput(f"path {rel_path!r} must end in {' or '.join(suffixes)}")
         root = self.root.resolve()
         target = (root / pure).resolve()
         if not target.is_relative_to(root):
@@ -165,6 +165,20 @@ class SpaceVault:
             for p in md_utils.get_md_relpaths_from_dir(self.root)
             if not any(part.startswith(".") for part in p.parts)
         )
+
+    def list_files(self, suffixes: tuple[str, ...], limit: int = 1_000) -> list[str]:
+        """Vault-relative paths of files with ``suffixes`` (hidden folders and symlinks skipped)."""
+        root = self.root.resolve()
+        found: list[str] = []
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if any(part.startswith(".") for part in rel.parts) or path.is_symlink():
+                continue
+            if path.is_file() and path.suffix.lower() in suffixes:
+                found.append(rel.as_posix())
+                if len(found) == limit:
+                    break
+        return found
 
     def backlinks(self, note_name: str) -> list[str]:
         """Names of the notes that link to ``note_name``, as Obsidian's graph shows."""

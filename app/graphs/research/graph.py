@@ -24,7 +24,9 @@ from app.graphs.admission import Admitted, admit, check_query, open_for_run, run
 from app.graphs.calls import invoke_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.events import emit
+from app.graphs.research.agents import AGENT_NODES
 from app.graphs.research.prompts import SYSTEM, synthesis_prompt
+from app.graphs.research.spec import parse_spec, spec_json
 from app.graphs.research.state import (
     AgentTask,
     Finding,
@@ -32,39 +34,13 @@ from app.graphs.research.state import (
     ResearchOutput,
     ResearchState,
 )
-from app.graphs.research.tools import search_graph, search_memory, search_vault
 from app.graphs.resources import settings_of
 from app.ids import slugify
 from app.llm.resolve import model_names
 from app.spaces.budget import thread_totals
 from app.spaces.run_records import register_thread
 
-AGENTS = ("files", "memory", "graph")
-DEFAULT_TOP_K = 5
-
-
-def parse_spec(spec: object) -> tuple[tuple[str, ...], int]:
-    """Which sub-agents to run and how many findings each returns.
-
-    ``{"sources": ["files", "memory", "graph"], "top_k": 5}``; with no spec,
-    all three sources and the default top-k. The bad field is named.
-    """
-    if spec is None:
-        return AGENTS, DEFAULT_TOP_K
-    if not isinstance(spec, dict):
-        raise InvalidInput("context_spec must be an object")
-    unknown = set(spec) - {"sources", "top_k"}
-    if unknown:
-        raise InvalidInput(f"context_spec has an unknown field {sorted(unknown)[0]!r}")
-    sources = spec.get("sources", list(AGENTS))
-    if not isinstance(sources, list) or not sources or not set(sources) <= set(AGENTS):
-        raise InvalidInput(f"context_spec.sources must be a non-empty list of {list(AGENTS)}")
-    top_k = spec.get("top_k", DEFAULT_TOP_K)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 50:
-        raise InvalidInput("context_spec.top_k must be a whole number from 1 to 50")
-    return tuple(a for a in AGENTS if a in sources), top_k
-
-
+AGENTS = tuple(AGENT_NODES)
 _NOTE_DIR = re.compile(r"(Projects|Research)/\d{4}-\d{2}-\d{2}-[a-z0-9-]{1,60}")
 
 
@@ -91,15 +67,22 @@ def check_note_dir(note_dir: object, related: object) -> None:
 
 def prepare(
     state: ResearchState, runtime: Runtime[RunContext], config: RunnableConfig
-) -> Command[Literal["files_agent", "memory_agent", "graph_agent", "__end__"]]:
-    """Admit the run, fix its model and note folder, and send the query to each sub-agent."""
+) -> Command[
+    Literal["files_agent", "links_agent", "data_agent", "memory_agent", "graph_agent", "__end__"]
+]:
+    """Admit the run, fix its model and note folder, and send the query to each sub-agent.
+
+    The tokens the space has left are split evenly between the sub-agents and
+    the synthesis; each sub-agent keeps to its share.
+    """
     try:
         query = check_query(state.get("query"))
-        agents, top_k = parse_spec(state.get("context_spec"))
+        spec = parse_spec(state.get("context_spec"))
         admitted = admit(runtime.context, state.get("space_id"))
         model = state.get("model") or run_model(runtime.context, admitted)
         model_names(model)
         check_note_dir(state.get("note_dir"), state.get("related_notes"))
+        share = admitted.budget.remaining() // (len(spec.agents()) + 1)
     except BudgetExceeded as exc:
         return Command(goto=END, update={"status": "budget_exceeded", "error": str(exc)})
     except StoreUnavailable:
@@ -116,55 +99,28 @@ def prepare(
         except SpacesError as exc:
             return Command(goto=END, update={"status": "failed", "error": str(exc)})
     note_dir = state.get("note_dir") or new_note_dir(admitted, "Research", query, thread_id)
+    sources = spec_json(spec)
+    sources_of = {"files": "vault", "links": "urls", "data": "data", "memory": "memory"}
     sends = [
-        Send(f"{agent}_agent", AgentTask(space_id=space_id, query=query, agent=agent, limit=top_k))
-        for agent in agents
+        Send(
+            f"{agent}_agent",
+            AgentTask(
+                space_id=space_id,
+                query=query,
+                agent=agent,
+                source=sources[sources_of.get(agent, agent)],
+                model=model,
+                token_share=share,
+                skip_prefix=note_dir,
+            ),
+        )
+        for agent in spec.agents()
     ]
+    emit(runtime, config, "phase.started", space_id, phase="research", agents=spec.agents())
     return Command(
         goto=sends,
         update={"model": model, "note_dir": note_dir, "status": "researching", "error": None},
     )
-
-
-def _run_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
-    agent, space_id = task["agent"], task["space_id"]
-    emit(runtime, config, "agent.status.changed", space_id, agent=agent, status="started")
-    try:
-        space = open_for_run(runtime.context, space_id).space
-        if agent == "files":
-            findings = search_vault(space.vault, task["query"], task["limit"], "Research/")
-        elif agent == "memory":
-            with space.memory() as memory:
-                findings = search_memory(memory, task["query"], task["limit"])
-        else:
-            findings = search_graph(space.graph, task["query"], task["limit"])
-    except (SpacesError, OSError) as exc:
-        emit(runtime, config, "agent.status.changed", space_id, agent=agent, status="failed")
-        return {
-            "findings": [Finding(agent=agent, text="", citation=None, score=0.0, error=str(exc))]
-        }
-    for finding in findings:
-        emit(runtime, config, "finding", space_id, agent=agent, citation=finding["citation"])
-    emit(
-        runtime, config, "agent.status.changed", space_id, agent=agent, status="finished",
-        findings=len(findings),
-    )  # fmt: skip
-    return {"findings": findings}
-
-
-def files_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
-    """FileExplorer: the space's vault, through obsidiantools."""
-    return _run_agent(task, runtime, config)
-
-
-def memory_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
-    """MemoryRetriever: Mem0 search in the space's collection."""
-    return _run_agent(task, runtime, config)
-
-
-def graph_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
-    """Graph: entities named in the query and their relations, in the space's partition."""
-    return _run_agent(task, runtime, config)
 
 
 def number_sources(findings: list[Finding]) -> list[dict[str, Any]]:
@@ -249,9 +205,8 @@ builder = StateGraph(
     output_schema=ResearchOutput,
 )
 builder.add_node("prepare", prepare)
-builder.add_node("files_agent", files_agent)
-builder.add_node("memory_agent", memory_agent)
-builder.add_node("graph_agent", graph_agent)
+for _agent, _node in AGENT_NODES.items():
+    builder.add_node(f"{_agent}_agent", _node)
 builder.add_node("synthesize", synthesize)
 builder.add_node("publish", publish)
 builder.add_edge(START, "prepare")

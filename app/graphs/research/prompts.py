@@ -30,3 +30,22 @@ def synthesis_prompt(query: str, sources: list[dict]) -> str:
         f"<sources>\n{blocks}\n</sources>\n"
         "Write the findings for the query, citing sources as [n]."
     )
+
+
+SELECT_SYSTEM = (
+    "You screen search results for a research question. Return the numbers of the "
+    "candidates that help answer it, most useful first, at most the number asked."
+)
+
+
+def selection_prompt(query: str, candidates: list[str], top_k: int) -> str:
+    """Ask which numbered candidates are relevant (structured output ``Relevant``)."""
+    blocks = "\n".join(
+        f'<candidate id="{n}">{escape(text)}</candidate>' for n, text in enumerate(candidates, 1)
+    )
+    return (
+        "<task>select</task>\n"
+        f"<query>{escape(query)}</query>\n<top_k>{top_k}</top_k>\n"
+        f"<candidates>\n{blocks}\n</candidates>\n"
+        "Which candidates help answer the query?"
+    )

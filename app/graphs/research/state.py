@@ -11,15 +11,16 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal, NotRequired
 
+from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-AgentName = Literal["files", "memory", "graph"]
+AgentName = Literal["files", "links", "data", "memory", "graph"]
 
 
 class Citation(TypedDict):
-    """Where a finding came from: a vault path, a memory id or a graph node."""
+    """Where a finding came from: a vault path, a URL, a file and rows, a memory, a node."""
 
-    kind: Literal["vault", "memory", "graph"]
+    kind: Literal["vault", "url", "file", "memory", "graph"]
     ref: str
     label: str
 
@@ -78,9 +79,18 @@ class ResearchState(TypedDict, total=False):
 
 
 class AgentTask(TypedDict):
-    """What the coordinator sends one sub-agent."""
+    """What the coordinator sends one sub-agent: its source's bounds and its token share."""
 
     space_id: str
     query: str
     agent: AgentName
-    limit: int
+    source: dict[str, Any]
+    model: str
+    token_share: int
+    skip_prefix: str
+
+
+class Relevant(BaseModel):
+    """The numbers of the candidate passages that help answer the query, best first."""
+
+    ids: list[int] = Field(default_factory=list, max_length=50)

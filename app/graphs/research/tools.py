@@ -1,14 +1,20 @@
-"""What the research sub-agents do: search one store of the space, cite every finding.
+"""What the research sub-agents gather: candidate findings from one source, each cited.
 
-Each function takes a space-scoped adapter, so it can only ever see the
-space it was given. Findings are ranked by word overlap with the query.
+Each function reads through a space-scoped adapter (or, for links, the
+crawler), so it can only ever see the space it was given. Candidates are
+ranked by word overlap with the query; the sub-agent then asks the model
+which of them are relevant (see ``graph.py``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from app.errors import InvalidInput
+from app.graphs.research.crawl import crawl
+from app.graphs.research.data import SUFFIXES, DataError, analyse, describe, load_table
+from app.graphs.research.spec import DataSource, GraphSource, UrlSource, VaultSource
 from app.graphs.research.state import Finding
 from app.spaces.graph import SpaceGraph
 from app.spaces.memory import SpaceMemory
@@ -17,78 +23,179 @@ from app.text import overlap, words
 
 PASSAGE_MAX = 700
 VAULT_NOTES_MAX = 2_000
+Visit = Callable[[str], None]
 
 
 def _passages(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
+def _error(agent: str, message: str) -> Finding:
+    return {"agent": agent, "text": "", "citation": None, "score": 0.0, "error": message}
+
+
+def _best_passage(query_words: set[str], text: str) -> tuple[str, int]:
+    best, best_score = "", 0
+    for passage in _passages(text):
+        score = overlap(query_words, passage)
+        if score > best_score and not passage.startswith("Related:"):
+            best, best_score = passage, score
+    return best, best_score
+
+
+def _ranked(found: list[Finding], limit: int) -> list[Finding]:
+    found.sort(key=lambda f: (-f["score"], f["citation"]["ref"]))  # type: ignore[index]
+    return found[:limit]
+
+
 def search_vault(
-    vault: SpaceVault, query: str, limit: int, exclude_prefix: str | None = None
+    vault: SpaceVault, query: str, source: VaultSource, skip: str | None, visit: Visit
 ) -> list[Finding]:
-    """The best passage of each note that shares words with the query (tags and title count)."""
+    """The best passage of each matching note (title and tags count), within folders/tags."""
     q = words(query)
     found: list[Finding] = []
     errors: list[Finding] = []
+    folders = tuple(f.strip("/") + "/" for f in source.folders)
     for path in vault.list_notes()[:VAULT_NOTES_MAX]:
-        if exclude_prefix and path.startswith(exclude_prefix):
+        if (skip and path.startswith(skip)) or (folders and not path.startswith(folders)):
             continue
         try:
             note = vault.read_note(path)
         except InvalidInput as exc:  # one unreadable note must not hide the others
-            errors.append(
-                {"agent": "files", "text": "", "citation": None, "score": 0.0, "error": str(exc)}
-            )
+            errors.append(_error("files", str(exc)))
             continue
+        if source.tags and not set(source.tags) & set(note.tags):
+            continue
+        visit(path)
+        best, score = _best_passage(q, note.text)
         bonus = overlap(q, " ".join([path, *note.tags]))
-        best, best_score = "", 0
-        for passage in _passages(note.text):
-            if passage.startswith("Related:"):
-                continue
-            score = overlap(q, passage)
-            if score > best_score:
-                best, best_score = passage, score
-        if best_score + bonus:
+        if score + bonus:
             found.append(
                 {
                     "agent": "files",
-                    "text": best[:PASSAGE_MAX] if best else note.text[:PASSAGE_MAX],
+                    "text": (best or note.text)[:PASSAGE_MAX],
                     "citation": {"kind": "vault", "ref": path, "label": path[:-3]},
-                    "score": float(best_score + bonus),
+                    "score": float(score + bonus),
                 }
             )
-    found.sort(key=lambda f: (-f["score"], f["citation"]["ref"]))  # type: ignore[index]
-    return found[:limit] + errors[:5]
+    return _ranked(found, source.top_k * 3) + errors[:5]
 
 
-def search_memory(memory: SpaceMemory, query: str, limit: int) -> list[Finding]:
-    """The space's memories nearest to the query."""
-    return [
-        {
-            "agent": "memory",
-            "text": hit.text[:PASSAGE_MAX],
-            "citation": {"kind": "memory", "ref": hit.id, "label": f"memory {hit.id[:8]}"},
-            "score": float(hit.score or 0.0),
-        }
-        for hit in memory.search(query, limit=limit)
-    ]
+def search_links(query: str, source: UrlSource, allow_private: bool, visit: Visit) -> list[Finding]:
+    """Crawl from the seeds within the bounds; the best passage of each page."""
+    q = words(query)
+    pages, errors = crawl(
+        source.seeds,
+        max_pages=source.max_pages,
+        max_depth=source.max_depth,
+        same_host=source.same_host,
+        allow_private=allow_private,
+        on_visit=visit,
+    )
+    found: list[Finding] = []
+    for page in pages:
+        best, score = _best_passage(q, page.text)
+        score += overlap(q, page.title)
+        if score:
+            note = " (page cut at the size limit)" if page.truncated else ""
+            found.append(
+                {
+                    "agent": "links",
+                    "text": (best or page.text)[:PASSAGE_MAX] + note,
+                    "citation": {"kind": "url", "ref": page.url, "label": page.url},
+                    "score": float(score),
+                }
+            )
+    return _ranked(found, source.top_k * 3) + [_error("links", e) for e in errors[:5]]
 
 
-def search_graph(graph: SpaceGraph, query: str, limit: int) -> list[Finding]:
-    """Entities named in the query, with the relations that touch them."""
+def search_data(vault: SpaceVault, query: str, source: DataSource, visit: Visit) -> list[Finding]:
+    """Statistics of the tables the specification names (or every table in the vault)."""
+    q = words(query)
+    files = source.files or vault.list_files(SUFFIXES, limit=20)
+    found: list[Finding] = []
+    for rel in files:
+        try:
+            path = vault.resolve(rel, SUFFIXES)
+            if not path.is_file():
+                raise DataError(f"no data file {rel!r} in the vault")
+            visit(rel)
+            table = load_table(path)
+        except (InvalidInput, DataError) as exc:
+            found.append(_error("data", str(exc)))
+            continue
+        shape = describe(table.frame)
+        rows = shape["rows"]
+        span = f"rows 1-{rows}" + (" (first rows only: file is larger)" if table.capped else "")
+        facts = analyse(table.frame, q) or [f"columns {', '.join(shape['columns'])}"]
+        text = f"{rel}: {rows:,} rows analysed; " + "; ".join(facts)
+        found.append(
+            {
+                "agent": "data",
+                "text": text[:PASSAGE_MAX],
+                "citation": {"kind": "file", "ref": f"{rel}#{span}", "label": f"{rel}, {span}"},
+                "score": float(1 + overlap(q, text)),
+            }
+        )
+    return found
+
+
+def _graph_findings(graph: SpaceGraph, terms: list[str], query: str, limit: int, agent: str):
     q = words(query)
     found: list[Finding] = []
-    for entity in graph.search(sorted(q, key=len, reverse=True), limit=limit * 2):
+    for entity in graph.search(terms, limit=limit):
         name = entity["name"]
         facts = "; ".join(f"{a} {t} {b}" for a, t, b in entity["relations"][:20])
         text = f"{name} ({entity.get('kind') or 'entity'})" + (f": {facts}." if facts else ".")
         found.append(
             {
-                "agent": "graph",
+                "agent": agent,
                 "text": text[:PASSAGE_MAX],
                 "citation": {"kind": "graph", "ref": name, "label": f"graph node {name}"},
                 "score": float(overlap(q, text)),
             }
         )
-    found.sort(key=lambda f: (-f["score"], f["citation"]["ref"]))  # type: ignore[index]
-    return found[:limit]
+    return found
+
+
+def search_graph(graph: SpaceGraph, query: str, source: GraphSource) -> list[Finding]:
+    """Entities named in the query, their relations, and neighbours within ``hops``."""
+    terms = sorted(words(query), key=len, reverse=True)
+    found = _graph_findings(graph, terms, query, source.top_k * 2, "graph")
+    seen = {f["citation"]["ref"] for f in found}  # type: ignore[index]
+    for entity in list(seen)[: source.top_k]:
+        for near in graph.neighbours(entity, hops=source.hops, limit=source.top_k):
+            if near["name"] not in seen:
+                seen.add(near["name"])
+                found.append(
+                    {
+                        "agent": "graph",
+                        "text": f"{near['name']} ({near.get('kind') or 'entity'}) is within "
+                        f"{source.hops} hop(s) of {entity}.",
+                        "citation": {
+                            "kind": "graph",
+                            "ref": near["name"],
+                            "label": f"graph node {near['name']}",
+                        },
+                        "score": 0.5,
+                    }
+                )
+    return _ranked(found, source.top_k * 3)
+
+
+def search_memory(memory: SpaceMemory, graph: SpaceGraph, query: str, top_k: int) -> list[Finding]:
+    """The nearest memories, plus the graph neighbourhood of the entities they name."""
+    hits = memory.search(query, limit=top_k)
+    found: list[Finding] = [
+        {
+            "agent": "memory",
+            "text": hit.text[:PASSAGE_MAX],
+            "citation": {"kind": "memory", "ref": hit.id, "label": f"memory {hit.id[:8]}"},
+            "score": float(overlap(words(query), hit.text)) + float(hit.score or 0.0),
+        }
+        for hit in hits
+    ]
+    names = sorted({m for h in hits for m in re.findall(r"\b[A-Z][A-Za-z0-9]{2,}\b", h.text)})
+    if names:
+        found += _graph_findings(graph, [n.lower() for n in names[:10]], query, top_k, "memory")
+    return found

@@ -23,7 +23,8 @@ from app.graphs.calls import invoke_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.events import emit
 from app.graphs.research import graph as research_graph
-from app.graphs.research.graph import new_note_dir, parse_spec
+from app.graphs.research.graph import new_note_dir
+from app.graphs.research.spec import parse_spec
 from app.graphs.resources import settings_of
 from app.graphs.rpi.prompts import (
     FACTS_SYSTEM,
@@ -107,6 +108,8 @@ def plan(
             messages=messages,
             schema=Plan,
         )
+        if drafted is None:
+            raise InvalidInput("the model answered without a plan")
         checked, order = validate_plan(drafted.model_dump())
     except BudgetExceeded as exc:
         return _stop("budget_exceeded", exc)
@@ -281,14 +284,15 @@ def extract(
     ]
     try:
         admitted = open_for_run(runtime.context, state["space_id"])
-        facts = invoke_model(
+        answer = invoke_model(
             admitted,
             settings_of(runtime.context),
             config,
             model=state["model"],
             messages=messages,
             schema=KeyFacts,
-        ).model_dump()
+        )
+        facts = (answer or KeyFacts()).model_dump()
     except BudgetExceeded:
         facts = KeyFacts().model_dump()  # save the work done; remember nothing new
     except StoreUnavailable:

@@ -1,0 +1,126 @@
+"""DataAnalyst's tools: load a tabular file of the space within bounds, compute statistics.
+
+No code is generated or executed: the analyst can only call the functions
+here (describe, numeric summary, top values) on a pandas DataFrame. Files
+are read from the space's vault only, at most ``MAX_FILE_BYTES`` and
+``MAX_ROWS`` rows (a larger table is analysed on its first rows and the
+finding says so). A binary file with a ``.csv`` name is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from app.text import words
+
+MAX_FILE_BYTES = 200_000_000
+MAX_ROWS = 200_000
+SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
+
+
+class DataError(Exception):
+    """A file that cannot be analysed; the message says why."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A loaded table and how much of the file it covers."""
+
+    frame: pd.DataFrame
+    capped: bool
+
+
+def _looks_binary(path: Path) -> bool:
+    head = _head(path)
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 4  # a multi-byte character cut by the 8 KB window is fine
+    return False
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(8192)
+
+
+def load_table(path: Path) -> Table:
+    """Read a CSV, JSON (records or lines) or Parquet file within the bounds."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DataError(f"{path.name} is {size:,} bytes, over the {MAX_FILE_BYTES:,} byte limit")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(path)
+            batch = next(parquet.iter_batches(batch_size=MAX_ROWS), None)
+            frame = batch.to_pandas() if batch is not None else pd.DataFrame()
+            return Table(frame, parquet.metadata.num_rows > MAX_ROWS)
+        if _looks_binary(path):
+            raise DataError(f"{path.name} is not a text file")
+        if suffix == ".csv":
+            frame = pd.read_csv(path, nrows=MAX_ROWS + 1, low_memory=False)
+        else:
+            frame = pd.read_json(
+                path, lines=suffix == ".jsonl", nrows=MAX_ROWS + 1 if suffix == ".jsonl" else None
+            )
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path.name} cannot be read as a table: {str(exc)[:200]}") from None
+    except ImportError as exc:  # pyarrow missing in a trimmed install
+        raise DataError(f"{path.name}: Parquet support is not installed ({exc})") from None
+    return Table(frame.head(MAX_ROWS), len(frame) > MAX_ROWS)
+
+
+def describe(frame: pd.DataFrame) -> dict[str, Any]:
+    """Rows, columns and their types."""
+    return {
+        "rows": len(frame),
+        "columns": {str(c): str(t) for c, t in frame.dtypes.items()},
+    }
+
+
+def numeric_summary(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, float]]:
+    """Count, mean, min, max and sum of numeric ``columns``."""
+    out: dict[str, dict[str, float]] = {}
+    for column in columns:
+        series = pd.to_numeric(frame[column], errors="coerce").dropna()
+        if len(series):
+            out[column] = {
+                "count": float(len(series)),
+                "mean": round(float(series.mean()), 4),
+                "min": float(series.min()),
+                "max": float(series.max()),
+                "sum": round(float(series.sum()), 4),
+            }
+    return out
+
+
+def top_values(frame: pd.DataFrame, column: str, n: int = 5) -> list[tuple[str, int]]:
+    """The ``n`` most frequent values of ``column``."""
+    counts = frame[column].astype(str).value_counts().head(n)
+    return [(str(k), int(v)) for k, v in counts.items()]
+
+
+def analyse(frame: pd.DataFrame, query_words: set[str]) -> list[str]:
+    """Statistics for the columns the query names (all numeric columns if it names none)."""
+    named = [c for c in frame.columns if words(str(c).replace("_", " ")) & query_words]
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    chosen = [c for c in named if c in numeric] or numeric[:10]
+    facts: list[str] = []
+    for column, stats in numeric_summary(frame, chosen).items():
+        facts.append(
+            f"column {column}: mean {stats['mean']:g}, min {stats['min']:g}, "
+            f"max {stats['max']:g}, sum {stats['sum']:g} over {int(stats['count']):,} values"
+        )
+    for column in [c for c in named if c not in numeric][:3]:
+        common = ", ".join(f"{v} ({k})" for v, k in top_values(frame, column))
+        facts.append(f"column {column}: most frequent values {common}")
+    return facts
