@@ -30,6 +30,7 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/spaces_bench.py
 	$(BIN)/python bench/rpi_bench.py
+	PYTHONPATH=. $(BIN)/python bench/research_bench.py
 
 down: $(STAMP)
 	$(BIN)/spaces down

@@ -101,3 +101,19 @@ def test_wordllama_ranks_related_text_first(manager: SpaceManager) -> None:
     vectors = model.embed_documents(docs)
     scores = [sum(a * b for a, b in zip(query, v, strict=True)) for v in vectors]
     assert scores[0] > scores[1]
+
+
+def test_loading_wordllama_leaves_the_root_logger_alone(settings) -> None:
+    """WordLlama calls logging.basicConfig(INFO) on import; that must not leak."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging; from app.settings import Settings; "
+        "from app.spaces.embeddings import resolve_embedder; "
+        f"home = {str(settings.home)!r}; "
+        "resolve_embedder('wordllama', Settings.from_env({'SPACES_HOME': home})); "
+        "root = logging.getLogger(); print(len(root.handlers), root.level)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "30"]  # no handler added, still WARNING

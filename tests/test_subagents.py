@@ -196,3 +196,27 @@ def test_four_sub_agents_in_parallel_each_cite_their_sources(
         if e["event_type"] == "agent.status.changed" and e["payload"]["status"] == "started"
     }
     assert started == {"files", "links", "data", "memory"}
+
+
+def test_a_sub_agent_at_its_token_share_reports_partial_findings(settings, manager, new_id) -> None:
+    from app.spaces.space_model import SpaceConfig
+
+    poor = manager.create_space(
+        SpaceConfig(new_id("share"), "Share", "alice", monthly_token_budget=1_200)
+    )
+    handle = manager.open_space(poor.space_id, write=True)
+    handle.vault.write_note("Learning/Raft.md", "Raft commits entries by majority vote.")
+    handle.graph.merge_relation("Raft", "USES", "Majority")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": f"share-{poor.space_id}"}}
+    graph.invoke(
+        {"space_id": poor.space_id, "query": "How does Raft commit?"},
+        config,
+        context=RunContext(user_id="alice", settings=settings, token_reserve=0),
+    )
+    state = graph.get_state(config).values
+    files, files_errors = by_agent(state, "files")
+    assert files and files[0]["citation"]["ref"] == "Learning/Raft.md"  # kept, unscreened
+    assert any("token share" in e["error"] for e in files_errors)
+    assert state["status"] == "budget_exceeded"  # nothing left for the synthesis either
+    assert manager.get_usage(poor.space_id).tokens_used <= 1_200

@@ -14,6 +14,7 @@ created with; opening it with an embedder of another dimension is an error.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,15 @@ def _wordllama_embeddings(cache_dir: Path) -> Any:
     which costs the CLI half a second on every command.
     """
     from langchain_core.embeddings import Embeddings
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     from wordllama import WordLlama
 
+    # WordLlama calls logging.basicConfig(level=INFO) when imported, which would
+    # print every HTTP request of every library; put the root logger back.
+    root.handlers[:] = handlers
+    root.setLevel(level)
     model = WordLlama.load(cache_dir=_wordllama_cache(cache_dir), disable_download=True)
 
     class WordLlamaEmbeddings(Embeddings):
