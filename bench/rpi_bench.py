@@ -29,6 +29,7 @@ from langgraph.types import Command, Send, interrupt
 from typing_extensions import TypedDict
 
 from app.graphs.context import RunContext
+from app.graphs.research.state import Relevant
 from app.graphs.rpi import builder as rpi_builder
 from app.graphs.rpi.state import KeyFacts, Plan
 from app.llm.offline import OfflineChatModel
@@ -65,6 +66,7 @@ def bare_builder() -> StateGraph:
         return Command(goto=[Send("agent", {"query": state["query"]}) for _ in range(3)])
 
     def agent(task: dict) -> dict:
+        ask(f'<query>{task["query"]}</query><candidate id="1">x</candidate>', Relevant)
         return {"findings": [task["query"]]}
 
     def synthesize(state: BareState) -> dict:
@@ -140,8 +142,9 @@ def main() -> None:
             payload = {"space_id": space.space_id, "query": QUERY}
             full_rate, full_p50 = measure(lambda: one_run(full, payload, context))
             bare_rate, bare_p50 = measure(lambda: one_run(bare, {"query": QUERY}, None))
-            print("Engine overhead (offline model, zero latency), one run = research,")
-            print("plan, approval, three steps, key facts, save; sequential, n =", RUNS)
+            print("Engine overhead (offline model, zero latency), one run = research with")
+            print("three sub-agents, plan, approval, three steps, key facts, save (9 model")
+            print("calls); sequential, n =", RUNS)
             print(f"  every store live : {full_rate:6.2f} runs/s   p50 {full_p50:8.1f} ms")
             print(f"  no stores        : {bare_rate:6.2f} runs/s   p50 {bare_p50:8.1f} ms")
             print(f"  ratio (live / bare p50): {full_p50 / bare_p50:.1f}x")
