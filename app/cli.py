@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from app.cli_objects import add_objects_commands, objects_command
 from app.cli_runs import add_run_commands, run_command
 from app.errors import InvalidInput, SpacesError
 from app.services.falkordb import stop_graph_server
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("down", help="stop the embedded services this project started")
     add_run_commands(sub)
+    add_objects_commands(sub)
     return p
 
 
@@ -87,6 +89,8 @@ def _emit(args: argparse.Namespace, doc: Any, human: str) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("run", "resume", "research"):
         return run_command(args, settings)
+    if args.command == "objects":
+        return objects_command(args, settings)
     if args.command == "down":
         stopped = [
             name

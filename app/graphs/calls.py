@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
@@ -27,6 +27,7 @@ from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
 from app.settings import Settings
+from app.spaces.documents import DocumentStore, open_documents_section
 
 
 class UsageRecorder(BaseCallbackHandler):
@@ -82,6 +83,24 @@ def thread_id_of(config: RunnableConfig) -> str | None:
     return (config.get("configurable") or {}).get("thread_id")
 
 
+def with_open_documents(admitted: Admitted, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The messages with the space's "OPEN DOCUMENTS" section after the system prompt.
+
+    Before every model call, the latest active version of each active object
+    of the (active) space is injected, cut to its token cap.
+    """
+    section = open_documents_section(
+        DocumentStore(admitted.manager).get_active_documents_for_prompt(
+            admitted.space.config.space_id
+        )
+    )
+    out = list(messages)
+    if section:
+        at = 1 if out and isinstance(out[0], SystemMessage) else 0
+        out.insert(at, SystemMessage(section))
+    return out
+
+
 def invoke_model(
     admitted: Admitted,
     settings: Settings,
@@ -100,6 +119,7 @@ def invoke_model(
     call's estimate (its prompt plus ``max_output``, which also caps the
     model's answer).
     """
+    messages = with_open_documents(admitted, messages)
     prompt = "\n".join(str(m.content) for m in messages)
     hold = admitted.budget.reserve(estimate_tokens(prompt) + max_output)
 

@@ -103,6 +103,15 @@ class SpaceMemory:
             raise StoreUnavailable("memory", str(exc)) from exc
         return result["results"][0]["id"]
 
+    def delete(self, memory_id: str) -> None:
+        """Remove one memory (used to undo a half-done ingestion)."""
+        if not self.writable:
+            raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
+        try:
+            self._memory.delete(memory_id)
+        except _qdrant_errors() as exc:
+            raise StoreUnavailable("memory", str(exc)) from exc
+
     def search(self, query: str, limit: int = 5) -> list[MemoryHit]:
         """The memories most similar to ``query``, best first."""
         if not isinstance(query, str) or not query.strip():

@@ -136,8 +136,42 @@ def _space_v2(s: sql.Identifier) -> list[sql.Composable]:
     return [sql.SQL("ALTER TABLE {s}.runs ALTER COLUMN cost_usd TYPE NUMERIC(20, 10)").format(s=s)]
 
 
+def _space_v3(s: sql.Identifier) -> list[sql.Composable]:
+    # Documents (seed "spaces and objects"): objects named after their first file,
+    # append-only versions with their text, status, reason and memory ids.
+    return [
+        sql.SQL(
+            """CREATE TABLE {s}.objects (
+                id BIGSERIAL PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                object_type TEXT NOT NULL,
+                active BOOLEAN NOT NULL DEFAULT TRUE,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+            )"""
+        ).format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.versions (
+                id BIGSERIAL PRIMARY KEY,
+                object_id BIGINT NOT NULL REFERENCES {s}.objects (id),
+                filename TEXT NOT NULL,
+                original_path TEXT NOT NULL,
+                ingested_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+                memory_id TEXT,
+                memory_ids JSONB NOT NULL DEFAULT '[]',
+                status TEXT NOT NULL CHECK (status IN ('active', 'inactive', 'error')),
+                error TEXT,
+                content TEXT,
+                content_sha256 TEXT,
+                note TEXT
+            )"""
+        ).format(s=s),
+        sql.SQL("CREATE INDEX idx_versions_object ON {s}.versions (object_id)").format(s=s),
+        sql.SQL("CREATE INDEX idx_versions_status ON {s}.versions (status)").format(s=s),
+    ]
+
+
 REGISTRY_MIGRATIONS: list[Migration] = [_registry_v1, _registry_v2]
-SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2]
+SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3]
 
 
 def migrate(conn: psycopg.Connection, schema: str, migrations: list[Migration]) -> int:

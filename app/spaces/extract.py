@@ -1,0 +1,71 @@
+"""Text of a document file, and its chunks for the space's memory.
+
+Markdown and plain text are read as UTF-8 (a file that is not is refused as
+binary); PDFs through pypdf. Files over ``MAX_FILE_BYTES`` are refused before
+anything is read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MAX_FILE_BYTES = 20_000_000
+TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".rst")
+PDF_SUFFIXES = (".pdf",)
+CHUNK_CHARS = 1_500
+MAX_CHUNKS = 200
+
+
+class ExtractionError(Exception):
+    """The file's text could not be extracted; the message says why."""
+
+
+def object_type(path: Path) -> str:
+    """``text_file`` or ``pdf_file``, from the suffix (others are refused by the caller)."""
+    return "pdf_file" if path.suffix.lower() in PDF_SUFFIXES else "text_file"
+
+
+def extract_text(path: Path) -> str:
+    """The document's text, or ``ExtractionError``."""
+    if path.suffix.lower() in PDF_SUFFIXES:
+        from pypdf import PdfReader
+        from pypdf.errors import PyPdfError
+
+        try:
+            reader = PdfReader(path)
+            text = "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
+        except (PyPdfError, ValueError, KeyError, OSError) as exc:
+            raise ExtractionError(f"{path.name} is not a readable PDF: {exc}") from None
+    else:
+        data = path.read_bytes()
+        if b"\x00" in data[:8192]:
+            raise ExtractionError(f"{path.name} is a binary file, not text")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ExtractionError(f"{path.name} is not UTF-8 text") from None
+    if not text.strip():
+        raise ExtractionError(f"{path.name} has no text")
+    return text
+
+
+def chunks(text: str) -> list[str]:
+    """Paragraph-aligned pieces of about ``CHUNK_CHARS`` characters (at most ``MAX_CHUNKS``)."""
+    pieces: list[str] = []
+    current = ""
+    for paragraph in (p.strip() for p in text.split("\n\n")):
+        if not paragraph:
+            continue
+        while len(paragraph) > CHUNK_CHARS:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(paragraph[:CHUNK_CHARS])
+            paragraph = paragraph[CHUNK_CHARS:]
+        if len(current) + len(paragraph) + 2 > CHUNK_CHARS and current:
+            pieces.append(current)
+            current = ""
+        current = f"{current}\n\n{paragraph}" if current else paragraph
+    if current:
+        pieces.append(current)
+    return pieces[:MAX_CHUNKS]
