@@ -80,3 +80,23 @@ def test_research_refuses_another_users_space(space, settings) -> None:
     state = _run(settings, space.space_id, "anything at all", user="bob")
     assert state["status"] == "failed" and state["error"] == f"no space '{space.space_id}'"
     assert "findings" not in state or not state["findings"]
+
+
+def test_file_explorer_reads_the_space_documents(manager, space, settings, tmp_path) -> None:
+    from app.spaces.documents import DocumentStore
+
+    doc = tmp_path / "runbook.md"
+    doc.write_text("The failover runbook: promote the follower with the longest log.")
+    _, version = DocumentStore(manager).create_object(space.space_id, doc)
+    state = _run(
+        settings, space.space_id, "How does failover promote a follower?", {"documents": {}}
+    )
+    cited = [f["citation"] for f in state["findings"] if not f.get("error")]
+    assert cited == [
+        {
+            "kind": "document",
+            "ref": f"runbook.md#v{version.id}",
+            "label": f"document runbook.md (version {version.id})",
+        }
+    ]
+    assert f"document runbook.md (version {version.id})" in state["research"]

@@ -25,6 +25,7 @@ from app.graphs.research.crawl import FetchError
 from app.graphs.research.prompts import SELECT_SYSTEM, selection_prompt
 from app.graphs.research.spec import (
     DataSource,
+    DocumentsSource,
     GraphSource,
     MemorySource,
     UrlSource,
@@ -33,6 +34,7 @@ from app.graphs.research.spec import (
 from app.graphs.research.state import AgentTask, Finding, Relevant
 from app.graphs.research.tools import (
     search_data,
+    search_documents,
     search_graph,
     search_links,
     search_memory,
@@ -40,6 +42,7 @@ from app.graphs.research.tools import (
 )
 from app.graphs.resources import settings_of
 from app.llm.offline import estimate_tokens
+from app.spaces.documents import DocumentStore
 
 SELECT_MAX_OUTPUT = 300
 
@@ -47,8 +50,17 @@ SELECT_MAX_OUTPUT = 300
 def _gather(task: AgentTask, admitted: Admitted, settings: Any, visit: Any) -> list[Finding]:
     space, agent, query = admitted.space, task["agent"], task["query"]
     if agent == "files":
-        source = VaultSource.model_validate(task["source"])
-        return search_vault(space.vault, query, source, task["skip_prefix"], visit)
+        found: list[Finding] = []
+        if task["source"].get("vault") is not None:
+            source = VaultSource.model_validate(task["source"]["vault"])
+            found += search_vault(space.vault, query, source, task["skip_prefix"], visit)
+        if task["source"].get("documents") is not None:
+            docs = DocumentStore(admitted.manager).get_active_documents_for_prompt(
+                space.config.space_id
+            )
+            top_k = DocumentsSource.model_validate(task["source"]["documents"]).top_k
+            found += search_documents(docs, query, top_k, visit)
+        return found
     if agent == "links":
         source = UrlSource.model_validate(task["source"])
         return search_links(query, source, settings.allow_private_urls, visit)
@@ -93,6 +105,12 @@ def _select(
     return chosen[:top_k], False
 
 
+def _files_top_k(task: AgentTask) -> int:
+    """FileExplorer keeps the vault's and the documents' top-k together."""
+    return sum(int((task["source"].get(k) or {}).get("top_k", 5)) for k in ("vault", "documents")
+               if task["source"].get(k) is not None)  # fmt: skip
+
+
 def run_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
     """One sub-agent's whole turn: gather, select, report, streaming progress events."""
     agent, space_id = task["agent"], task["space_id"]
@@ -111,7 +129,7 @@ def run_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableCon
         return {"findings": [failed]}
     errors = [f for f in gathered if f.get("error")]
     candidates = [f for f in gathered if not f.get("error")]
-    top_k = int(task["source"].get("top_k", 5))
+    top_k = int(task["source"].get("top_k", 5)) if agent != "files" else _files_top_k(task)
     chosen, partial = _select(task, admitted, candidates, runtime, config, top_k)
     if partial:
         event("agent.partial", reason="token share reached", kept=len(chosen))

@@ -100,7 +100,9 @@ def prepare(
             return Command(goto=END, update={"status": "failed", "error": str(exc)})
     note_dir = state.get("note_dir") or new_note_dir(admitted, "Research", query, thread_id)
     sources = spec_json(spec)
-    sources_of = {"files": "vault", "links": "urls", "data": "data", "memory": "memory"}
+    # FileExplorer reads both the vault and the documents; the others one source each.
+    sources["files"] = {k: sources[k] for k in ("vault", "documents") if k in sources}
+    sources_of = {"links": "urls", "data": "data", "memory": "memory"}
     sends = [
         Send(
             f"{agent}_agent",

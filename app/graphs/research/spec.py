@@ -29,6 +29,12 @@ class VaultSource(_Strict):
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
 
 
+class DocumentsSource(_Strict):
+    """The space's documents: the latest active version of each active object."""
+
+    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
+
+
 class UrlSource(_Strict):
     """Web pages to crawl from ``seeds``, breadth first."""
 
@@ -63,6 +69,7 @@ class ContextSpec(_Strict):
     """Which sources to use; a source left out (or ``null``) is not used."""
 
     vault: VaultSource | None = None
+    documents: DocumentsSource | None = None
     urls: UrlSource | None = None
     data: DataSource | None = None
     memory: MemorySource | None = None
@@ -71,7 +78,7 @@ class ContextSpec(_Strict):
     def agents(self) -> list[str]:
         """The sub-agents this specification calls for, in a fixed order."""
         chosen = [
-            ("files", self.vault),
+            ("files", self.vault or self.documents),
             ("links", self.urls),
             ("data", self.data),
             ("memory", self.memory),
@@ -98,7 +105,9 @@ def parse_spec(raw: object) -> ContextSpec:
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInput(f"context_spec.{where}: {first['msg']}") from None
     if not spec.agents():
-        raise InvalidInput("context_spec names no source: use vault, urls, data, memory or graph")
+        raise InvalidInput(
+            "context_spec names no source: use vault, documents, urls, data, memory or graph"
+        )
     return spec
 
 

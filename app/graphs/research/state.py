@@ -20,7 +20,7 @@ AgentName = Literal["files", "links", "data", "memory", "graph"]
 class Citation(TypedDict):
     """Where a finding came from: a vault path, a URL, a file and rows, a memory, a node."""
 
-    kind: Literal["vault", "url", "file", "memory", "graph"]
+    kind: Literal["vault", "document", "url", "file", "memory", "graph"]
     ref: str
     label: str
 

@@ -81,6 +81,31 @@ def search_vault(
     return _ranked(found, source.top_k * 3) + errors[:5]
 
 
+def search_documents(docs: list[dict], query: str, top_k: int, visit: Visit) -> list[Finding]:
+    """The best passage of each open document (latest active version of active objects)."""
+    q = words(query)
+    found: list[Finding] = []
+    for doc in docs:
+        ref = f"{doc['name']}#v{doc['version_id']}"
+        visit(ref)
+        best, score = _best_passage(q, doc["text"])
+        score += overlap(q, doc["name"])
+        if score:
+            found.append(
+                {
+                    "agent": "files",
+                    "text": (best or doc["text"])[:PASSAGE_MAX],
+                    "citation": {
+                        "kind": "document",
+                        "ref": ref,
+                        "label": f"document {doc['name']} (version {doc['version_id']})",
+                    },
+                    "score": float(score),
+                }
+            )
+    return _ranked(found, top_k * 3)
+
+
 def search_links(query: str, source: UrlSource, allow_private: bool, visit: Visit) -> list[Finding]:
     """Crawl from the seeds within the bounds; the best passage of each page."""
     q = words(query)
