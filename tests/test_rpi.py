@@ -197,3 +197,38 @@ def test_another_user_cannot_resume_or_read_a_run(space, runner) -> None:
     with pytest.raises(SpaceNotFound, match="no run"):
         runner.status(waiting.thread_id, user_id="mallory")
     assert runner.status(waiting.thread_id).status == "awaiting_approval"
+
+
+def test_served_runs_take_the_user_from_authentication(space, settings) -> None:
+    """Under the LangGraph server the context's user_id cannot name someone else."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from app.graphs.context import RunContext
+    from app.graphs.rpi import builder
+
+    graph = builder.compile(checkpointer=InMemorySaver())
+    claims_alice = RunContext(user_id="alice", settings=settings)
+    anonymous = graph.invoke(
+        {"space_id": space.space_id, "query": QUERY},
+        {"configurable": {"thread_id": "served-1", "graph_id": "rpi"}},
+        context=claims_alice,
+    )
+    assert anonymous["status"] == "failed"
+    assert anonymous["error"] == "runs on the server need an authenticated user"
+
+    class Bob:
+        identity = "bob"
+        is_authenticated = True
+
+    as_bob = graph.invoke(
+        {"space_id": space.space_id, "query": QUERY},
+        {
+            "configurable": {
+                "thread_id": "served-2",
+                "graph_id": "rpi",
+                "langgraph_auth_user": Bob(),
+            }
+        },
+        context=claims_alice,
+    )
+    assert as_bob["status"] == "failed" and as_bob["error"] == f"no space '{space.space_id}'"

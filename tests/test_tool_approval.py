@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.runner import Runner
+from tests.fake_openai import FakeOpenAI, completion
+from tests.test_openai_wire import _forced
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def _to_tool_request(runner: Runner, space_id: str, url: str):
 
 def test_network_tool_waits_for_approval(space, settings, site, manager) -> None:
     url, hits = site
-    runner = Runner(settings)
+    runner = Runner(dataclasses.replace(settings, allow_private_urls=True))
     asked = _to_tool_request(runner, space.space_id, url)
     assert asked.request == {
         "type": "tool_approval",
@@ -62,6 +65,50 @@ def test_network_tool_waits_for_approval(space, settings, site, manager) -> None
     assert hits == ["/page"]
     text = (settings.vaults_dir / space.space_id / done.artifacts["implementation"]).read_text()
     assert "pineapple" in text
+
+
+def test_approved_fetches_of_private_addresses_are_still_refused(space, settings, site) -> None:
+    url, hits = site
+    runner = Runner(settings)  # SPACES_ALLOW_PRIVATE_URLS unset
+    asked = _to_tool_request(runner, space.space_id, url)
+    done = runner.resume(asked.thread_id, {"action": "approve"})
+    assert done.status == "completed", done.error
+    assert hits == []
+    text = (settings.vaults_dir / space.space_id / done.artifacts["implementation"]).read_text()
+    assert "private or loopback address" in text
+
+
+def test_several_tool_calls_each_run_once(space, settings, site) -> None:
+    """A model asks for three fetches at once; each runs once, after its own approval."""
+    url, hits = site
+    plan = {"title": "T", "steps": [{"id": "s1", "description": "fetch", "depends_on": []}]}
+    facts = {"facts": [], "entities": [], "relations": []}
+
+    def responder(body: dict):
+        forced = _forced(body)
+        if forced == "Plan":
+            return 200, completion(tool_calls=[{"name": "Plan", "args": plan}])
+        if forced == "KeyFacts":
+            return 200, completion(tool_calls=[{"name": "KeyFacts", "args": facts}])
+        if body["messages"][-1]["role"] == "tool":
+            return 200, completion("done")
+        calls = [{"name": "http_get", "args": {"url": f"{url}?n={n}"}} for n in range(3)]
+        return 200, completion(tool_calls=calls)
+
+    with FakeOpenAI(responder) as server:
+        wired = dataclasses.replace(
+            settings, openai_base_url=server.base_url, openai_api_key="k", allow_private_urls=True
+        )
+        runner = Runner(wired)
+        result = runner.start("rpi", space.space_id, "Fetch three", model="openai:gpt-4o-mini")
+        result = runner.resume(result.thread_id, {"action": "approve"})
+        seen = []
+        while result.status == "awaiting_approval":
+            seen.append(result.request["args"]["url"])
+            result = runner.resume(result.thread_id, {"action": "approve"})
+    assert result.status == "completed", result.error
+    assert seen == [f"{url}?n={n}" for n in range(3)]
+    assert hits == [f"/page?n={n}" for n in range(3)]  # each fetched exactly once
 
 
 def test_rejected_tool_never_runs(space, settings, site) -> None:

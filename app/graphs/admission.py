@@ -8,7 +8,10 @@ that does not exist, so a run learns nothing about other people's spaces.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+
+from langgraph.runtime import Runtime
 
 from app.errors import BudgetExceeded, InvalidInput, SpaceArchived, SpaceNotFound
 from app.graphs.context import RunContext
@@ -28,6 +31,33 @@ class Admitted:
     manager: SpaceManager
     space: SpaceHandle
     budget: SpaceBudget
+
+
+def run_context(runtime: Runtime[RunContext]) -> RunContext:
+    """The run's context, with the user taken from authentication when served.
+
+    In-process callers (the CLI, notebooks, tests) are trusted to say who the
+    user is. Under the LangGraph server the user is whoever authenticated:
+    a ``user_id`` sent in the run's context is replaced by that identity, and
+    a run without an authenticated user is refused, so a caller can never
+    act as someone else.
+    """
+    context, info = runtime.context, runtime.server_info
+    if info is None:
+        if context is None:
+            raise InvalidInput("a run needs a context with user_id")
+        return context
+    identity = getattr(info.user, "identity", None) if info.user is not None else None
+    if (
+        not isinstance(identity, str)
+        or not identity
+        or not getattr(info.user, "is_authenticated", True)
+    ):
+        raise InvalidInput("runs on the server need an authenticated user")
+    base = context or RunContext(user_id=identity)
+    # ``settings`` can only be a real Settings object handed over in-process
+    # (RunContext refuses anything else), so it is kept.
+    return dataclasses.replace(base, user_id=identity)
 
 
 def check_query(query: object) -> str:

@@ -17,7 +17,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from app.errors import BudgetExceeded, SpacesError
-from app.graphs.admission import Admitted, open_for_run
+from app.graphs.admission import Admitted, open_for_run, run_context
 from app.graphs.calls import invoke_model
 from app.graphs.context import RunContext
 from app.graphs.events import emit
@@ -90,7 +90,7 @@ def _select(
     try:
         answer = invoke_model(
             admitted,
-            settings_of(runtime.context),
+            settings_of(run_context(runtime)),
             config,
             model=task["model"],
             messages=[SystemMessage(SELECT_SYSTEM), HumanMessage(prompt)],
@@ -120,8 +120,8 @@ def run_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableCon
 
     event("agent.status.changed", status="started")
     try:
-        admitted = open_for_run(runtime.context, space_id)
-        settings = settings_of(runtime.context)
+        admitted = open_for_run(run_context(runtime), space_id)
+        settings = settings_of(run_context(runtime))
         gathered = _gather(task, admitted, settings, lambda ref: event("source.visited", ref=ref))
     except (SpacesError, OSError, FetchError) as exc:
         event("agent.status.changed", status="failed", error=str(exc)[:300])

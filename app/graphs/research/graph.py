@@ -20,7 +20,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
 from app.errors import BudgetExceeded, InvalidInput, SpacesError, StoreUnavailable
-from app.graphs.admission import Admitted, admit, check_query, open_for_run, run_model
+from app.graphs.admission import Admitted, admit, check_query, open_for_run, run_context, run_model
 from app.graphs.calls import invoke_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.events import emit
@@ -78,8 +78,8 @@ def prepare(
     try:
         query = check_query(state.get("query"))
         spec = parse_spec(state.get("context_spec"))
-        admitted = admit(runtime.context, state.get("space_id"))
-        model = state.get("model") or run_model(runtime.context, admitted)
+        admitted = admit(run_context(runtime), state.get("space_id"))
+        model = state.get("model") or run_model(run_context(runtime), admitted)
         model_names(model)
         check_note_dir(state.get("note_dir"), state.get("related_notes"))
         share = admitted.budget.remaining() // (len(spec.agents()) + 1)
@@ -93,7 +93,7 @@ def prepare(
     if thread_id := thread_id_of(config):
         try:
             register_thread(
-                admitted.manager.backends.pool, thread_id, space_id, runtime.context.user_id,
+                admitted.manager.backends.pool, thread_id, space_id, run_context(runtime).user_id,
                 "research",
             )  # fmt: skip
         except SpacesError as exc:
@@ -157,9 +157,13 @@ def synthesize(
         HumanMessage(synthesis_prompt(state["query"], sources)),
     ]
     try:
-        admitted = open_for_run(runtime.context, state["space_id"])
+        admitted = open_for_run(run_context(runtime), state["space_id"])
         answer = invoke_model(
-            admitted, settings_of(runtime.context), config, model=state["model"], messages=messages
+            admitted,
+            settings_of(run_context(runtime)),
+            config,
+            model=state["model"],
+            messages=messages,
         )
     except BudgetExceeded as exc:
         return Command(goto=END, update={"status": "budget_exceeded", "error": str(exc)})
@@ -178,7 +182,7 @@ def synthesize(
 
 def publish(state: ResearchState, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
     """Write the research note to the vault (replacing it if the node runs again)."""
-    admitted = open_for_run(runtime.context, state["space_id"])
+    admitted = open_for_run(run_context(runtime), state["space_id"])
     thread_id = thread_id_of(config)
     pool = admitted.manager.backends.pool
     tokens = thread_totals(pool, thread_id)[0] if thread_id else 0

@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
 from app.errors import BudgetExceeded, InvalidInput, SpacesError, StoreUnavailable
-from app.graphs.admission import admit, check_query, open_for_run, run_model
+from app.graphs.admission import admit, check_query, open_for_run, run_context, run_model
 from app.graphs.calls import invoke_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.events import emit
@@ -36,7 +36,7 @@ from app.graphs.rpi.prompts import (
 )
 from app.graphs.rpi.save import estimate_plan, implementation_text, save_outputs
 from app.graphs.rpi.state import KeyFacts, Plan, RPIInput, RPIOutput, RPIState, validate_plan
-from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, TOOLS_BY_NAME
+from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, run_tool
 from app.spaces.budget import thread_totals
 from app.spaces.run_records import register_thread, upsert_run
 
@@ -55,12 +55,16 @@ def admit_run(
     try:
         query = check_query(state.get("query"))
         parse_spec(state.get("context_spec"))
-        admitted = admit(runtime.context, state.get("space_id"))
-        model = state.get("model") or run_model(runtime.context, admitted)
+        admitted = admit(run_context(runtime), state.get("space_id"))
+        model = state.get("model") or run_model(run_context(runtime), admitted)
         space_id = admitted.space.config.space_id
         if thread_id := thread_id_of(config):
             register_thread(
-                admitted.manager.backends.pool, thread_id, space_id, runtime.context.user_id, "rpi"
+                admitted.manager.backends.pool,
+                thread_id,
+                space_id,
+                run_context(runtime).user_id,
+                "rpi",
             )
     except BudgetExceeded as exc:
         return _stop("budget_exceeded", exc)
@@ -99,10 +103,10 @@ def plan(
         HumanMessage(plan_prompt(state["query"], state.get("research", ""), state.get("feedback"))),
     ]
     try:
-        admitted = open_for_run(runtime.context, state["space_id"])
+        admitted = open_for_run(run_context(runtime), state["space_id"])
         drafted = invoke_model(
             admitted,
-            settings_of(runtime.context),
+            settings_of(run_context(runtime)),
             config,
             model=state["model"],
             messages=messages,
@@ -199,10 +203,10 @@ def implement(
     ]
     tools = IMPLEMENT_TOOLS if state.get("tool_rounds", 0) < MAX_TOOL_ROUNDS else []
     try:
-        admitted = open_for_run(runtime.context, state["space_id"])
+        admitted = open_for_run(run_context(runtime), state["space_id"])
         answer: AIMessage = invoke_model(
             admitted,
-            settings_of(runtime.context),
+            settings_of(run_context(runtime)),
             config,
             model=state["model"],
             messages=messages,
@@ -246,28 +250,36 @@ def _approved(tool: str, args: dict, space_id: str) -> bool:
 
 def run_tools(
     state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
-) -> Command[Literal["implement"]]:
-    """Run the tools the model asked for; those acting outside the vault need approval."""
+) -> Command[Literal["run_tools", "implement"]]:
+    """Run the next tool call the model asked for; one per pass, so none runs twice.
+
+    LangGraph re-runs a node from its start when it resumes after an
+    interrupt, so a node that asked for approval of a second call after
+    running a first would run the first again. Here each pass asks (if the
+    tool needs approval) and then runs exactly one call.
+    """
     messages = state["step_messages"]
-    call_msg = messages[-1]
-    results: list[ToolMessage] = []
-    for call in getattr(call_msg, "tool_calls", []):
-        name, args = call["name"], call.get("args") or {}
-        if name not in TOOLS_BY_NAME:
-            output = f"unknown tool {name!r}"
-        elif name in NEEDS_APPROVAL and not _approved(name, args, state["space_id"]):
-            output = "the user did not approve this tool call"
-        else:
-            emit(runtime, config, "tool.started", state["space_id"], tool=name)
-            output = str(TOOLS_BY_NAME[name].invoke(args))
-            kind = "tool.failed" if output.startswith(("failed:", "refused:")) else "tool.completed"
-            emit(runtime, config, kind, state["space_id"], tool=name)
-        results.append(ToolMessage(output, tool_call_id=call["id"], name=name))
+    asked = next(m for m in reversed(messages) if isinstance(m, AIMessage))
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    pending = [c for c in asked.tool_calls if c["id"] not in answered]
+    rounds = state.get("tool_rounds", 0)
+    if not pending:
+        return Command(goto="implement", update={"tool_rounds": rounds + 1})
+    call = pending[0]
+    name, args = call["name"], call.get("args") or {}
+    if name in NEEDS_APPROVAL and not _approved(name, args, state["space_id"]):
+        output = "the user did not approve this tool call"
+    else:
+        emit(runtime, config, "tool.started", state["space_id"], tool=name)
+        output = run_tool(name, args, settings_of(run_context(runtime)))
+        kind = "tool.failed" if output.startswith("failed:") else "tool.completed"
+        emit(runtime, config, kind, state["space_id"], tool=name)
+    last = len(pending) == 1
     return Command(
-        goto="implement",
+        goto="implement" if last else "run_tools",
         update={
-            "step_messages": [*messages, *results],
-            "tool_rounds": state.get("tool_rounds", 0) + 1,
+            "step_messages": [*messages, ToolMessage(output, tool_call_id=call["id"], name=name)],
+            "tool_rounds": rounds + 1 if last else rounds,
         },
     )
 
@@ -283,10 +295,10 @@ def extract(
         ),
     ]
     try:
-        admitted = open_for_run(runtime.context, state["space_id"])
+        admitted = open_for_run(run_context(runtime), state["space_id"])
         answer = invoke_model(
             admitted,
-            settings_of(runtime.context),
+            settings_of(run_context(runtime)),
             config,
             model=state["model"],
             messages=messages,
@@ -307,8 +319,10 @@ def save(
 ) -> Command[Literal["finish"]]:
     """Write plan and implementation notes, memories, graph facts and run records."""
     try:
-        admitted = open_for_run(runtime.context, state["space_id"])
-        artifacts = save_outputs(admitted, state, thread_id_of(config), runtime.context.user_id)
+        admitted = open_for_run(run_context(runtime), state["space_id"])
+        artifacts = save_outputs(
+            admitted, state, thread_id_of(config), run_context(runtime).user_id
+        )
     except StoreUnavailable:
         raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
@@ -328,7 +342,7 @@ def finish(state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
         {"research": state["research_path"]} if state.get("research_path") else {}
     )
     try:
-        admitted = open_for_run(runtime.context, state.get("space_id"))
+        admitted = open_for_run(run_context(runtime), state.get("space_id"))
     except SpacesError:
         admitted = None  # refused at admission: nothing of the space may be touched
     if admitted is not None and thread_id:
@@ -337,7 +351,7 @@ def finish(state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
             upsert_run(
                 admitted.space.postgres,
                 thread_id=thread_id,
-                user_id=runtime.context.user_id,
+                user_id=run_context(runtime).user_id,
                 query=state.get("query", ""),
                 status=status,
                 model=state.get("model"),

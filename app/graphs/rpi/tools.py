@@ -2,43 +2,47 @@
 
 A tool that acts outside the space's vault (here: the network) is listed in
 ``NEEDS_APPROVAL``; the graph asks through a ``tool_approval`` interrupt
-before running it. Tools never raise: a failure becomes the tool's answer,
-so the model can carry on and the run is not lost.
+before running it. ``http_get`` goes through LinkCrawler's fetcher, with its
+limits: private and loopback addresses refused unless settings allow them,
+redirects checked, a byte cap. Tools never raise: a failure becomes the
+tool's answer, so the model can carry on and the run is not lost.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from langchain_core.tools import tool
 
-FETCH_MAX_BYTES = 200_000
-FETCH_TIMEOUT_S = 10.0
+from app.graphs.research.crawl import TIMEOUT, FetchError, fetch
+from app.settings import Settings
+
+FETCH_MAX_CHARS = 20_000
 
 
 @tool
 def http_get(url: str) -> str:
-    """Fetch a web page over HTTP(S) and return its text (first 200 KB)."""
-    if not url.startswith(("http://", "https://")):
-        return f"refused: {url!r} is not an http(s) URL"
+    """Fetch a web page over HTTP(S) and return its text."""
+    raise NotImplementedError("run through run_tool, which applies the fetch limits")
+
+
+def run_tool(name: str, args: object, settings: Settings) -> str:
+    """Run one tool call; every failure is returned as text starting with ``failed:``."""
+    if name != "http_get":
+        return f"failed: unknown tool {name!r}"
+    url = args.get("url") if isinstance(args, dict) else None
+    if not isinstance(url, str) or not 0 < len(url) <= 2_000:
+        return "failed: http_get needs a 'url' of 1 to 2,000 characters"
     try:
-        with (
-            httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=True, max_redirects=5) as client,
-            client.stream("GET", url) as response,
-        ):
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= FETCH_MAX_BYTES:
-                    break
-            data = b"".join(chunks)[:FETCH_MAX_BYTES]
-            body = data.decode(response.encoding or "utf-8", "replace")
-            return f"HTTP {response.status_code}\n\n{body}"
-    except httpx.HTTPError as exc:
-        return f"failed: {type(exc).__name__}: {exc}"
+        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+            page = fetch(client, url, allow_private=settings.allow_private_urls)
+    except (FetchError, httpx.HTTPError, ValueError) as exc:
+        return f"failed: {exc}"
+    cut = " (cut)" if page.truncated or len(page.text) > FETCH_MAX_CHARS else ""
+    return f"{page.url}{cut}\n\n{page.text[:FETCH_MAX_CHARS]}"
 
 
-IMPLEMENT_TOOLS = [http_get]
+IMPLEMENT_TOOLS: list[Any] = [http_get]
 NEEDS_APPROVAL = frozenset({"http_get"})
-TOOLS_BY_NAME = {t.name: t for t in IMPLEMENT_TOOLS}
+TOOL_NAMES = frozenset(t.name for t in IMPLEMENT_TOOLS)
