@@ -34,6 +34,15 @@ class BudgetExceeded(SpacesError):
     """The space's monthly budget cannot cover the work asked for."""
 
 
+class ModelUnavailable(SpacesError):
+    """The model provider failed after its retries and fallbacks; the run can resume later."""
+
+    exit_code = 1
+
+    def __init__(self, detail: str):
+        super().__init__("model failed: " + " ".join(str(detail).split())[:300])
+
+
 class StoreUnavailable(SpacesError):
     """A backing store failed or cannot be reached; ``store`` names which one."""
 

@@ -9,7 +9,8 @@ result of every call is one status document (see ``RunResult.to_json``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from app.graphs.research.spec import parse_spec
 from app.graphs.resources import backends_for
 from app.graphs.tracing import flush, run_config
 from app.ids import validate_space_id, validate_thread_id, validate_user_id
+from app.llm.resolve import model_names
 from app.settings import Settings
 from app.spaces.budget import thread_totals
 from app.spaces.run_records import get_thread
@@ -105,6 +107,8 @@ class Runner:
         validate_space_id(space_id)
         check_query(query)
         parse_spec(context_spec)
+        if model is not None:
+            model_names(model)
         owner = user_id
         if owner is None:
             from app.spaces.space_manager import SpaceManager
@@ -152,6 +156,32 @@ class Runner:
         return record
 
     def _drive(
+        self,
+        graph_name: str,
+        thread_id: str,
+        space_id: str,
+        context: RunContext,
+        payload: Any,
+        on_event: EventSink | None,
+    ) -> RunResult:
+        with self._thread_lock(thread_id):
+            return self._drive_locked(graph_name, thread_id, space_id, context, payload, on_event)
+
+    @contextmanager
+    def _thread_lock(self, thread_id: str) -> Iterator[None]:
+        """Only one process drives a thread at a time (two resumes would fork it)."""
+        with self.backends.pool.connection() as conn:
+            got = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s))", [f"spaces-run:{thread_id}"]
+            ).fetchone()[0]
+            if not got:
+                raise InvalidInput(f"run {thread_id} is already running elsewhere")
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"spaces-run:{thread_id}"])
+
+    def _drive_locked(
         self,
         graph_name: str,
         thread_id: str,

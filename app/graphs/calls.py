@@ -22,6 +22,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
 from pydantic import BaseModel
 
+from app.errors import BudgetExceeded, ModelUnavailable
 from app.graphs.admission import Admitted
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
@@ -70,6 +71,14 @@ class UsageRecorder(BaseCallbackHandler):
         return self.input_tokens + self.output_tokens
 
 
+def _provider_errors() -> tuple[type[BaseException], ...]:
+    import openai
+    from pydantic import ValidationError
+
+    # A model that answers with arguments our schema refuses is a provider failure too.
+    return (openai.OpenAIError, ValidationError)
+
+
 def call_key(config: RunnableConfig, seq: int) -> str:
     """A key for the ``seq``-th call of this node execution, stable across re-runs."""
     meta = config.get("metadata") or {}
@@ -112,6 +121,7 @@ def invoke_model(
     tools: Sequence[Any] = (),
     seq: int = 0,
     max_output: int = MAX_OUTPUT_TOKENS,
+    share: int | None = None,
 ) -> Any:
     """Call ``model`` under the space's budget; return the message or the ``schema`` object.
 
@@ -121,7 +131,10 @@ def invoke_model(
     """
     messages = with_open_documents(admitted, messages)
     prompt = "\n".join(str(m.content) for m in messages)
-    hold = admitted.budget.reserve(estimate_tokens(prompt) + max_output)
+    estimate = estimate_tokens(prompt) + max_output
+    if share is not None and estimate > share:
+        raise BudgetExceeded(f"this call needs about {estimate} tokens; its share is {share}")
+    hold = admitted.budget.reserve(estimate)
 
     def shape(chat_model: Any) -> Any:
         if max_output != MAX_OUTPUT_TOKENS and "max_tokens" in type(chat_model).model_fields:
@@ -135,7 +148,13 @@ def invoke_model(
     recorder = UsageRecorder()
     try:
         runnable = resolve_chain(model, settings, shape)
-        result = runnable.invoke(list(messages), merge_configs(config, {"callbacks": [recorder]}))
+        try:
+            result = runnable.invoke(
+                list(messages), merge_configs(config, {"callbacks": [recorder]})
+            )
+        except _provider_errors() as exc:
+            # After the client's retries and every fallback: one line, and the run resumes later.
+            raise ModelUnavailable(f"{type(exc).__name__}: {exc}") from exc
     except BaseException:
         if recorder.total_tokens:
             # A call that failed after its model answered (a parse error) still spent tokens.

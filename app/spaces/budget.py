@@ -22,7 +22,8 @@ from app.spaces.migrations import REGISTRY_SCHEMA
 from app.spaces.space_model import SpaceConfig, current_month
 
 R = sql.Identifier(REGISTRY_SCHEMA)
-HOLD_TTL_S = 600
+# Longer than the slowest call: a chain of 3 models x (1 try + 2 retries) x 120 s timeout.
+HOLD_TTL_S = 3_600
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,18 @@ its source becomes an error finding; the other sub-agents go on.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from app.errors import BudgetExceeded, SpacesError
+from app.errors import BudgetExceeded, ModelUnavailable
 from app.graphs.admission import Admitted, open_for_run, run_context
 from app.graphs.calls import invoke_model
 from app.graphs.context import RunContext
 from app.graphs.events import emit
-from app.graphs.research.crawl import FetchError
 from app.graphs.research.prompts import SELECT_SYSTEM, selection_prompt
 from app.graphs.research.spec import (
     DataSource,
@@ -41,10 +41,10 @@ from app.graphs.research.tools import (
     search_vault,
 )
 from app.graphs.resources import settings_of
-from app.llm.offline import estimate_tokens
 from app.spaces.documents import DocumentStore
 
 SELECT_MAX_OUTPUT = 300
+log = logging.getLogger(__name__)
 
 
 def _gather(task: AgentTask, admitted: Admitted, settings: Any, visit: Any) -> list[Finding]:
@@ -85,8 +85,6 @@ def _select(
     if not found:
         return [], False
     prompt = selection_prompt(task["query"], [f["text"] for f in found], top_k)
-    if estimate_tokens(SELECT_SYSTEM + prompt) + SELECT_MAX_OUTPUT > task["token_share"]:
-        return found[:top_k], True
     try:
         answer = invoke_model(
             admitted,
@@ -96,8 +94,9 @@ def _select(
             messages=[SystemMessage(SELECT_SYSTEM), HumanMessage(prompt)],
             schema=Relevant,
             max_output=SELECT_MAX_OUTPUT,
+            share=task["token_share"],  # checked with the open documents included
         )
-    except BudgetExceeded:
+    except (BudgetExceeded, ModelUnavailable):
         return found[:top_k], True
     if answer is None:  # the model did not use the schema: keep the ranking we have
         return found[:top_k], False
@@ -123,7 +122,11 @@ def run_agent(task: AgentTask, runtime: Runtime[RunContext], config: RunnableCon
         admitted = open_for_run(run_context(runtime), space_id)
         settings = settings_of(run_context(runtime))
         gathered = _gather(task, admitted, settings, lambda ref: event("source.visited", ref=ref))
-    except (SpacesError, OSError, FetchError) as exc:
+    except Exception as exc:
+        # The contract of a sub-agent: whatever its source does (a dead URL, a
+        # corrupt file, a store that is down), it reports an error finding and
+        # the other sub-agents go on. The traceback is kept for debugging.
+        log.debug("sub-agent %s failed", agent, exc_info=True)
         event("agent.status.changed", status="failed", error=str(exc)[:300])
         failed = Finding(agent=agent, text="", citation=None, score=0.0, error=str(exc))
         return {"findings": [failed]}

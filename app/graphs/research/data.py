@@ -18,6 +18,9 @@ import pandas as pd
 from app.text import words
 
 MAX_FILE_BYTES = 200_000_000
+MAX_JSON_BYTES = 20_000_000  # a JSON document is parsed whole: about 8x its size in memory
+MAX_DECODED_BYTES = 300_000_000  # Parquet compresses well: bound what it expands to
+MAX_COLUMNS = 500
 MAX_ROWS = 200_000
 SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
 
@@ -56,14 +59,14 @@ def load_table(path: Path) -> Table:
     if size > MAX_FILE_BYTES:
         raise DataError(f"{path.name} is {size:,} bytes, over the {MAX_FILE_BYTES:,} byte limit")
     suffix = path.suffix.lower()
+    if suffix == ".json" and size > MAX_JSON_BYTES:
+        raise DataError(
+            f"{path.name} is {size:,} bytes; JSON documents are read whole, so the limit is "
+            f"{MAX_JSON_BYTES:,} (use JSON lines for more)"
+        )
     try:
         if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            parquet = pq.ParquetFile(path)
-            batch = next(parquet.iter_batches(batch_size=MAX_ROWS), None)
-            frame = batch.to_pandas() if batch is not None else pd.DataFrame()
-            return Table(frame, parquet.metadata.num_rows > MAX_ROWS)
+            return _load_parquet(path)
         if _looks_binary(path):
             raise DataError(f"{path.name} is not a text file")
         if suffix == ".csv":
@@ -72,11 +75,37 @@ def load_table(path: Path) -> Table:
             frame = pd.read_json(
                 path, lines=suffix == ".jsonl", nrows=MAX_ROWS + 1 if suffix == ".jsonl" else None
             )
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path.name} cannot be read as a table: {str(exc)[:200]}") from None
     except ImportError as exc:  # pyarrow missing in a trimmed install
         raise DataError(f"{path.name}: Parquet support is not installed ({exc})") from None
     return Table(frame.head(MAX_ROWS), len(frame) > MAX_ROWS)
+
+
+def _load_parquet(path: Path) -> Table:
+    """Whole row groups, while their decoded size and row count stay within the bounds."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    meta = parquet.metadata
+    if meta.num_columns > MAX_COLUMNS:
+        raise DataError(f"{path.name} has {meta.num_columns} columns; the limit is {MAX_COLUMNS}")
+    groups, rows, decoded = [], 0, 0
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        if groups and (
+            rows + group.num_rows > MAX_ROWS or decoded + group.total_byte_size > MAX_DECODED_BYTES
+        ):
+            break
+        if group.total_byte_size > MAX_DECODED_BYTES:
+            raise DataError(f"{path.name}: a row group decodes to over {MAX_DECODED_BYTES:,} bytes")
+        groups.append(i)
+        rows += group.num_rows
+        decoded += group.total_byte_size
+    table = parquet.read_row_groups(groups) if groups else pa.table({})
+    frame = table.slice(0, MAX_ROWS).to_pandas()
+    return Table(frame, meta.num_rows > len(frame))
 
 
 def describe(frame: pd.DataFrame) -> dict[str, Any]:

@@ -19,7 +19,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
-from app.errors import BudgetExceeded, InvalidInput, SpacesError, StoreUnavailable
+from app.errors import (
+    BudgetExceeded,
+    InvalidInput,
+    ModelUnavailable,
+    SpacesError,
+    StoreUnavailable,
+)
 from app.graphs.admission import Admitted, admit, check_query, open_for_run, run_context, run_model
 from app.graphs.calls import invoke_model, thread_id_of
 from app.graphs.context import RunContext
@@ -45,11 +51,22 @@ _NOTE_DIR = re.compile(r"(Projects|Research)/\d{4}-\d{2}-\d{2}-[a-z0-9-]{1,60}")
 
 
 def new_note_dir(admitted: Admitted, folder: str, query: str, thread_id: str | None) -> str:
-    """``<folder>/<date>-<slug>``, suffixed with the thread's prefix if another run has it."""
-    note_dir = f"{folder}/{datetime.now(UTC).date().isoformat()}-{slugify(query)}"
-    if (admitted.space.vault.root / note_dir).exists():
-        note_dir += "-" + slugify((thread_id or uuid.uuid4().hex)[:8])
-    return note_dir
+    """Claim ``<folder>/<date>-<slug>`` for this run by creating it.
+
+    If another run has it (even one started a moment ago), the thread's
+    prefix is added, then a random one: creating the folder is the claim, so
+    two runs never share one.
+    """
+    base = f"{folder}/{datetime.now(UTC).date().isoformat()}-{slugify(query)}"
+    suffixes = ["", slugify((thread_id or "")[:8]), uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]]
+    for suffix in suffixes:
+        candidate = f"{base}-{suffix}" if suffix and suffix != "untitled" else base
+        try:
+            (admitted.space.vault.root / candidate).mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue
+        return candidate
+    raise InvalidInput(f"cannot claim a note folder under {base}")
 
 
 def check_note_dir(note_dir: object, related: object) -> None:
@@ -85,7 +102,7 @@ def prepare(
         share = admitted.budget.remaining() // (len(spec.agents()) + 1)
     except BudgetExceeded as exc:
         return Command(goto=END, update={"status": "budget_exceeded", "error": str(exc)})
-    except StoreUnavailable:
+    except (StoreUnavailable, ModelUnavailable):
         raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return Command(goto=END, update={"status": "failed", "error": str(exc)})
@@ -167,6 +184,10 @@ def synthesize(
         )
     except BudgetExceeded as exc:
         return Command(goto=END, update={"status": "budget_exceeded", "error": str(exc)})
+    except (StoreUnavailable, ModelUnavailable):
+        raise  # the run stays resumable from its last checkpoint
+    except SpacesError as exc:  # e.g. the space was archived mid-run
+        return Command(goto=END, update={"status": "failed", "error": str(exc)})
     body = str(answer.content).strip()
     failed = [f for f in findings if f.get("error")]
     parts = [body]

@@ -57,7 +57,9 @@ def search_vault(
     errors: list[Finding] = []
     folders = tuple(f.strip("/") + "/" for f in source.folders)
     for path in vault.list_notes()[:VAULT_NOTES_MAX]:
-        if (skip and path.startswith(skip)) or (folders and not path.startswith(folders)):
+        if (skip and path.startswith(skip.rstrip("/") + "/")) or (
+            folders and not path.startswith(folders)
+        ):
             continue
         try:
             note = vault.read_note(path)
@@ -152,7 +154,11 @@ def search_data(vault: SpaceVault, query: str, source: DataSource, visit: Visit)
         shape = describe(table.frame)
         rows = shape["rows"]
         span = f"rows 1-{rows}" + (" (first rows only: file is larger)" if table.capped else "")
-        facts = analyse(table.frame, q) or [f"columns {', '.join(shape['columns'])}"]
+        try:
+            facts = analyse(table.frame, q) or [f"columns {', '.join(shape['columns'])}"]
+        except (ValueError, TypeError) as exc:  # e.g. two columns with one name
+            found.append(_error("data", f"{rel}: cannot be analysed: {str(exc)[:200]}"))
+            continue
         text = f"{rel}: {rows:,} rows analysed; " + "; ".join(facts)
         found.append(
             {

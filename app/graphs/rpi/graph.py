@@ -17,7 +17,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from app.errors import BudgetExceeded, InvalidInput, SpacesError, StoreUnavailable
+from app.errors import (
+    BudgetExceeded,
+    InvalidInput,
+    ModelUnavailable,
+    SpacesError,
+    StoreUnavailable,
+)
 from app.graphs.admission import admit, check_query, open_for_run, run_context, run_model
 from app.graphs.calls import invoke_model, thread_id_of
 from app.graphs.context import RunContext
@@ -68,7 +74,7 @@ def admit_run(
             )
     except BudgetExceeded as exc:
         return _stop("budget_exceeded", exc)
-    except StoreUnavailable:
+    except (StoreUnavailable, ModelUnavailable):
         raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
@@ -119,7 +125,7 @@ def plan(
         return _stop("budget_exceeded", exc)
     except InvalidInput as exc:
         return _stop("failed", InvalidInput(f"the model's plan was unusable: {exc}"))
-    except StoreUnavailable:
+    except (StoreUnavailable, ModelUnavailable):
         raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
@@ -214,7 +220,7 @@ def implement(
         )
     except BudgetExceeded as exc:
         return _stop("budget_exceeded", exc)
-    except StoreUnavailable:
+    except (StoreUnavailable, ModelUnavailable):
         raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
@@ -307,7 +313,7 @@ def extract(
         facts = (answer or KeyFacts()).model_dump()
     except BudgetExceeded:
         facts = KeyFacts().model_dump()  # save the work done; remember nothing new
-    except StoreUnavailable:
+    except (StoreUnavailable, ModelUnavailable):
         raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
@@ -323,7 +329,7 @@ def save(
         artifacts = save_outputs(
             admitted, state, thread_id_of(config), run_context(runtime).user_id
         )
-    except StoreUnavailable:
+    except (StoreUnavailable, ModelUnavailable):
         raise  # the run stays resumable from its last checkpoint
     except SpacesError as exc:
         return _stop("failed", exc)
