@@ -13,6 +13,11 @@ class SpacesError(Exception):
 
     exit_code = 2
 
+    def __str__(self) -> str:
+        # LangGraph appends "During task with name ..." lines to errors raised in
+        # nodes; the message a person sees stays one line.
+        return super().__str__().split("\n", 1)[0]
+
 
 class InvalidInput(SpacesError):
     """Malformed ids, oversized text, bad numbers, unsafe paths."""

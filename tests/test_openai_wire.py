@@ -127,3 +127,47 @@ def test_a_whole_rpi_run_over_the_wire(settings, space, manager) -> None:
     )
     with manager.open_space(space.space_id).memory() as memory:
         assert "Wire runs work." in [m.text for m in memory.all()]
+
+
+def test_a_provider_failure_is_one_line_and_the_run_resumes(settings, space, manager) -> None:
+    from app.errors import ModelUnavailable
+
+    broken = {"on": True}
+
+    def responder(body: dict):
+        if broken["on"]:
+            return error(401, "invalid api key")
+        if _forced(body) == "Plan":
+            return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
+        return 200, completion("fine")
+
+    with FakeOpenAI(responder) as s:
+        wired = dataclasses.replace(settings, openai_base_url=s.base_url, openai_api_key="k")
+        runner = Runner(wired)
+        failed = r"^model failed: \w*AuthenticationError"
+        with pytest.raises(ModelUnavailable, match=failed) as info:
+            runner.start("rpi", space.space_id, "Anything", model="openai:gpt-4o-mini")
+        assert "\n" not in str(info.value)
+        with manager.backends.pool.connection() as conn:
+            (thread_id,) = conn.execute(
+                "SELECT thread_id FROM spaces_registry.threads WHERE space_id = %s",
+                [space.space_id],
+            ).fetchone()
+        assert runner.status(thread_id).status == "interrupted"
+        broken["on"] = False
+        resumed = runner.resume(thread_id)
+    assert resumed.status == "awaiting_approval" and resumed.plan == PLAN
+
+
+def test_one_process_drives_a_thread_at_a_time(settings) -> None:
+    from app.errors import InvalidInput
+
+    runner = Runner(settings)
+    with runner._thread_lock("t-lock"):
+        other = Runner(settings)
+        other.backends = type(runner.backends)(settings)  # another process's connections
+        try:
+            with pytest.raises(InvalidInput, match="already running"), other._thread_lock("t-lock"):
+                pass
+        finally:
+            other.backends.close()

@@ -46,6 +46,18 @@ class Site(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the crawler stops reading at its cap
             return
+        if self.path == "/gzip":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Encoding", "gzip")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b raft")
+            return
+        if self.path == "/away":
+            self.send_response(302)
+            self.send_header("Location", "http://localhost:9/raft")
+            self.end_headers()
+            return
         if self.path == "/binary":
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -220,3 +232,35 @@ def test_a_sub_agent_at_its_token_share_reports_partial_findings(settings, manag
     assert any("token share" in e["error"] for e in files_errors)
     assert state["status"] == "budget_exceeded"  # nothing left for the synthesis either
     assert manager.get_usage(poor.space_id).tokens_used <= 1_200
+
+
+def test_malformed_urls_compressed_bodies_and_host_changes_are_contained(
+    settings, space, site
+) -> None:
+    allowed = dataclasses.replace(settings, allow_private_urls=True)
+    seeds = ["http://[::1", f"{site}/gzip", f"{site}/away", f"{site}/raft"]
+    state = research(allowed, space.space_id, "raft", {"urls": {"seeds": seeds}})
+    found, errors = by_agent(state, "links")
+    assert [f["citation"]["ref"] for f in found] == [f"{site}/raft"]
+    messages = " | ".join(e["error"] for e in errors)
+    assert "not a valid URL" in messages
+    assert "compressed bodies are not accepted" in messages
+    assert "redirected to another host" in messages
+    assert state["status"] == "completed"
+
+
+def test_duplicate_columns_and_oversized_json_are_error_findings(settings, space) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = settings.vaults_dir / space.space_id
+    table = pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["revenue", "revenue"])
+    pq.write_table(table, root / "dupes.parquet")
+    with (root / "big.json").open("wb") as f:
+        f.truncate(25_000_000)
+    state = research(settings, space.space_id, "revenue", {"data": {}})
+    _, errors = by_agent(state, "data")
+    messages = " | ".join(e["error"] for e in errors)
+    assert "dupes.parquet" in messages
+    assert "big.json is 25,000,000 bytes" in messages
+    assert state["status"] == "completed"
