@@ -165,7 +165,8 @@ class Runner:
         on_event: EventSink | None,
     ) -> RunResult:
         with self._thread_lock(thread_id):
-            return self._drive_locked(graph_name, thread_id, space_id, context, payload, on_event)
+            graph = self._compiled(graph_name)
+            return self._stream(graph, thread_id, space_id, context, payload, on_event)
 
     @contextmanager
     def _thread_lock(self, thread_id: str) -> Iterator[None]:
@@ -181,16 +182,11 @@ class Runner:
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"spaces-run:{thread_id}"])
 
-    def _drive_locked(
-        self,
-        graph_name: str,
-        thread_id: str,
-        space_id: str,
-        context: RunContext,
-        payload: Any,
+    def _stream(
+        self, graph: Any, thread_id: str, space_id: str, context: RunContext, payload: Any,
         on_event: EventSink | None,
-    ) -> RunResult:
-        graph = self._compiled(graph_name)
+    ) -> RunResult:  # fmt: skip
+        """Run the graph until it ends or stops to ask; report progress as it goes."""
         config: dict[str, Any] = {
             "configurable": {"thread_id": thread_id},
             **run_config(

@@ -20,10 +20,13 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
+from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from app.errors import BudgetExceeded, ModelUnavailable
-from app.graphs.admission import Admitted
+from app.graphs.admission import Admitted, open_for_run, run_context
+from app.graphs.context import RunContext
+from app.graphs.resources import settings_of
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
@@ -146,6 +149,16 @@ def invoke_model(
         return chat_model
 
     recorder = UsageRecorder()
+
+    def settle() -> None:
+        admitted.budget.settle(
+            hold,
+            recorder.total_tokens,
+            recorder.cost_usd,
+            idempotency_key=call_key(config, seq),
+            thread_id=thread_id_of(config),
+        )
+
     try:
         runnable = resolve_chain(model, settings, shape)
         try:
@@ -156,23 +169,27 @@ def invoke_model(
             # After the client's retries and every fallback: one line, and the run resumes later.
             raise ModelUnavailable(f"{type(exc).__name__}: {exc}") from exc
     except BaseException:
+        # A call that failed after its model answered (a parse error) still spent tokens.
         if recorder.total_tokens:
-            # A call that failed after its model answered (a parse error) still spent tokens.
-            admitted.budget.settle(
-                hold,
-                recorder.total_tokens,
-                recorder.cost_usd,
-                idempotency_key=call_key(config, seq),
-                thread_id=thread_id_of(config),
-            )
+            settle()
         else:
             admitted.budget.release(hold)
         raise
-    admitted.budget.settle(
-        hold,
-        recorder.total_tokens,
-        recorder.cost_usd,
-        idempotency_key=call_key(config, seq),
-        thread_id=thread_id_of(config),
-    )
+    settle()
     return result
+
+
+def ask_model(
+    runtime: Runtime[RunContext],
+    config: RunnableConfig,
+    space_id: str,
+    model: str,
+    messages: Sequence[BaseMessage],
+    **options: Any,
+) -> Any:
+    """``invoke_model`` for a graph node: opens the run's space for the run's user."""
+    context = run_context(runtime)
+    admitted = open_for_run(context, space_id)
+    return invoke_model(
+        admitted, settings_of(context), config, model=model, messages=messages, **options
+    )

@@ -27,7 +27,7 @@ from app.errors import (
     StoreUnavailable,
 )
 from app.graphs.admission import Admitted, admit, check_query, open_for_run, run_context, run_model
-from app.graphs.calls import invoke_model, thread_id_of
+from app.graphs.calls import ask_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.events import emit
 from app.graphs.research.agents import AGENT_NODES
@@ -40,7 +40,6 @@ from app.graphs.research.state import (
     ResearchOutput,
     ResearchState,
 )
-from app.graphs.resources import settings_of
 from app.ids import slugify
 from app.llm.resolve import model_names
 from app.spaces.budget import thread_totals
@@ -174,14 +173,7 @@ def synthesize(
         HumanMessage(synthesis_prompt(state["query"], sources)),
     ]
     try:
-        admitted = open_for_run(run_context(runtime), state["space_id"])
-        answer = invoke_model(
-            admitted,
-            settings_of(run_context(runtime)),
-            config,
-            model=state["model"],
-            messages=messages,
-        )
+        answer = ask_model(runtime, config, state["space_id"], state["model"], messages)
     except BudgetExceeded as exc:
         return Command(goto=END, update={"status": "budget_exceeded", "error": str(exc)})
     except (StoreUnavailable, ModelUnavailable):

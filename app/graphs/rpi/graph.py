@@ -25,7 +25,7 @@ from app.errors import (
     StoreUnavailable,
 )
 from app.graphs.admission import admit, check_query, open_for_run, run_context, run_model
-from app.graphs.calls import invoke_model, thread_id_of
+from app.graphs.calls import ask_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.events import emit
 from app.graphs.research import graph as research_graph
@@ -109,15 +109,10 @@ def plan(
         HumanMessage(plan_prompt(state["query"], state.get("research", ""), state.get("feedback"))),
     ]
     try:
-        admitted = open_for_run(run_context(runtime), state["space_id"])
-        drafted = invoke_model(
-            admitted,
-            settings_of(run_context(runtime)),
-            config,
-            model=state["model"],
-            messages=messages,
+        drafted = ask_model(
+            runtime, config, state["space_id"], state["model"], messages,
             schema=Plan,
-        )
+        )  # fmt: skip
         if drafted is None:
             raise InvalidInput("the model answered without a plan")
         checked, order = validate_plan(drafted.model_dump())
@@ -209,15 +204,10 @@ def implement(
     ]
     tools = IMPLEMENT_TOOLS if state.get("tool_rounds", 0) < MAX_TOOL_ROUNDS else []
     try:
-        admitted = open_for_run(run_context(runtime), state["space_id"])
-        answer: AIMessage = invoke_model(
-            admitted,
-            settings_of(run_context(runtime)),
-            config,
-            model=state["model"],
-            messages=messages,
+        answer: AIMessage = ask_model(
+            runtime, config, state["space_id"], state["model"], messages,
             tools=tools,
-        )
+        )  # fmt: skip
     except BudgetExceeded as exc:
         return _stop("budget_exceeded", exc)
     except (StoreUnavailable, ModelUnavailable):
@@ -301,15 +291,10 @@ def extract(
         ),
     ]
     try:
-        admitted = open_for_run(run_context(runtime), state["space_id"])
-        answer = invoke_model(
-            admitted,
-            settings_of(run_context(runtime)),
-            config,
-            model=state["model"],
-            messages=messages,
+        answer = ask_model(
+            runtime, config, state["space_id"], state["model"], messages,
             schema=KeyFacts,
-        )
+        )  # fmt: skip
         facts = (answer or KeyFacts()).model_dump()
     except BudgetExceeded:
         facts = KeyFacts().model_dump()  # save the work done; remember nothing new
