@@ -231,3 +231,6 @@ class Backends:
 
 
 logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+# The driver logs every retry of a dead connection; a graph failure reaches the
+# user once, as StoreUnavailable, after the embedded server has been revived.
+logging.getLogger("neo4j").setLevel(logging.CRITICAL)
