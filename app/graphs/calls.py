@@ -188,8 +188,17 @@ def ask_model(
     **options: Any,
 ) -> Any:
     """``invoke_model`` for a graph node: opens the run's space for the run's user."""
+    from app.graphs.events import emit
+
     context = run_context(runtime)
     admitted = open_for_run(context, space_id)
-    return invoke_model(
+    result = invoke_model(
         admitted, settings_of(context), config, model=model, messages=messages, **options
     )
+    used = admitted.manager.get_usage(space_id)
+    emit(
+        runtime, config, "usage.updated", space_id,
+        tokens_used=used.tokens_used, api_calls_used=used.api_calls_used,
+        cost_usd=round(used.cost_usd, 6),
+    )  # fmt: skip
+    return result

@@ -28,7 +28,7 @@ class RunContext:
     fewer tokens left this month (seed 000's 10,000).
     """
 
-    user_id: str
+    user_id: str = ""  # under the server, set from authentication (see admission.run_context)
     model: str | None = None
     token_reserve: int = DEFAULT_TOKEN_RESERVE
     # Hidden from the context schema Studio and the server show: only Python

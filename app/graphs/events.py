@@ -17,7 +17,17 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
+from app.errors import SpacesError
 from app.graphs.context import RunContext
+
+
+def _actor(runtime: Runtime[RunContext]) -> str | None:
+    from app.graphs.admission import run_context  # admission imports the stores; only here
+
+    try:
+        return run_context(runtime).user_id
+    except SpacesError:
+        return None
 
 
 def emit(
@@ -40,7 +50,7 @@ def emit(
         "space_id": space_id,
         "thread_id": thread_id,
         "run_id": str(meta.get("run_id") or configurable.get("run_id") or ""),
-        "actor": runtime.context.user_id if runtime.context else None,
+        "actor": _actor(runtime),
         "timestamp": datetime.now(UTC).isoformat(),
         "idempotency_key": key,
         "payload": payload,

@@ -1,0 +1,284 @@
+"""REST routes under ``/my/`` (``http.app`` in ``langgraph.json``), Swagger at ``/my/docs``.
+
+The LangGraph server serves custom routes without running its auth handler
+(verified-facts.md), so every route here checks the bearer token itself,
+with the same function as the handler, and is rate limited per user (100
+requests a minute; 429 with ``Retry-After``). A space of another user
+answers 404, exactly like a space that does not exist.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
+from app.graphs.context import RunContext
+from app.graphs.resources import manager_for
+from app.server.tokens import TokenError, user_from_authorization
+from app.spaces.documents import DocumentStore
+from app.spaces.space_manager import SpaceManager
+from app.spaces.space_model import SpaceConfig
+
+RATE_LIMIT = 100
+RATE_WINDOW_S = 60.0
+TEXT_MAX = 5_000_000
+
+
+class RateLimiter:
+    """A sliding one-minute window of request times per user (in this process)."""
+
+    def __init__(self, limit: int = RATE_LIMIT, window_s: float = RATE_WINDOW_S):
+        self.limit, self.window_s = limit, window_s
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def check(self, user: str) -> None:
+        """Count a request; raise 429 with ``Retry-After`` past the limit."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits[user]
+            while hits and hits[0] <= now - self.window_s:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                retry = max(1, int(hits[0] + self.window_s - now) + 1)
+                raise HTTPException(
+                    429, "rate limit: 100 requests a minute", {"Retry-After": str(retry)}
+                )
+            hits.append(now)
+
+
+limiter = RateLimiter()
+
+
+def current_user(request: Request) -> str:
+    """The caller, from the bearer token (401 otherwise), counted by the rate limiter."""
+    try:
+        user = user_from_authorization(request.headers.get("authorization"))
+    except TokenError as exc:
+        raise HTTPException(401, str(exc), {"WWW-Authenticate": "Bearer"}) from None
+    limiter.check(user)
+    return user
+
+
+User = Annotated[str, Depends(current_user)]
+
+
+def manager(user: User) -> SpaceManager:
+    """The process's space manager (shared connections), for the calling user."""
+    return manager_for(RunContext(user_id=user))
+
+
+Manager = Annotated[SpaceManager, Depends(manager)]
+
+
+def owned(spaces: SpaceManager, user: str, space_id: str) -> SpaceConfig:
+    """The space if ``user`` owns it; 404 for anyone else, as if it did not exist."""
+    config = spaces.get_space(space_id)
+    if config.owner_id != user:
+        raise SpaceNotFound(f"no space {space_id!r}")
+    return config
+
+
+class NewSpace(BaseModel):
+    """A space to create; the owner is the caller."""
+
+    space_id: str
+    name: str
+    description: str = ""
+    token_budget: int = 1_000_000
+    api_call_budget: int = 10_000
+    model: str | None = None
+
+
+class NewObject(BaseModel):
+    """A text document to add as a new object (or a new version)."""
+
+    filename: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class Active(BaseModel):
+    """Turn an object on or off."""
+
+    active: bool
+
+
+class Status(BaseModel):
+    """Mark a version active or inactive."""
+
+    status: str
+
+
+router = APIRouter(prefix="/my")
+
+
+@router.post("/spaces", status_code=201)
+def create_space(body: NewSpace, user: User, spaces: Manager) -> dict[str, Any]:
+    """Create a space owned by the caller."""
+    config = SpaceConfig(
+        space_id=body.space_id,
+        name=body.name,
+        owner_id=user,
+        description=body.description,
+        monthly_token_budget=body.token_budget,
+        monthly_api_calls=body.api_call_budget,
+        preferred_model=body.model,
+    )
+    return spaces.create_space(config).to_json()
+
+
+@router.get("/spaces")
+def list_spaces(user: User, spaces: Manager) -> list[dict[str, Any]]:
+    """The caller's spaces."""
+    return [c.to_json() for c in spaces.list_spaces(user)]
+
+
+@router.get("/spaces/{space_id}")
+def show_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+    """One of the caller's spaces."""
+    return owned(spaces, user, space_id).to_json()
+
+
+@router.post("/spaces/{space_id}/archive")
+def archive_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+    """Archive: read-only from now on."""
+    owned(spaces, user, space_id)
+    return spaces.archive_space(space_id).to_json()
+
+
+@router.post("/spaces/{space_id}/activate")
+def activate_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+    """Bring an archived space back."""
+    owned(spaces, user, space_id)
+    return spaces.activate_space(space_id).to_json()
+
+
+@router.get("/spaces/{space_id}/usage")
+def usage(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+    """This month's usage against the budget."""
+    config = owned(spaces, user, space_id)
+    used = spaces.get_usage(space_id)
+    return {
+        **used.to_json(),
+        "tokens_remaining": used.get_budget_remaining(config),
+        "over_budget": used.is_over_budget(config),
+    }
+
+
+def _with_file(body: NewObject) -> Any:
+    """Write the uploaded text to a temporary file named as the caller said."""
+    name = Path(body.filename).name
+    if name != body.filename:
+        raise InvalidInput("filename must be a bare file name")
+    folder = tempfile.TemporaryDirectory()
+    path = Path(folder.name) / name
+    path.write_text(body.text, encoding="utf-8")
+    return folder, path
+
+
+@router.get("/spaces/{space_id}/objects")
+def list_objects(space_id: str, user: User, spaces: Manager) -> list[dict[str, Any]]:
+    """The space's documents."""
+    owned(spaces, user, space_id)
+    return [o.to_json() for o in DocumentStore(spaces).list_objects(space_id)]
+
+
+@router.post("/spaces/{space_id}/objects", status_code=201)
+def add_object(space_id: str, body: NewObject, user: User, spaces: Manager) -> dict[str, Any]:
+    """A new object from a text document (its first version)."""
+    owned(spaces, user, space_id)
+    folder, path = _with_file(body)
+    with folder:
+        obj, version = DocumentStore(spaces).create_object(space_id, path)
+    return {"object": obj.to_json(), "version": version.to_json()}
+
+
+@router.get("/spaces/{space_id}/objects/{object_ref}/versions")
+def list_versions(
+    space_id: str, object_ref: str, user: User, spaces: Manager
+) -> list[dict[str, Any]]:
+    """Every version of one object."""
+    owned(spaces, user, space_id)
+    return [v.to_json() for v in DocumentStore(spaces).list_versions(space_id, object_ref)]
+
+
+@router.post("/spaces/{space_id}/objects/{object_ref}/versions", status_code=201)
+def add_version(
+    space_id: str, object_ref: str, body: NewObject, user: User, spaces: Manager
+) -> dict[str, Any]:
+    """A new version of an object (same file name)."""
+    owned(spaces, user, space_id)
+    folder, path = _with_file(body)
+    with folder:
+        return DocumentStore(spaces).add_version(space_id, object_ref, path).to_json()
+
+
+@router.post("/spaces/{space_id}/objects/{object_ref}/active")
+def set_object_active(
+    space_id: str, object_ref: str, body: Active, user: User, spaces: Manager
+) -> dict[str, Any]:
+    """Turn an object on or off."""
+    owned(spaces, user, space_id)
+    return DocumentStore(spaces).set_object_active(space_id, object_ref, body.active).to_json()
+
+
+@router.post("/spaces/{space_id}/versions/{version_id}")
+def set_version_status(
+    space_id: str, version_id: str, body: Status, user: User, spaces: Manager
+) -> dict[str, Any]:
+    """Mark a version active or inactive."""
+    owned(spaces, user, space_id)
+    return DocumentStore(spaces).set_version_status(space_id, version_id, body.status).to_json()
+
+
+@router.get("/approvals")
+async def pending_approvals(request: Request, user: User) -> list[dict[str, Any]]:
+    """The caller's runs waiting for an answer, with what they ask.
+
+    Asked of the LangGraph server itself. Its in-process client does not go
+    through the auth handler (a test caught one user seeing another's
+    approvals), so the owner filter is applied here explicitly.
+    """
+    from langgraph_sdk import get_client
+
+    client = get_client()
+    threads = await client.threads.search(metadata={"owner": user}, status="interrupted", limit=100)
+    pending = []
+    for thread in threads:
+        for task_interrupts in (thread.get("interrupts") or {}).values():
+            for item in task_interrupts:
+                pending.append({"thread_id": thread["thread_id"], "request": item.get("value")})
+    return pending
+
+
+app = FastAPI(
+    title="Spaces",
+    docs_url="/my/docs",
+    openapi_url="/my/openapi.json",
+    redoc_url=None,
+)
+app.include_router(router)
+
+
+@app.exception_handler(SpacesError)
+async def spaces_error(request: Request, exc: SpacesError) -> JSONResponse:
+    """One-line errors as JSON: 404 unknown, 409 exists, 423 archived, 400 bad input."""
+    status = 400
+    if isinstance(exc, SpaceNotFound):
+        status = 404
+    elif isinstance(exc, SpaceExists):
+        status = 409
+    elif isinstance(exc, SpaceArchived):
+        status = 423
+    elif exc.exit_code == 1:
+        status = 503
+    return JSONResponse({"detail": str(exc)}, status_code=status)

@@ -1,0 +1,209 @@
+"""Through the real LangGraph server (``langgraph dev``): auth, isolation, REST, SSE events."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from langgraph_sdk import get_sync_client
+
+from app.server.tokens import issue_token
+from app.services.falkordb import stop_graph_server
+from app.services.postgres import stop_postgres
+from tests.conftest import ROOT, make_settings
+
+SECRET = "test-secret-" + "x" * 32
+ENVELOPE = {
+    "event_id",
+    "event_type",
+    "space_id",
+    "thread_id",
+    "run_id",
+    "actor",
+    "timestamp",
+    "idempotency_key",
+    "payload",
+}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``langgraph dev`` on a free loopback port, with its own embedded services."""
+    home = tmp_path_factory.mktemp("served")
+    port = _port()
+    env = {
+        **os.environ,
+        "SPACES_HOME": str(home),
+        "SPACES_VAULTS_DIR": str(home / "vaults"),
+        "SPACES_JWT_SECRET": SECRET,
+    }
+    log = (home / "server.log").open("w")
+    # The dev server keeps its threads in ./.langgraph_api: run it in the temp home,
+    # from a copy of langgraph.json whose paths point back at the project.
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    config["dependencies"] = [str(ROOT)]
+    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
+    config["auth"]["path"] = str(ROOT / config["auth"]["path"].removeprefix("./"))
+    config["http"]["app"] = str(ROOT / config["http"]["app"].removeprefix("./"))
+    (home / "langgraph.json").write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "langgraph"), "dev", "--no-browser", "--no-reload",
+         "--host", "127.0.0.1", "--port", str(port), "--config", str(home / "langgraph.json")],
+        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise AssertionError((home / "server.log").read_text()[-3000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    settings = make_settings(home)
+    stop_graph_server(settings)
+    stop_postgres(settings)
+
+
+def bearer(user: str, **claims: object) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(user, secret=SECRET, **claims)}"}
+
+
+@pytest.fixture(scope="module")
+def alice_run(server: str) -> dict:
+    """Alice creates a space through REST and runs rpi up to the plan approval."""
+    created = httpx.post(
+        f"{server}/my/spaces", json={"space_id": "alice_lab", "name": "Lab"},
+        headers=bearer("alice"), timeout=60,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.json()["owner_id"] == "alice"
+    client = get_sync_client(url=server, headers=bearer("alice"))
+    thread = client.threads.create()
+    chunks = list(
+        client.runs.stream(
+            thread["thread_id"], "rpi",
+            input={"space_id": "alice_lab", "query": "How does Raft elect a leader?"},
+            stream_mode=["custom", "updates"],
+        )
+    )  # fmt: skip
+    return {"client": client, "thread_id": thread["thread_id"], "chunks": chunks}
+
+
+def events_of(chunks: list) -> list[dict]:
+    return [c.data for c in chunks if c.event.startswith("custom")]
+
+
+def test_alice_runs_rpi_stops_for_approval_and_completes(server, alice_run) -> None:
+    client, thread_id = alice_run["client"], alice_run["thread_id"]
+    state = client.threads.get_state(thread_id)
+    asked = [i["value"] for task in state["tasks"] for i in task.get("interrupts", [])]
+    assert asked and asked[0]["type"] == "plan_approval" and asked[0]["space_id"] == "alice_lab"
+    pending = httpx.get(f"{server}/my/approvals", headers=bearer("alice"), timeout=30).json()
+    assert [p["thread_id"] for p in pending] == [thread_id]
+    assert httpx.get(f"{server}/my/approvals", headers=bearer("bob"), timeout=30).json() == []
+    resumed = list(
+        client.runs.stream(
+            thread_id, "rpi", command={"resume": {"action": "approve"}},
+            stream_mode=["custom", "values"],
+        )
+    )  # fmt: skip
+    final = [c.data for c in resumed if c.event == "values"][-1]
+    assert final["status"] == "completed"
+    assert set(final["artifacts"]) == {"research", "plan", "implementation"}
+    # The approving node runs again from its start, so its "approval.required" is
+    # sent again with the same idempotency key: a client drops it as a duplicate.
+    seen = {e["idempotency_key"] for e in events_of(alice_run["chunks"])}
+    again = events_of(resumed)
+    assert again[0]["event_type"] == "approval.required"
+    assert again[0]["idempotency_key"] in seen
+    types = [e["event_type"] for e in again if e["idempotency_key"] not in seen]
+    assert types[0] == "approval.resolved" and types[-1] == "run.completed"
+    assert "memory.saved" in types and "usage.updated" in types
+
+
+def test_events_arrive_in_order_with_the_full_envelope(alice_run) -> None:
+    events = events_of(alice_run["chunks"])
+    types = [e["event_type"] for e in events]
+    assert types[0] == "run.started" and types[-1] == "approval.required"
+    assert {"phase.completed", "usage.updated"} <= set(types)
+    for event in events:
+        assert set(event) == ENVELOPE
+        assert event["space_id"] == "alice_lab" and event["actor"] == "alice"
+        assert event["thread_id"] == alice_run["thread_id"]
+    stamps = [e["timestamp"] for e in events]
+    assert stamps == sorted(stamps)
+    assert len({e["idempotency_key"] for e in events}) == len(events)
+
+
+def test_bob_sees_nothing_of_alice(server, alice_run) -> None:
+    bob = get_sync_client(url=server, headers=bearer("bob"))
+    thread_id = alice_run["thread_id"]
+    assert thread_id not in {t["thread_id"] for t in bob.threads.search(limit=100)}
+    with pytest.raises(Exception, match=r"404|not found"):
+        bob.threads.get(thread_id)
+    with pytest.raises(Exception, match=r"404|not found"):
+        bob.runs.wait(thread_id, "rpi", command={"resume": {"action": "reject"}})
+    with pytest.raises(Exception, match=r"404|not found"):
+        bob.threads.get_state(thread_id)
+    own = bob.threads.create()
+    out = bob.runs.wait(own["thread_id"], "rpi", input={"space_id": "alice_lab", "query": "hi"})
+    assert out["status"] == "failed" and out["error"] == "no space 'alice_lab'"
+    for path in ("/my/spaces/alice_lab", "/my/spaces/alice_lab/usage",
+                 "/my/spaces/alice_lab/objects"):  # fmt: skip
+        answer = httpx.get(f"{server}{path}", headers=bearer("bob"), timeout=30)
+        assert answer.status_code == 404 and "alice" not in answer.text.replace("alice_lab", "")
+    assert httpx.get(f"{server}/my/spaces", headers=bearer("bob"), timeout=30).json() == []
+    archived = httpx.post(f"{server}/my/spaces/alice_lab/archive", headers=bearer("bob"))
+    assert archived.status_code == 404
+
+
+def test_forged_expired_and_missing_tokens_are_refused(server) -> None:
+    forged = jwt.encode({"sub": "alice", "exp": time.time() + 60}, "y" * 40, algorithm="HS256")
+    expired = issue_token("alice", ttl_s=-10, secret=SECRET)
+    cases = {
+        "forged": {"Authorization": f"Bearer {forged}"},
+        "expired": {"Authorization": f"Bearer {expired}"},
+        "missing": {},
+        "not bearer": {"Authorization": "Basic YWxpY2U6eA=="},
+    }
+    for name, headers in cases.items():
+        for method, path in (("POST", "/threads/search"), ("GET", "/my/spaces"),
+                             ("GET", "/my/approvals"), ("POST", "/my/spaces")):  # fmt: skip
+            answer = httpx.request(method, f"{server}{path}", headers=headers, json={}, timeout=30)
+            assert answer.status_code == 401, (name, path, answer.status_code)
+
+
+def test_rest_rate_limit_and_swagger(server) -> None:
+    headers = bearer("carol")
+    codes = [
+        httpx.get(f"{server}/my/spaces", headers=headers, timeout=30).status_code
+        for _ in range(101)
+    ]
+    assert codes[:100] == [200] * 100 and codes[100] == 429
+    limited = httpx.get(f"{server}/my/spaces", headers=headers, timeout=30)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert httpx.get(f"{server}/my/spaces", headers=bearer("dave"), timeout=30).status_code == 200
+    docs = httpx.get(f"{server}/my/openapi.json", timeout=30).json()
+    assert "/my/spaces" in docs["paths"]
+    assert httpx.get(f"{server}/my/docs", timeout=30).status_code == 200
