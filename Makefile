@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/spaces_bench.py
 	$(BIN)/python bench/rpi_bench.py
 	PYTHONPATH=. $(BIN)/python bench/research_bench.py
+	PYTHONPATH=. $(BIN)/python bench/sse_bench.py
 
 down: $(STAMP)
 	$(BIN)/spaces down

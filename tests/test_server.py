@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import jwt
@@ -19,7 +13,8 @@ from langgraph_sdk import get_sync_client
 from app.server.tokens import issue_token
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
-from tests.conftest import ROOT, make_settings
+from tests.conftest import make_settings
+from tests.devserver import start_dev_server
 
 SECRET = "test-secret-" + "x" * 32
 ENVELOPE = {
@@ -35,48 +30,11 @@ ENVELOPE = {
 }
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``langgraph dev`` on a free loopback port, with its own embedded services."""
     home = tmp_path_factory.mktemp("served")
-    port = _port()
-    env = {
-        **os.environ,
-        "SPACES_HOME": str(home),
-        "SPACES_VAULTS_DIR": str(home / "vaults"),
-        "SPACES_JWT_SECRET": SECRET,
-    }
-    log = (home / "server.log").open("w")
-    # The dev server keeps its threads in ./.langgraph_api: run it in the temp home,
-    # from a copy of langgraph.json whose paths point back at the project.
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    config["dependencies"] = [str(ROOT)]
-    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
-    config["auth"]["path"] = str(ROOT / config["auth"]["path"].removeprefix("./"))
-    config["http"]["app"] = str(ROOT / config["http"]["app"].removeprefix("./"))
-    (home / "langgraph.json").write_text(json.dumps(config))
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "langgraph"), "dev", "--no-browser", "--no-reload",
-         "--host", "127.0.0.1", "--port", str(port), "--config", str(home / "langgraph.json")],
-        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise AssertionError((home / "server.log").read_text()[-3000:])
+    url, proc = start_dev_server(home, SECRET)
     yield url
     proc.terminate()
     proc.wait(timeout=30)

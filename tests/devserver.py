@@ -1,0 +1,66 @@
+"""Start ``langgraph dev`` for tests and benchmarks, isolated in a temporary home.
+
+The dev server keeps its threads in ``./.langgraph_api``, so it runs in the
+temporary home, from a copy of ``langgraph.json`` whose paths point back at
+the project (plus any extra graphs a benchmark registers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_dev_server(
+    home: Path, secret: str, extra_graphs: dict[str, str] | None = None, *args: str
+) -> tuple[str, subprocess.Popen]:
+    """Start the server; return its URL and process once ``/ok`` answers."""
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    config["dependencies"] = [str(ROOT)]
+    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
+    config["graphs"].update(extra_graphs or {})
+    config["auth"]["path"] = str(ROOT / config["auth"]["path"].removeprefix("./"))
+    config["http"]["app"] = str(ROOT / config["http"]["app"].removeprefix("./"))
+    (home / "langgraph.json").write_text(json.dumps(config))
+    port = free_port()
+    env = {
+        **os.environ,
+        "SPACES_HOME": str(home),
+        "SPACES_VAULTS_DIR": str(home / "vaults"),
+        "SPACES_JWT_SECRET": secret,
+    }
+    log = (home / "server.log").open("w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "langgraph"), "dev", "--no-browser", "--no-reload",
+         "--host", "127.0.0.1", "--port", str(port), "--config", str(home / "langgraph.json"),
+         *args],
+        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                return url, proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError("langgraph dev did not start:\n" + (home / "server.log").read_text()[-3000:])
