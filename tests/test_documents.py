@@ -243,3 +243,22 @@ def test_documents_of_one_space_never_reach_another(store, manager, new_id, tmp_
     assert store.get_active_documents_for_prompt(b.space_id) == []
     with pytest.raises(InvalidInput, match="no object"):
         store.list_versions(b.space_id, "secret.md")
+
+
+def test_late_nul_bytes_damaged_pdfs_and_symlinks(store, space, tmp_path, manager) -> None:
+    late = tmp_path / "late.md"
+    late.write_bytes(b"x" * 9_000 + b"\x00tail")
+    _, version = store.create_object(space.space_id, late)
+    assert version.status == "error" and "binary" in version.error and version.chunks == 0
+    broken = tmp_path / "broken.pdf"
+    pdf = bytearray(minimal_pdf("Raft"))
+    pdf[pdf.index(b"/Resources") : pdf.index(b"/Resources") + 10] = b"/Resources"[::-1]
+    broken.write_bytes(bytes(pdf[:200]) + b"garbage" + bytes(pdf[200:]))
+    _, damaged = store.create_object(space.space_id, broken)
+    assert damaged.status == "error"
+    link = tmp_path / "link.md"
+    link.symlink_to("/etc/hostname")
+    with pytest.raises(InvalidInput, match="symbolic link"):
+        store.create_object(space.space_id, link)
+    with manager.open_space(space.space_id).memory() as memory:
+        assert [m for m in memory.all() if m.metadata.get("type") == "document"] == []

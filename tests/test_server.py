@@ -165,3 +165,34 @@ def test_rest_rate_limit_and_swagger(server) -> None:
     docs = httpx.get(f"{server}/my/openapi.json", timeout=30).json()
     assert "/my/spaces" in docs["paths"]
     assert httpx.get(f"{server}/my/docs", timeout=30).status_code == 200
+
+
+def test_studio_header_does_not_bypass_auth_and_schemes_are_case_insensitive(server) -> None:
+    studio = {"x-auth-scheme": "langsmith"}
+    for method, path in (("POST", "/threads"), ("POST", "/threads/search"),
+                         ("PUT", "/store/items")):  # fmt: skip
+        body = {"namespace": ["x"], "key": "k", "value": {}} if path == "/store/items" else {}
+        answer = httpx.request(method, f"{server}{path}", headers=studio, json=body, timeout=30)
+        assert answer.status_code == 401, (path, answer.status_code)
+    token = issue_token("erin", secret=SECRET)
+    lower = httpx.get(f"{server}/my/spaces", headers={"Authorization": f"bearer {token}"})
+    assert lower.status_code == 200
+
+
+def test_rest_uploads_refuse_bad_names(server) -> None:
+    created = httpx.post(
+        f"{server}/my/spaces", json={"space_id": "frank_docs", "name": "F"},
+        headers=bearer("frank"), timeout=60,
+    )  # fmt: skip
+    assert created.status_code == 201
+    for name in ("..", ".", "a/b.md", "é" * 150 + ".md"):
+        answer = httpx.post(
+            f"{server}/my/spaces/frank_docs/objects", json={"filename": name, "text": "x"},
+            headers=bearer("frank"), timeout=30,
+        )  # fmt: skip
+        assert answer.status_code == 400, (name, answer.status_code, answer.text)
+    taken = httpx.post(
+        f"{server}/my/spaces", json={"space_id": "frank_docs", "name": "again"},
+        headers=bearer("gina"), timeout=30,
+    )  # fmt: skip
+    assert taken.status_code == 409 and "frank" not in taken.text

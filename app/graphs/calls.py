@@ -197,7 +197,7 @@ def ask_model(
     )
     used = admitted.manager.get_usage(space_id)
     emit(
-        runtime, config, "usage.updated", space_id,
+        runtime, config, "usage.updated", space_id, key=call_key(config, options.get("seq", 0)),
         tokens_used=used.tokens_used, api_calls_used=used.api_calls_used,
         cost_usd=round(used.cost_usd, 6),
     )  # fmt: skip

@@ -35,13 +35,19 @@ def emit(
     config: RunnableConfig,
     event_type: str,
     space_id: str,
+    *,
+    key: str | None = None,
     **payload: Any,
 ) -> dict[str, Any]:
-    """Stream one event to whoever watches the run; return the envelope."""
+    """Stream one event to whoever watches the run; return the envelope.
+
+    ``key`` replaces the payload in the idempotency key, for events whose
+    payload may differ when a node runs again (``usage.updated``).
+    """
     meta = config.get("metadata") or {}
     configurable = config.get("configurable") or {}
     thread_id = configurable.get("thread_id")
-    body = json.dumps(payload, sort_keys=True, default=str)
+    body = key if key is not None else json.dumps(payload, sort_keys=True, default=str)
     where = f"{meta.get('langgraph_checkpoint_ns', '')}|{meta.get('langgraph_step', '')}"
     key = hashlib.sha256(f"{thread_id}|{where}|{event_type}|{body}".encode()).hexdigest()[:32]
     envelope = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph_sdk import Auth
+from langgraph_sdk.auth import is_studio_user
 
 from app.server.tokens import TokenError, user_from_authorization
 
@@ -29,9 +30,18 @@ async def authenticate(authorization: str | None) -> Auth.types.MinimalUserDict:
     return {"identity": user, "is_authenticated": True}
 
 
+def _refuse_studio_user(ctx: Auth.types.AuthContext) -> None:
+    # `langgraph dev` lets a request with `x-auth-scheme: langsmith` in as a
+    # Studio user without a token; langgraph.json disables that, and this
+    # refuses it again should the setting ever be lost.
+    if is_studio_user(ctx.user):
+        raise Auth.exceptions.HTTPException(status_code=401, detail="a bearer token is required")
+
+
 @auth.on
 async def owner_only(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
     """Stamp new resources with their owner and filter everything else by it."""
+    _refuse_studio_user(ctx)
     owner = {"owner": ctx.user.identity}
     if isinstance(value, dict):
         metadata = value.get("metadata")
@@ -63,6 +73,7 @@ async def assistants_are_read_only(ctx: Auth.types.AuthContext, value: Any) -> b
 @auth.on.store
 async def own_namespace(ctx: Auth.types.AuthContext, value: Any) -> None:
     """The store is per user: the first part of every namespace is the caller."""
+    _refuse_studio_user(ctx)
     namespace = tuple(value.get("namespace") or ())
     if not namespace or namespace[0] != ctx.user.identity:
         raise Auth.exceptions.HTTPException(status_code=403, detail="not your namespace")

@@ -177,11 +177,15 @@ def usage(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
 def _with_file(body: NewObject) -> Any:
     """Write the uploaded text to a temporary file named as the caller said."""
     name = Path(body.filename).name
-    if name != body.filename:
-        raise InvalidInput("filename must be a bare file name")
+    if name != body.filename or name in (".", "..") or len(name.encode()) > 255:
+        raise InvalidInput("filename must be a bare file name of at most 255 bytes")
     folder = tempfile.TemporaryDirectory()
-    path = Path(folder.name) / name
-    path.write_text(body.text, encoding="utf-8")
+    try:
+        path = Path(folder.name) / name
+        path.write_text(body.text, encoding="utf-8")
+    except BaseException:
+        folder.cleanup()
+        raise
     return folder, path
 
 
@@ -276,7 +280,8 @@ async def spaces_error(request: Request, exc: SpacesError) -> JSONResponse:
     if isinstance(exc, SpaceNotFound):
         status = 404
     elif isinstance(exc, SpaceExists):
-        status = 409
+        # Space ids are global, so a taken id cannot be hidden; say only that.
+        return JSONResponse({"detail": "that space id is not available"}, status_code=409)
     elif isinstance(exc, SpaceArchived):
         status = 423
     elif exc.exit_code == 1:

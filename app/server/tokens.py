@@ -40,11 +40,12 @@ def issue_token(user_id: str, *, ttl_s: int = 3_600, secret: str | None = None) 
 
 def user_from_authorization(header: str | None, *, secret: str | None = None) -> str:
     """The user id of ``Authorization: Bearer <jwt>``, or ``TokenError``."""
-    if not header or not header.startswith("Bearer "):
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("missing bearer token")
     try:
         claims = jwt.decode(
-            header[len("Bearer ") :].strip(),
+            token.strip(),
             _secret(secret),
             algorithms=[ALGORITHM],
             options={"require": ["sub", "exp"]},

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from app.errors import InvalidInput, SpacesError
@@ -38,6 +39,7 @@ from app.spaces.space_manager import SpaceHandle, SpaceManager
 NAME_MAX = 200
 PATH_MAX = 4_096
 PROMPT_CAP_TOKENS = 4_000
+PROMPT_DOCS_MAX = 50  # more open documents than this: the most recent are kept
 STATUSES = ("active", "inactive")
 
 
@@ -81,6 +83,9 @@ def _checked_file(file_path: object) -> Path:
     if not isinstance(file_path, str | Path) or not 0 < len(str(file_path)) <= PATH_MAX:
         raise InvalidInput(f"file path must be 1 to {PATH_MAX} characters")
     path = Path(file_path).expanduser()
+    if path.is_symlink():
+        # The object is named after the file given; a link would smuggle in another name.
+        raise InvalidInput(f"{str(file_path)!r} is a symbolic link: give the file itself")
     if not path.exists():
         raise InvalidInput(f"no file {str(file_path)!r}")
     if path.is_dir():
@@ -216,14 +221,10 @@ class DocumentStore:
                 "VALUES (%s, %s, %s, 'error', 'ingestion did not finish') RETURNING id",
                 [object_id, path.name, str(path)],
             ).fetchone()[0]
+        memory_ids: list[str] = []
         try:
             text = extract_text(path)
             memory_ids = self._remember(space, object_id, version_id, path, text)
-        except (ExtractionError, OSError, SpacesError) as exc:
-            reason = str(exc)[:500]
-            with space.postgres.connection() as conn:
-                conn.execute("UPDATE versions SET error = %s WHERE id = %s", [reason, version_id])
-        else:
             with space.postgres.connection() as conn:
                 conn.execute(
                     "UPDATE versions SET status = 'active', error = NULL, content = %s, "
@@ -236,6 +237,12 @@ class DocumentStore:
                         version_id,
                     ],
                 )
+        except (ExtractionError, OSError, SpacesError, psycopg.Error) as exc:
+            # Nothing half-written: the chunks go, the version keeps its reason.
+            self._forget(space, memory_ids)
+            reason = str(exc)[:500]
+            with space.postgres.connection() as conn:
+                conn.execute("UPDATE versions SET error = %s WHERE id = %s", [reason, version_id])
         with space.postgres.connection() as conn:
             row = conn.execute(_VERSION_COLUMNS + _BY_ID, [version_id]).fetchone()
         return VersionInfo(*row)
@@ -263,17 +270,23 @@ class DocumentStore:
             ],
         }
         added: list[str] = []
-        with space.memory() as memory:
-            try:
+        try:
+            with space.memory() as memory:
                 for n, piece in enumerate(chunks(text)):
                     added.append(
                         memory.add(piece, {**meta, "chunk": n}, key=f"doc:{version_id}:{n}")
                     )
-            except SpacesError:
-                for memory_id in added:
-                    memory.delete(memory_id)
-                raise
+        except SpacesError:
+            self._forget(space, added)
+            raise
         return added
+
+    @staticmethod
+    def _forget(space: SpaceHandle, memory_ids: list[str]) -> None:
+        if memory_ids:
+            with space.memory() as memory:
+                for memory_id in memory_ids:
+                    memory.delete(memory_id)
 
     # -- prompts -----------------------------------------------------------------------------
     def get_active_documents_for_prompt(self, space_id: str) -> list[dict[str, Any]]:
@@ -299,7 +312,12 @@ def open_documents_section(docs: list[dict[str, Any]], cap_tokens: int = PROMPT_
     """
     if not docs:
         return ""
-    budget = cap_tokens * 4
+    skipped = max(0, len(docs) - PROMPT_DOCS_MAX)
+    docs = sorted(docs, key=lambda d: d["version_id"], reverse=True)[:PROMPT_DOCS_MAX]
+    docs.sort(key=lambda d: d["name"])
+    # Names, separators and markers count against the cap too.
+    overhead = 400 + sum(len(d["name"]) + 120 for d in docs)
+    budget = max(0, cap_tokens * 4 - overhead)
     sizes = sorted(len(d["text"]) for d in docs)
     limit = sizes[-1]
     if sum(sizes) > budget:
@@ -327,4 +345,6 @@ def open_documents_section(docs: list[dict[str, Any]], cap_tokens: int = PROMPT_
         parts.insert(
             1, f"Some documents were cut to fit a {cap_tokens:,}-token cap, largest first."
         )
+    if skipped:
+        parts.insert(1, f"{skipped} older documents were left out (at most {PROMPT_DOCS_MAX}).")
     return "\n\n".join(parts)

@@ -12,6 +12,7 @@ from pathlib import Path
 MAX_FILE_BYTES = 20_000_000
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".rst")
 PDF_SUFFIXES = (".pdf",)
+MAX_PDF_PAGES = 2_000
 CHUNK_CHARS = 1_500
 MAX_CHUNKS = 200
 
@@ -33,12 +34,17 @@ def extract_text(path: Path) -> str:
 
         try:
             reader = PdfReader(path)
-            text = "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
+            pages = reader.pages[:MAX_PDF_PAGES]
+            text = "\n\n".join((page.extract_text() or "").strip() for page in pages)
         except (PyPdfError, ValueError, KeyError, OSError) as exc:
             raise ExtractionError(f"{path.name} is not a readable PDF: {exc}") from None
+        except Exception as exc:
+            # pypdf raises AttributeError, TypeError and more on damaged files
+            # (found by mutating PDFs); a damaged PDF is a bad file, not a bug.
+            raise ExtractionError(f"{path.name} is a damaged PDF ({type(exc).__name__})") from None
     else:
         data = path.read_bytes()
-        if b"\x00" in data[:8192]:
+        if b"\x00" in data:  # anywhere: Postgres text cannot hold it either
             raise ExtractionError(f"{path.name} is a binary file, not text")
         try:
             text = data.decode("utf-8")
