@@ -31,7 +31,7 @@ from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
 from app.settings import Settings
-from app.spaces.documents import DocumentStore, open_documents_section
+from app.spaces.documents import documents_for_prompt, open_documents_section
 
 
 class UsageRecorder(BaseCallbackHandler):
@@ -101,11 +101,7 @@ def with_open_documents(admitted: Admitted, messages: Sequence[BaseMessage]) -> 
     Before every model call, the latest active version of each active object
     of the (active) space is injected, cut to its token cap.
     """
-    section = open_documents_section(
-        DocumentStore(admitted.manager).get_active_documents_for_prompt(
-            admitted.space.config.space_id
-        )
-    )
+    section = open_documents_section(documents_for_prompt(admitted.space))
     out = list(messages)
     if section:
         at = 1 if out and isinstance(out[0], SystemMessage) else 0

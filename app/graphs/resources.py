@@ -43,11 +43,3 @@ def manager_for(context: RunContext) -> SpaceManager:
     """A ``SpaceManager`` on the shared connections of the run's settings."""
     settings = settings_of(context)
     return SpaceManager(settings, backends_for(settings))
-
-
-def close_all() -> None:
-    """Close every cached connection (tests and ``spaces down``)."""
-    with _lock:
-        for backends in _backends.values():
-            backends.close()
-        _backends.clear()

@@ -291,17 +291,21 @@ class DocumentStore:
     # -- prompts -----------------------------------------------------------------------------
     def get_active_documents_for_prompt(self, space_id: str) -> list[dict[str, Any]]:
         """The latest active version of each active object of an active space."""
-        space = self.manager.open_space(space_id)
-        if not space.writable:  # archived: contributes nothing
-            return []
-        with space.postgres.connection() as conn:
-            rows = conn.execute(
-                "SELECT DISTINCT ON (o.id) o.name, v.content, v.id FROM objects o "
-                "JOIN versions v ON v.object_id = o.id "
-                "WHERE o.active AND v.status = 'active' "
-                "ORDER BY o.id, v.ingested_at DESC, v.id DESC"
-            ).fetchall()
-        return [{"name": n, "text": t, "version_id": v} for n, t, v in sorted(rows)]
+        return documents_for_prompt(self.manager.open_space(space_id))
+
+
+def documents_for_prompt(space: SpaceHandle) -> list[dict[str, Any]]:
+    """``get_active_documents_for_prompt`` for a space already open (no registry lookup)."""
+    if not space.writable:  # archived: contributes nothing
+        return []
+    with space.postgres.connection() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT ON (o.id) o.name, v.content, v.id FROM objects o "
+            "JOIN versions v ON v.object_id = o.id "
+            "WHERE o.active AND v.status = 'active' "
+            "ORDER BY o.id, v.ingested_at DESC, v.id DESC"
+        ).fetchall()
+    return [{"name": n, "text": t, "version_id": v} for n, t, v in sorted(rows)]
 
 
 def open_documents_section(docs: list[dict[str, Any]], cap_tokens: int = PROMPT_CAP_TOKENS) -> str:

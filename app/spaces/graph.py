@@ -346,19 +346,6 @@ class SpaceGraph:
         )
         return [(r["a"], r["t"], r["b"]) for r in rows]
 
-    def relations_of(self, name: str, limit: int = 50) -> list[tuple[str, str, str]]:
-        """``(source, relation, target)`` triples of this space that touch ``name``."""
-        rows = _run(
-            self._driver,
-            "MATCH (a:Entity {space_id: $space_id})-[r:RELATES {space_id: $space_id}]->"
-            "(b:Entity {space_id: $space_id}) WHERE a.name = $name OR b.name = $name "
-            "RETURN a.name AS a, r.type AS t, b.name AS b ORDER BY a, t, b LIMIT $limit",
-            space_id=self.space_id,
-            name=_name("entity name", name),
-            limit=max(1, min(int(limit), 1000)),
-        )
-        return [(r["a"], r["t"], r["b"]) for r in rows]
-
     def counts(self) -> dict[str, int]:
         """How many entities and relations the space holds."""
         entities = _run(

@@ -41,7 +41,7 @@ from app.graphs.research.tools import (
     search_vault,
 )
 from app.graphs.resources import settings_of
-from app.spaces.documents import DocumentStore
+from app.spaces.documents import documents_for_prompt
 
 SELECT_MAX_OUTPUT = 300
 log = logging.getLogger(__name__)
@@ -55,9 +55,7 @@ def _gather(task: AgentTask, admitted: Admitted, settings: Any, visit: Any) -> l
             source = VaultSource.model_validate(task["source"]["vault"])
             found += search_vault(space.vault, query, source, task["skip_prefix"], visit)
         if task["source"].get("documents") is not None:
-            docs = DocumentStore(admitted.manager).get_active_documents_for_prompt(
-                space.config.space_id
-            )
+            docs = documents_for_prompt(space)
             top_k = DocumentsSource.model_validate(task["source"]["documents"]).top_k
             found += search_documents(docs, query, top_k, visit)
         return found

@@ -45,4 +45,3 @@ def run_tool(name: str, args: object, settings: Settings) -> str:
 
 IMPLEMENT_TOOLS: list[Any] = [http_get]
 NEEDS_APPROVAL = frozenset({"http_get"})
-TOOL_NAMES = frozenset(t.name for t in IMPLEMENT_TOOLS)
