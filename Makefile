@@ -1,6 +1,8 @@
 # Two entry points: `make demo` (set up, then run the main job) and `make test`.
-# Needs only Python 3.11+ and make; everything else comes from the package index.
-PYTHON ?= python3
+# Needs only Python 3.12 (`python3.12`) and make; everything else comes from the package index.
+# PYTHON may name another 3.12+ interpreter. pyenv's shim is looked through when
+# 3.12 is installed but not selected.
+PYTHON ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c '' 2>/dev/null && echo python3.12 || (pyenv root >/dev/null 2>&1 && ls -d "$$(pyenv root)"/versions/3.12*/bin/python3.12 2>/dev/null | tail -1))
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -8,7 +10,8 @@ STAMP  := $(VENV)/.installed
 .PHONY: install demo test test-all lint bench down clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	@test -n "$(PYTHON)" || { echo "Python 3.12 is required: install python3.12 (or set PYTHON=/path/to/python3.12)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12+ is required (set PYTHON=/path/to/python3.12)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
