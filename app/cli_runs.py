@@ -170,7 +170,7 @@ def _report(args: argparse.Namespace, result: RunResult, settings: Settings) -> 
         print(
             f"spaces: run {result.status}: {result.error or 'see spaces resume'}", file=sys.stderr
         )
-        return 2 if result.status == "budget_exceeded" else 1
+        return 2 if result.status == "budget_exceeded" or result.refused else 1
     return 0
 
 

@@ -17,10 +17,10 @@ from typing import Any
 from langgraph.types import Command
 
 from app.errors import InvalidInput, SpaceNotFound
-from app.graphs.admission import admit, check_query
+from app.graphs.admission import check_query
 from app.graphs.context import RunContext
+from app.graphs.deps import Deps
 from app.graphs.research.spec import parse_spec
-from app.graphs.resources import backends_for
 from app.graphs.tracing import flush, run_config
 from app.ids import validate_space_id, validate_thread_id, validate_user_id
 from app.llm.resolve import model_names
@@ -46,6 +46,7 @@ class RunResult:
     plan: dict[str, Any] | None = None
     request: dict[str, Any] | None = None  # the pending interrupt's value
     findings: list[dict[str, Any]] | None = None  # research runs only
+    refused: bool = False  # refused at admission (a user error), nothing of the space touched
 
     def to_json(self) -> dict[str, Any]:
         """The status document the CLI prints with ``--json``."""
@@ -67,25 +68,40 @@ class RunResult:
         return doc
 
 
-def _graph(name: str) -> Any:
+def _builder(name: str, deps: Deps) -> Any:
     if name == "rpi":
-        from app.graphs.rpi import builder
-    elif name == "research":
-        from app.graphs.research import builder
-    else:
-        raise InvalidInput(f"unknown graph {name!r}")
-    return builder
+        from app.graphs.rpi import build_rpi
+
+        return build_rpi(deps)
+    if name == "research":
+        from app.graphs.research import build_research
+
+        return build_research(deps)
+    raise InvalidInput(f"unknown graph {name!r}")
 
 
 class Runner:
-    """Runs graphs for one settings' stores, with a Postgres checkpointer."""
+    """Runs graphs for one settings' stores, with a Postgres checkpointer.
 
-    def __init__(self, settings: Settings):
+    The runner owns its connections (``close`` releases them); its graphs are
+    built over them once and compiled with the Postgres checkpointer.
+    """
+
+    def __init__(self, settings: Settings, deps: Deps | None = None):
         self.settings = settings
-        self.backends = backends_for(settings)
+        self.deps = deps or Deps.from_settings(settings)
+        self.backends = self.deps.backends
+        self._graphs: dict[str, Any] = {}
+
+    def close(self) -> None:
+        """Release this runner's connections (the services keep running)."""
+        self.backends.close()
 
     def _compiled(self, name: str) -> Any:
-        return _graph(name).compile(checkpointer=self.backends.checkpointer())
+        if name not in self._graphs:
+            builder = _builder(name, self.deps)
+            self._graphs[name] = builder.compile(checkpointer=self.backends.checkpointer())
+        return self._graphs[name]
 
     def start(
         self,
@@ -100,8 +116,9 @@ class Runner:
     ) -> RunResult:
         """Start a run; it stops at the first approval or runs to the end.
 
-        Refusals a person can fix (unknown or archived space, spent budget,
-        bad input) raise before anything is stored. ``user_id`` defaults to
+        Malformed input raises before anything is stored; the graph's first
+        node admits the run (space, owner, archival, budget) and a refusal
+        comes back as a result with ``refused`` set. ``user_id`` defaults to
         the space's owner: the CLI is a local, trusted client.
         """
         validate_space_id(space_id)
@@ -114,8 +131,7 @@ class Runner:
             from app.spaces.space_manager import SpaceManager
 
             owner = SpaceManager(self.settings, self.backends).get_space(space_id).owner_id
-        context = RunContext(user_id=validate_user_id(owner), model=model, settings=self.settings)
-        admit(context, space_id)
+        context = RunContext(user_id=validate_user_id(owner), model=model)
         thread_id = str(uuid.uuid4())
         payload = {"space_id": space_id, "query": query, "context_spec": context_spec}
         return self._drive(graph_name, thread_id, space_id, context, payload, on_event)
@@ -130,7 +146,7 @@ class Runner:
     ) -> RunResult:
         """Answer the pending approval (or, with ``None``, continue a crashed run)."""
         record = self._thread(thread_id, user_id)
-        context = RunContext(user_id=record.user_id, settings=self.settings)
+        context = RunContext(user_id=record.user_id)
         current = self.status(thread_id, user_id=record.user_id)
         if current.status in FINAL:
             return current
@@ -222,6 +238,7 @@ class Runner:
             {"research": values["research_path"]} if values.get("research_path") else {}
         )
         tokens, cost = thread_totals(self.backends.pool, thread_id)
+        refused = status in ("failed", "budget_exceeded") and not values.get("model")
         return RunResult(
             status=status,
             thread_id=thread_id,
@@ -231,4 +248,5 @@ class Runner:
             cost_usd=round(cost, 6),
             error=values.get("error"),
             findings=values.get("findings"),
+            refused=refused,
         )

@@ -22,7 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from langgraph.checkpoint.memory import InMemorySaver
 
 from app.graphs.context import RunContext
-from app.graphs.research import builder
+from app.graphs.deps import Deps
+from app.graphs.research import build_research
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
@@ -69,7 +70,8 @@ def main() -> None:
             openai_api_key="sk-bench",
             allow_private_urls=True,
         )
-        manager = SpaceManager(settings, Backends(settings))
+        backends = Backends(settings)
+        manager = SpaceManager(settings, backends)
         try:
             manager.create_space(SpaceConfig("bench", "Bench", "alice", monthly_token_budget=10**9))
             space = manager.open_space("bench", write=True)
@@ -83,8 +85,8 @@ def main() -> None:
                 "data": {"data": {"files": ["votes.csv"]}},
                 "memory": {"memory": {}},
             }
-            graph = builder.compile(checkpointer=InMemorySaver())
-            context = RunContext(user_id="alice", model="openai:bench-model", settings=settings)
+            graph = build_research(Deps(settings, backends)).compile(checkpointer=InMemorySaver())
+            context = RunContext(user_id="alice", model="openai:bench-model")
 
             def timed(spec: dict) -> float:
                 times = []

@@ -29,8 +29,9 @@ from langgraph.types import Command, Send, interrupt
 from typing_extensions import TypedDict
 
 from app.graphs.context import RunContext
+from app.graphs.deps import Deps
 from app.graphs.research.state import Relevant
-from app.graphs.rpi import builder as rpi_builder
+from app.graphs.rpi import build_rpi
 from app.graphs.rpi.state import KeyFacts, Plan
 from app.llm.offline import OfflineChatModel
 from app.services.falkordb import stop_graph_server
@@ -136,8 +137,8 @@ def main() -> None:
             handle.vault.write_note(
                 "Learning/Raft.md", "A ledger block is final once the Raft log commits it."
             )
-            context = RunContext(user_id="alice", settings=settings)
-            full = rpi_builder.compile(checkpointer=backends.checkpointer())
+            context = RunContext(user_id="alice")
+            full = build_rpi(Deps(settings, backends)).compile(checkpointer=backends.checkpointer())
             bare = bare_builder().compile(checkpointer=InMemorySaver())
             payload = {"space_id": space.space_id, "query": QUERY}
             full_rate, full_p50 = measure(lambda: one_run(full, payload, context))
@@ -152,7 +153,7 @@ def main() -> None:
             budget_space = manager.create_space(
                 SpaceConfig("budget", "Budget", "alice", monthly_token_budget=20_000)
             )
-            tight = RunContext(user_id="alice", settings=settings, token_reserve=0)
+            tight = RunContext(user_id="alice")
 
             def spend(n: int) -> str:
                 config = {"configurable": {"thread_id": f"budget-{n}"}}

@@ -36,6 +36,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings whose embedded services live in a session temp folder."""
     s = make_settings(tmp_path_factory.mktemp("spaces-home"))
     yield s
+    for made in _deps.values():
+        made.backends.close()  # type: ignore[attr-defined]
+    _deps.clear()
     stop_graph_server(s)
     stop_postgres(s)
 
@@ -45,6 +48,39 @@ def manager(settings: Settings) -> Iterator[SpaceManager]:
     """A manager on the session's services."""
     with SpaceManager(settings) as m:
         yield m
+
+
+_deps: dict[Settings, object] = {}
+
+
+def graph_deps(settings: Settings):
+    """Graph dependencies for ``settings``, one per distinct settings in the test session.
+
+    Tests that change a setting (a fake OpenAI endpoint, private URLs allowed)
+    get their own ``Deps``; their connections close with the session.
+    """
+    from app.graphs.deps import Deps
+
+    if settings not in _deps:
+        _deps[settings] = Deps.from_settings(settings)
+    return _deps[settings]
+
+
+def node_scope_for(settings: Settings, space_id: str, thread_id: str, user: str = "alice"):
+    """A node's ``Scope`` outside a graph: what a model-calling node would get."""
+    from app.graphs.context import RunContext
+    from app.graphs.scope import open_scope
+
+    config = {"configurable": {"thread_id": thread_id}, "metadata": {}}
+    return open_scope(graph_deps(settings), RunContext(user_id=user), config, space_id)
+
+
+@pytest.fixture(scope="session")
+def deps(settings: Settings, manager: SpaceManager):
+    """Graph dependencies on the session's services, sharing the manager's connections."""
+    from app.graphs.deps import Deps
+
+    return Deps(settings, manager.backends)
 
 
 @pytest.fixture

@@ -6,14 +6,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 from psycopg import sql
 
 from app.errors import BudgetExceeded
 from app.graphs.context import RunContext
-from app.graphs.rpi import builder
+from app.graphs.estimate import rpi_estimate
+from app.graphs.rpi import build_rpi
 from app.spaces.budget import SpaceBudget
 from app.spaces.migrations import REGISTRY_SCHEMA
 from app.spaces.space_model import SpaceConfig, current_month
+from tests.conftest import graph_deps
 
 
 def test_concurrent_reservations_never_overspend(manager, new_id) -> None:
@@ -63,8 +66,8 @@ def test_concurrent_runs_stop_at_the_budget(manager, new_id, settings) -> None:
     config = manager.create_space(
         SpaceConfig(new_id("runs"), "R", "alice", monthly_token_budget=3_000)
     )
-    graph = builder.compile(checkpointer=InMemorySaver())
-    context = RunContext(user_id="alice", settings=settings, token_reserve=0)
+    graph = build_rpi(graph_deps(settings)).compile(checkpointer=InMemorySaver())
+    context = RunContext(user_id="alice", token_reserve=0)
 
     def run(n: int) -> str:
         out = graph.invoke(
@@ -81,15 +84,42 @@ def test_concurrent_runs_stop_at_the_budget(manager, new_id, settings) -> None:
     assert manager.get_usage(config.space_id, current_month()).api_calls_used >= 1
 
 
-def test_a_run_below_the_reserve_ends_as_budget_exceeded(manager, new_id, settings) -> None:
-    reserve = 10_000
+def test_a_run_the_space_cannot_afford_is_refused_before_it_spends(
+    manager, new_id, settings
+) -> None:
+    estimate = rpi_estimate(3)
     config = manager.create_space(
-        SpaceConfig(new_id("low"), "L", "alice", monthly_token_budget=reserve - 1)
+        SpaceConfig(new_id("low"), "L", "alice", monthly_token_budget=estimate - 1)
     )
-    out = builder.compile(checkpointer=InMemorySaver()).invoke(
-        {"space_id": config.space_id, "query": "anything"},
-        {"configurable": {"thread_id": f"{config.space_id}-x"}},
-        context=RunContext(user_id="alice", settings=settings, token_reserve=reserve),
+    out = (
+        build_rpi(graph_deps(settings))
+        .compile(checkpointer=InMemorySaver())
+        .invoke(
+            {"space_id": config.space_id, "query": "anything"},
+            {"configurable": {"thread_id": f"{config.space_id}-x"}},
+            context=RunContext(user_id="alice"),
+        )
     )
     assert out["status"] == "budget_exceeded"
-    assert "below the run reserve of 10000" in out["error"]
+    assert f"this run needs up to {estimate}" in out["error"]
+    assert manager.get_usage(config.space_id).tokens_used == 0
+
+
+def test_a_run_holds_its_estimate_and_frees_it_at_the_end(manager, new_id, settings) -> None:
+    """While a run waits for approval it holds its tokens; when it ends it holds none."""
+    config = manager.create_space(SpaceConfig(new_id("hold"), "H", "alice"))
+    graph = build_rpi(graph_deps(settings)).compile(checkpointer=InMemorySaver())
+    run = {"configurable": {"thread_id": f"{config.space_id}-h"}}
+    graph.invoke(
+        {"space_id": config.space_id, "query": "How are holds kept?"},
+        run,
+        context=RunContext(user_id="alice"),
+    )
+    budget = SpaceBudget(manager.backends.pool, config)
+    used = manager.get_usage(config.space_id).tokens_used
+    held = config.monthly_token_budget - used - budget.remaining()
+    assert 0 < held <= rpi_estimate(3) - used  # the rest of the estimate, minus what was used
+    out = graph.invoke(Command(resume={"action": "approve"}), run, context=RunContext("alice"))
+    assert out["status"] == "completed"
+    used = manager.get_usage(config.space_id).tokens_used
+    assert budget.remaining() == config.monthly_token_budget - used  # nothing held any more

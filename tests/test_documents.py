@@ -11,12 +11,9 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from app.errors import InvalidInput
-from app.graphs.admission import open_for_run
-from app.graphs.calls import invoke_model
-from app.graphs.context import RunContext
 from app.spaces.documents import DocumentStore, open_documents_section
 from app.spaces.space_model import SpaceConfig
-from tests.conftest import run_cli
+from tests.conftest import node_scope_for, run_cli
 from tests.fake_openai import FakeOpenAI, completion
 
 
@@ -181,12 +178,11 @@ def test_the_model_receives_the_open_documents(store, space, tmp_path, settings)
     store.set_object_active(space.space_id, "off.md", False)
     with FakeOpenAI(lambda body: (200, completion("ok"))) as server:
         wired = dataclasses.replace(settings, openai_base_url=server.base_url, openai_api_key="k")
-        admitted = open_for_run(RunContext(user_id="alice", settings=wired), space.space_id)
-        invoke_model(
-            admitted, wired, {"configurable": {"thread_id": "docs"}, "metadata": {}},
+        scope = node_scope_for(wired, space.space_id, "docs")
+        scope.ask(
+            [SystemMessage("You help."), HumanMessage("What is in my documents?")],
             model="openai:gpt-4o-mini",
-            messages=[SystemMessage("You help."), HumanMessage("What is in my documents?")],
-        )  # fmt: skip
+        )
     sent = server.requests[0]["messages"]
     assert [m["role"] for m in sent] == ["system", "system", "user"]
     section = sent[1]["content"]

@@ -7,13 +7,11 @@ import dataclasses
 import pytest
 from langchain_core.messages import HumanMessage
 
-from app.graphs.admission import open_for_run
-from app.graphs.calls import invoke_model
-from app.graphs.context import RunContext
 from app.graphs.rpi.state import Plan
 from app.graphs.rpi.tools import IMPLEMENT_TOOLS
 from app.llm.pricing import cost_usd
 from app.runner import Runner
+from tests.conftest import graph_deps, node_scope_for
 from tests.fake_openai import FakeOpenAI, completion, error
 
 PLAN = {
@@ -30,21 +28,21 @@ def _forced(body: dict) -> str | None:
     return choice.get("function", {}).get("name") if isinstance(choice, dict) else None
 
 
-def _setup(settings, server: FakeOpenAI, space_id: str):
+def _scope(settings, server: FakeOpenAI, space_id: str, model: str = "openai:gpt-4o-mini"):
     wired = dataclasses.replace(settings, openai_base_url=server.base_url, openai_api_key="sk-test")
-    admitted = open_for_run(RunContext(user_id="alice", settings=wired), space_id)
-    config = {"configurable": {"thread_id": f"wire-{space_id}"}, "metadata": {}}
-    return wired, admitted, config
+    scope = node_scope_for(wired, space_id, f"wire-{space_id}")
+    scope.model = model
+    return scope
 
 
 def test_structured_output_and_usage(settings, space, manager) -> None:
     reply = completion(tool_calls=[{"name": "Plan", "args": PLAN}])
     with FakeOpenAI(lambda body: (200, reply)) as s:
-        wired, admitted, config = _setup(settings, s, space.space_id)
-        plan = invoke_model(
-            admitted, wired, config, model="openai:gpt-4o-mini",
-            messages=[HumanMessage("plan it")], schema=Plan,
-        )  # fmt: skip
+        scope = _scope(settings, s, space.space_id, "openai:gpt-4o-mini")
+        plan = scope.ask(
+            [HumanMessage("plan it")],
+            schema=Plan,
+        )
     assert isinstance(plan, Plan) and [st.id for st in plan.steps] == ["s1", "s2"]
     assert _forced(s.requests[0]) == "Plan"
     usage = manager.get_usage(space.space_id)
@@ -55,11 +53,11 @@ def test_structured_output_and_usage(settings, space, manager) -> None:
 def test_tool_calls_are_parsed(settings, space) -> None:
     reply = completion(tool_calls=[{"name": "http_get", "args": {"url": "http://x.test/"}}])
     with FakeOpenAI(lambda body: (200, reply)) as s:
-        wired, admitted, config = _setup(settings, s, space.space_id)
-        message = invoke_model(
-            admitted, wired, config, model="openai:gpt-4o-mini",
-            messages=[HumanMessage("fetch")], tools=IMPLEMENT_TOOLS,
-        )  # fmt: skip
+        scope = _scope(settings, s, space.space_id, "openai:gpt-4o-mini")
+        message = scope.ask(
+            [HumanMessage("fetch")],
+            tools=IMPLEMENT_TOOLS,
+        )
     assert message.tool_calls[0]["name"] == "http_get"
     assert message.tool_calls[0]["args"] == {"url": "http://x.test/"}
     assert s.requests[0]["tools"][0]["function"]["name"] == "http_get"
@@ -73,10 +71,7 @@ def test_429_is_retried(settings, space, manager) -> None:
         return error(429, "slow down") if calls["n"] == 1 else (200, completion("fine"))
 
     with FakeOpenAI(responder) as s:
-        wired, admitted, config = _setup(settings, s, space.space_id)
-        message = invoke_model(
-            admitted, wired, config, model="openai:gpt-4o-mini", messages=[HumanMessage("hi")]
-        )
+        message = _scope(settings, s, space.space_id).ask([HumanMessage("hi")])
     assert message.content == "fine" and len(s.requests) == 2
     assert manager.get_usage(space.space_id).api_calls_used == 1  # one call, retried once
 
@@ -88,11 +83,10 @@ def test_5xx_falls_back_to_the_next_model(settings, space, manager) -> None:
         return 200, completion("from the fallback", model=body["model"])
 
     with FakeOpenAI(responder) as s:
-        wired, admitted, config = _setup(settings, s, space.space_id)
-        message = invoke_model(
-            admitted, wired, config, model="openai:broken-model,openai:gpt-4o",
-            messages=[HumanMessage("hi")],
-        )  # fmt: skip
+        scope = _scope(settings, s, space.space_id, "openai:broken-model,openai:gpt-4o")
+        message = scope.ask(
+            [HumanMessage("hi")],
+        )
     assert message.content == "from the fallback"
     assert [r["model"] for r in s.requests][-1] == "gpt-4o"
     assert s.requests[0]["model"] == "broken-model"
@@ -114,7 +108,7 @@ def test_a_whole_rpi_run_over_the_wire(settings, space, manager) -> None:
 
     with FakeOpenAI(responder) as s:
         wired = dataclasses.replace(settings, openai_base_url=s.base_url, openai_api_key="sk-test")
-        runner = Runner(wired)
+        runner = Runner(wired, graph_deps(wired))
         waiting = runner.start("rpi", space.space_id, "Test the wire", model="openai:gpt-4o-mini")
         assert waiting.plan == PLAN
         done = runner.resume(waiting.thread_id, {"action": "approve"})
@@ -143,7 +137,7 @@ def test_a_provider_failure_is_one_line_and_the_run_resumes(settings, space, man
 
     with FakeOpenAI(responder) as s:
         wired = dataclasses.replace(settings, openai_base_url=s.base_url, openai_api_key="k")
-        runner = Runner(wired)
+        runner = Runner(wired, graph_deps(wired))
         failed = r"^model failed: \w*AuthenticationError"
         with pytest.raises(ModelUnavailable, match=failed) as info:
             runner.start("rpi", space.space_id, "Anything", model="openai:gpt-4o-mini")
@@ -162,9 +156,9 @@ def test_a_provider_failure_is_one_line_and_the_run_resumes(settings, space, man
 def test_one_process_drives_a_thread_at_a_time(settings) -> None:
     from app.errors import InvalidInput
 
-    runner = Runner(settings)
+    runner = Runner(settings, graph_deps(settings))
     with runner._thread_lock("t-lock"):
-        other = Runner(settings)
+        other = Runner(settings, graph_deps(settings))
         other.backends = type(runner.backends)(settings)  # another process's connections
         try:
             with pytest.raises(InvalidInput, match="already running"), other._thread_lock("t-lock"):

@@ -7,18 +7,19 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from app.errors import InvalidInput
 from app.graphs.context import RunContext
-from app.graphs.research import builder
+from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
 from app.spaces.space_model import SpaceConfig
+from tests.conftest import graph_deps
 
 
 def _run(settings, space_id: str, query: str, spec=None, user="alice") -> dict:
-    graph = builder.compile(checkpointer=InMemorySaver())
+    graph = build_research(graph_deps(settings)).compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": f"research-{space_id}-{abs(hash(query))}"}}
     graph.invoke(
         {"space_id": space_id, "query": query, "context_spec": spec},
         config,
-        context=RunContext(user_id=user, settings=settings),
+        context=RunContext(user_id=user),
     )
     return graph.get_state(config).values
 

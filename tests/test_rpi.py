@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from app.errors import BudgetExceeded, SpaceArchived, SpaceNotFound
+from app.errors import SpaceNotFound
+from app.graphs.estimate import rpi_estimate
 from app.runner import Runner
 from app.spaces.migrations import REGISTRY_SCHEMA
 from app.spaces.space_model import SpaceConfig
+from tests.conftest import graph_deps
 
 QUERY = "How does Raft make ledger blocks final?"
 
@@ -31,7 +33,7 @@ def seed(manager, space_id: str) -> None:
 
 @pytest.fixture
 def runner(settings) -> Runner:
-    return Runner(settings)
+    return Runner(settings, graph_deps(settings))
 
 
 def test_run_waits_for_approval_then_saves_to_all_four_stores(manager, space, runner) -> None:
@@ -143,18 +145,21 @@ def open_note(runner: Runner, result, kind: str) -> str:
 
 def test_refusals_before_anything_is_stored(manager, new_id, runner, space) -> None:
     with pytest.raises(SpaceNotFound, match="no space 'nosuch'"):
-        runner.start("rpi", "nosuch", QUERY)
-    with pytest.raises(SpaceNotFound, match=f"no space '{space.space_id}'"):
-        runner.start("rpi", space.space_id, QUERY, user_id="mallory")  # not hers
+        runner.start("rpi", "nosuch", QUERY)  # no owner to run as
+    foreign = runner.start("rpi", space.space_id, QUERY, user_id="mallory")  # not hers
+    assert (foreign.status, foreign.refused) == ("failed", True)
+    assert foreign.error == f"no space '{space.space_id}'"
     archived = manager.create_space(SpaceConfig(new_id("arch"), "A", "alice"))
     manager.archive_space(archived.space_id)
-    with pytest.raises(SpaceArchived):
-        runner.start("rpi", archived.space_id, QUERY)
+    refused = runner.start("rpi", archived.space_id, QUERY)
+    assert refused.refused and "is archived" in refused.error
+    estimate = rpi_estimate(3)
     poor = manager.create_space(
-        SpaceConfig(new_id("poor"), "Poor", "alice", monthly_token_budget=9_000)
+        SpaceConfig(new_id("poor"), "Poor", "alice", monthly_token_budget=estimate - 1)
     )
-    with pytest.raises(BudgetExceeded, match="below the run reserve of 10000"):
-        runner.start("rpi", poor.space_id, QUERY)
+    spent = runner.start("rpi", poor.space_id, QUERY)
+    assert (spent.status, spent.refused) == ("budget_exceeded", True)
+    assert f"this run needs up to {estimate}" in spent.error
     with manager.backends.pool.connection() as conn:
         threads = conn.execute(
             sql.SQL("SELECT count(*) FROM {}.threads WHERE space_id = ANY(%s)").format(
@@ -162,7 +167,13 @@ def test_refusals_before_anything_is_stored(manager, new_id, runner, space) -> N
             ),
             [[archived.space_id, poor.space_id, space.space_id]],
         ).fetchone()[0]
-    assert threads == 0
+        holds = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.budget_holds WHERE space_id = %s").format(
+                sql.Identifier(REGISTRY_SCHEMA)
+            ),
+            [poor.space_id],
+        ).fetchone()[0]
+    assert threads == 0 and holds == 0
     assert manager.get_usage(poor.space_id).tokens_used == 0
 
 
@@ -171,13 +182,13 @@ def test_graph_refuses_a_foreign_user_with_a_status(manager, space, settings) ->
     from langgraph.checkpoint.memory import InMemorySaver
 
     from app.graphs.context import RunContext
-    from app.graphs.rpi import builder
+    from app.graphs.rpi import build_rpi
 
-    graph = builder.compile(checkpointer=InMemorySaver())
+    graph = build_rpi(graph_deps(settings)).compile(checkpointer=InMemorySaver())
     out = graph.invoke(
         {"space_id": space.space_id, "query": QUERY},
         {"configurable": {"thread_id": "foreign-1"}},
-        context=RunContext(user_id="mallory", settings=settings),
+        context=RunContext(user_id="mallory"),
     )
     assert out["status"] == "failed"
     assert out["error"] == f"no space '{space.space_id}'"
@@ -185,7 +196,7 @@ def test_graph_refuses_a_foreign_user_with_a_status(manager, space, settings) ->
     out = graph.invoke(
         {"space_id": "../etc", "query": QUERY},
         {"configurable": {"thread_id": "foreign-2"}},
-        context=RunContext(user_id="alice", settings=settings),
+        context=RunContext(user_id="alice"),
     )
     assert out["status"] == "failed" and "invalid space id" in out["error"]
 
@@ -204,10 +215,10 @@ def test_served_runs_take_the_user_from_authentication(space, settings) -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
     from app.graphs.context import RunContext
-    from app.graphs.rpi import builder
+    from app.graphs.rpi import build_rpi
 
-    graph = builder.compile(checkpointer=InMemorySaver())
-    claims_alice = RunContext(user_id="alice", settings=settings)
+    graph = build_rpi(graph_deps(settings)).compile(checkpointer=InMemorySaver())
+    claims_alice = RunContext(user_id="alice")
     anonymous = graph.invoke(
         {"space_id": space.space_id, "query": QUERY},
         {"configurable": {"thread_id": "served-1", "graph_id": "rpi"}},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
@@ -15,9 +14,10 @@ import pytest
 from psycopg import sql
 
 from app.graphs.rpi import save as save_module
+from app.graphs.scope import Scope
 from app.runner import Runner
 from app.spaces.migrations import REGISTRY_SCHEMA
-from tests.conftest import ROOT
+from tests.conftest import ROOT, graph_deps
 from tests.fake_openai import FakeOpenAI, completion
 from tests.test_openai_wire import PLAN, _forced
 from tests.test_rpi import seed
@@ -56,7 +56,7 @@ def _assert_saved_once(manager, space_id: str, thread_id: str, calls: int) -> No
 
 def test_crash_inside_save_resumes_without_duplicates(manager, space, settings, monkeypatch):
     seed(manager, space.space_id)
-    runner = Runner(settings)
+    runner = Runner(settings, graph_deps(settings))
     waiting = runner.start("rpi", space.space_id, "How does Raft make ledger blocks final?")
     real = save_module.upsert_run
 
@@ -136,20 +136,18 @@ def test_a_node_rerun_after_its_model_call_counts_the_call_once(
     manager, space, settings, monkeypatch
 ) -> None:
     """The crash lands after a step's call was counted; the re-run repeats the call."""
-    rpi_graph = importlib.import_module("app.graphs.rpi.graph")  # the module, not the graph
-
     seed(manager, space.space_id)
-    runner = Runner(settings)
+    runner = Runner(settings, graph_deps(settings))
     waiting = runner.start("rpi", space.space_id, "How does Raft make ledger blocks final?")
-    real_emit = rpi_graph.emit
+    real_emit = Scope.emit
 
-    def crash_after_first_step(runtime, config, event_type, *args, **kwargs):
+    def crash_after_first_step(scope, event_type, *args, **kwargs):
         if event_type == "phase.progress":
-            monkeypatch.setattr(rpi_graph, "emit", real_emit)
+            monkeypatch.setattr(Scope, "emit", real_emit)
             raise RuntimeError("simulated crash after the step's model call")
-        return real_emit(runtime, config, event_type, *args, **kwargs)
+        return real_emit(scope, event_type, *args, **kwargs)
 
-    monkeypatch.setattr(rpi_graph, "emit", crash_after_first_step)
+    monkeypatch.setattr(Scope, "emit", crash_after_first_step)
     with pytest.raises(RuntimeError, match="simulated crash"):
         runner.resume(waiting.thread_id, {"action": "approve"})
     calls_before = _events(manager, waiting.thread_id)

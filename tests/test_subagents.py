@@ -11,9 +11,10 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from app.graphs.context import RunContext
-from app.graphs.research import builder
+from app.graphs.research import build_research
 from app.graphs.research.crawl import MAX_BYTES
 from app.graphs.research.data import MAX_ROWS
+from tests.conftest import graph_deps
 
 PAGES = {
     "/": '<html><title>Home</title><body><p>Welcome.</p><a href="/raft">Raft</a> '
@@ -90,14 +91,14 @@ def site() -> Iterator[str]:
 
 
 def research(settings, space_id: str, query: str, spec: dict) -> dict:
-    graph = builder.compile(checkpointer=InMemorySaver())
+    graph = build_research(graph_deps(settings)).compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": f"sub-{space_id}-{abs(hash(repr(spec)))}"}}
     events = [
         chunk
         for mode, chunk in graph.stream(
             {"space_id": space_id, "query": query, "context_spec": spec},
             config,
-            context=RunContext(user_id="alice", settings=settings),
+            context=RunContext(user_id="alice"),
             stream_mode=["custom", "updates"],
         )
         if mode == "custom"
@@ -219,12 +220,12 @@ def test_a_sub_agent_at_its_token_share_reports_partial_findings(settings, manag
     handle = manager.open_space(poor.space_id, write=True)
     handle.vault.write_note("Learning/Raft.md", "Raft commits entries by majority vote.")
     handle.graph.merge_relation("Raft", "USES", "Majority")
-    graph = builder.compile(checkpointer=InMemorySaver())
+    graph = build_research(graph_deps(settings)).compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": f"share-{poor.space_id}"}}
     graph.invoke(
         {"space_id": poor.space_id, "query": "How does Raft commit?"},
         config,
-        context=RunContext(user_id="alice", settings=settings, token_reserve=0),
+        context=RunContext(user_id="alice", token_reserve=0),
     )
     state = graph.get_state(config).values
     files, files_errors = by_agent(state, "files")

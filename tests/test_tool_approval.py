@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.runner import Runner
+from tests.conftest import graph_deps
 from tests.fake_openai import FakeOpenAI, completion
 from tests.test_openai_wire import _forced
 
@@ -49,7 +50,10 @@ def _to_tool_request(runner: Runner, space_id: str, url: str):
 
 def test_network_tool_waits_for_approval(space, settings, site, manager) -> None:
     url, hits = site
-    runner = Runner(dataclasses.replace(settings, allow_private_urls=True))
+    runner = Runner(
+        dataclasses.replace(settings, allow_private_urls=True),
+        graph_deps(dataclasses.replace(settings, allow_private_urls=True)),
+    )
     asked = _to_tool_request(runner, space.space_id, url)
     assert asked.request == {
         "type": "tool_approval",
@@ -69,7 +73,7 @@ def test_network_tool_waits_for_approval(space, settings, site, manager) -> None
 
 def test_approved_fetches_of_private_addresses_are_still_refused(space, settings, site) -> None:
     url, hits = site
-    runner = Runner(settings)  # SPACES_ALLOW_PRIVATE_URLS unset
+    runner = Runner(settings, graph_deps(settings))  # SPACES_ALLOW_PRIVATE_URLS unset
     asked = _to_tool_request(runner, space.space_id, url)
     done = runner.resume(asked.thread_id, {"action": "approve"})
     assert done.status == "completed", done.error
@@ -99,7 +103,7 @@ def test_several_tool_calls_each_run_once(space, settings, site) -> None:
         wired = dataclasses.replace(
             settings, openai_base_url=server.base_url, openai_api_key="k", allow_private_urls=True
         )
-        runner = Runner(wired)
+        runner = Runner(wired, graph_deps(wired))
         result = runner.start("rpi", space.space_id, "Fetch three", model="openai:gpt-4o-mini")
         result = runner.resume(result.thread_id, {"action": "approve"})
         seen = []
@@ -113,7 +117,7 @@ def test_several_tool_calls_each_run_once(space, settings, site) -> None:
 
 def test_rejected_tool_never_runs(space, settings, site) -> None:
     url, hits = site
-    runner = Runner(settings)
+    runner = Runner(settings, graph_deps(settings))
     asked = _to_tool_request(runner, space.space_id, url)
     done = runner.resume(asked.thread_id, {"action": "reject"})
     assert done.status == "completed", done.error

@@ -13,7 +13,7 @@ import pytest
 
 from app.graphs.tracing import run_config
 from app.runner import Runner
-from tests.conftest import run_cli
+from tests.conftest import graph_deps, run_cli
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_runs_are_traced_with_space_and_user(settings, space, receiver) -> None:
         langfuse_secret_key="sk-lf-test",
         langfuse_host=host,
     )
-    result = Runner(traced).start("research", space.space_id, "What is traced?")
+    result = Runner(traced, graph_deps(traced)).start("research", space.space_id, "What is traced?")
     assert result.status == "completed", result.error
     traces = b"".join(
         gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body

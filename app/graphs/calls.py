@@ -1,17 +1,19 @@
 """Model calls made by graph nodes: budget-checked, counted once, resolved by name.
 
-Each call (1) holds its estimated tokens against the space's budget, (2)
-invokes the run's model chain with a callback that reads the provider's real
-``usage_metadata``, and (3) replaces the hold by that usage in one
-transaction, under an idempotency key built from the node's checkpoint
-position. A node that re-runs after a crash makes the same keys, so its
-calls are counted once (the re-run's tokens are not charged again).
+Each call (1) moves its estimated tokens from the run's hold into a call
+hold (``budget.py``), (2) invokes the run's model chain with a callback that
+reads the provider's real ``usage_metadata``, and (3) replaces the hold by
+that usage in one transaction, under an idempotency key built from the
+node's checkpoint position. A node that re-runs after a crash makes the same
+keys, so its calls are counted once (the re-run's tokens are not charged
+again). Nodes reach this through ``Scope.ask``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -20,18 +22,16 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
-from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from app.errors import BudgetExceeded, ModelUnavailable
-from app.graphs.admission import Admitted, open_for_run, run_context
-from app.graphs.context import RunContext
-from app.graphs.resources import settings_of
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
 from app.settings import Settings
+from app.spaces.budget import SpaceBudget
 from app.spaces.documents import documents_for_prompt, open_documents_section
+from app.spaces.space_manager import SpaceHandle
 
 
 class UsageRecorder(BaseCallbackHandler):
@@ -95,13 +95,23 @@ def thread_id_of(config: RunnableConfig) -> str | None:
     return (config.get("configurable") or {}).get("thread_id")
 
 
-def with_open_documents(admitted: Admitted, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+@dataclass(frozen=True)
+class CallResult:
+    """What a call answered, and the space's month totals after it was counted."""
+
+    answer: Any
+    tokens_used: int
+    api_calls_used: int
+    cost_usd: float
+
+
+def with_open_documents(space: SpaceHandle, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     """The messages with the space's "OPEN DOCUMENTS" section after the system prompt.
 
     Before every model call, the latest active version of each active object
     of the (active) space is injected, cut to its token cap.
     """
-    section = open_documents_section(documents_for_prompt(admitted.space))
+    section = open_documents_section(documents_for_prompt(space))
     out = list(messages)
     if section:
         at = 1 if out and isinstance(out[0], SystemMessage) else 0
@@ -110,7 +120,8 @@ def with_open_documents(admitted: Admitted, messages: Sequence[BaseMessage]) -> 
 
 
 def invoke_model(
-    admitted: Admitted,
+    space: SpaceHandle,
+    budget: SpaceBudget,
     settings: Settings,
     config: RunnableConfig,
     *,
@@ -121,19 +132,20 @@ def invoke_model(
     seq: int = 0,
     max_output: int = MAX_OUTPUT_TOKENS,
     share: int | None = None,
-) -> Any:
-    """Call ``model`` under the space's budget; return the message or the ``schema`` object.
+) -> CallResult:
+    """Call ``model`` under the space's budget; the answer is the message or the ``schema`` object.
 
-    Raises ``BudgetExceeded`` before calling when the space cannot cover the
-    call's estimate (its prompt plus ``max_output``, which also caps the
-    model's answer).
+    Raises ``BudgetExceeded`` before calling when neither the run's hold nor
+    the space can cover the call's estimate (its prompt plus ``max_output``,
+    which also caps the model's answer), or when the estimate passes ``share``.
     """
-    messages = with_open_documents(admitted, messages)
+    messages = with_open_documents(space, messages)
     prompt = "\n".join(str(m.content) for m in messages)
     estimate = estimate_tokens(prompt) + max_output
     if share is not None and estimate > share:
         raise BudgetExceeded(f"this call needs about {estimate} tokens; its share is {share}")
-    hold = admitted.budget.reserve(estimate)
+    thread_id = thread_id_of(config)
+    hold = budget.reserve(estimate, thread_id=thread_id)
 
     def shape(chat_model: Any) -> Any:
         if max_output != MAX_OUTPUT_TOKENS and "max_tokens" in type(chat_model).model_fields:
@@ -146,13 +158,13 @@ def invoke_model(
 
     recorder = UsageRecorder()
 
-    def settle() -> None:
-        admitted.budget.settle(
+    def settle() -> tuple[int, int, float]:
+        return budget.settle(
             hold,
             recorder.total_tokens,
             recorder.cost_usd,
             idempotency_key=call_key(config, seq),
-            thread_id=thread_id_of(config),
+            thread_id=thread_id,
         )
 
     try:
@@ -169,32 +181,7 @@ def invoke_model(
         if recorder.total_tokens:
             settle()
         else:
-            admitted.budget.release(hold)
+            budget.release(hold)
         raise
-    settle()
-    return result
-
-
-def ask_model(
-    runtime: Runtime[RunContext],
-    config: RunnableConfig,
-    space_id: str,
-    model: str,
-    messages: Sequence[BaseMessage],
-    **options: Any,
-) -> Any:
-    """``invoke_model`` for a graph node: opens the run's space for the run's user."""
-    from app.graphs.events import emit
-
-    context = run_context(runtime)
-    admitted = open_for_run(context, space_id)
-    result = invoke_model(
-        admitted, settings_of(context), config, model=model, messages=messages, **options
-    )
-    used = admitted.manager.get_usage(space_id)
-    emit(
-        runtime, config, "usage.updated", space_id, key=call_key(config, options.get("seq", 0)),
-        tokens_used=used.tokens_used, api_calls_used=used.api_calls_used,
-        cost_usd=round(used.cost_usd, 6),
-    )  # fmt: skip
-    return result
+    tokens, calls, cost = settle()
+    return CallResult(result, tokens, calls, cost)

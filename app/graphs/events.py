@@ -11,38 +11,30 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.runtime import Runtime
 
-from app.errors import SpacesError
-from app.graphs.context import RunContext
-
-
-def _actor(runtime: Runtime[RunContext]) -> str | None:
-    from app.graphs.admission import run_context  # admission imports the stores; only here
-
-    try:
-        return run_context(runtime).user_id
-    except SpacesError:
-        return None
+Writer = Callable[[Any], None]
 
 
 def emit(
-    runtime: Runtime[RunContext],
+    writer: Writer | None,
     config: RunnableConfig,
     event_type: str,
     space_id: str,
     *,
+    actor: str | None,
     key: str | None = None,
     **payload: Any,
 ) -> dict[str, Any]:
-    """Stream one event to whoever watches the run; return the envelope.
+    """Stream one event to whoever watches the run (``writer``); return the envelope.
 
     ``key`` replaces the payload in the idempotency key, for events whose
-    payload may differ when a node runs again (``usage.updated``).
+    payload may differ when a node runs again (``usage.updated``). Nodes call
+    this through ``Scope.emit``, which fills in the writer, space and actor.
     """
     meta = config.get("metadata") or {}
     configurable = config.get("configurable") or {}
@@ -56,11 +48,11 @@ def emit(
         "space_id": space_id,
         "thread_id": thread_id,
         "run_id": str(meta.get("run_id") or configurable.get("run_id") or ""),
-        "actor": _actor(runtime),
+        "actor": actor,
         "timestamp": datetime.now(UTC).isoformat(),
         "idempotency_key": key,
         "payload": payload,
     }
-    if runtime.stream_writer is not None:
-        runtime.stream_writer(envelope)
+    if writer is not None:
+        writer(envelope)
     return envelope

@@ -21,8 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
-from app.graphs.context import RunContext
-from app.graphs.resources import manager_for
+from app.graphs.deps import Deps
 from app.server.tokens import TokenError, user_from_authorization
 from app.spaces.documents import DocumentStore
 from app.spaces.space_manager import SpaceManager
@@ -72,9 +71,10 @@ def current_user(request: Request) -> str:
 User = Annotated[str, Depends(current_user)]
 
 
-def manager(user: User) -> SpaceManager:
-    """The process's space manager (shared connections), for the calling user."""
-    return manager_for(RunContext(user_id=user))
+def manager(request: Request, user: User) -> SpaceManager:
+    """A space manager on the app's shared connections, once the caller is authenticated."""
+    deps: Deps = request.app.state.deps
+    return deps.manager()
 
 
 Manager = Annotated[SpaceManager, Depends(manager)]
@@ -271,6 +271,7 @@ app = FastAPI(
     redoc_url=None,
 )
 app.include_router(router)
+app.state.deps = Deps.from_env()  # the served app's connections, as the served graphs have
 
 
 @app.exception_handler(SpacesError)

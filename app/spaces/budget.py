@@ -1,11 +1,17 @@
-"""Monthly token budgets that hold under concurrency.
+"""Monthly token budgets that hold under concurrency, and runs that are admitted whole.
 
-Before a model call, ``reserve`` holds the call's estimated tokens against the
-space's budget; after it, ``settle`` replaces the hold by the real usage in
-the same transaction. The check and the hold happen under a row lock on the
-space's usage row, so two runs cannot both take the last tokens: a space
-overspends only by what a call used beyond its estimate. Holds expire, so a
-process killed mid-call does not lock the budget forever.
+A run holds its whole estimate when it is admitted (``hold_run``): a run the
+space cannot afford is refused before it spends a token, and a run that was
+admitted can be afforded to its end, so concurrent runs do not all start and
+then stop half-way. Before a model call, ``reserve`` moves the call's
+estimate from the run's hold into a call hold (or, past the run's hold, takes
+it from what the space has left); after it, ``settle`` replaces the call hold
+by the real usage and gives the unused part back to the run, in one
+transaction. Checks against the space's total happen under a row lock on its
+usage row, so two runs cannot both take the last tokens: a space overspends
+only by what a call used beyond its estimate. Holds expire, so a process
+killed mid-call or mid-run does not lock the budget forever; ``release_run``
+frees a run's hold when it ends.
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ HOLD_TTL_S = 3_600
 
 @dataclass(frozen=True)
 class Hold:
-    """Tokens reserved for one call in flight."""
+    """Tokens reserved for one call in flight; ``thread_id`` if drawn from a run's hold."""
 
     hold_id: str
     space_id: str
     month: str
     tokens: int
+    thread_id: str | None = None
 
 
 def add_usage(
@@ -46,10 +53,10 @@ def add_usage(
     *,
     idempotency_key: str | None = None,
     thread_id: str | None = None,
-) -> bool:
-    """Add usage to the month's totals in the caller's transaction.
+) -> tuple[int, int, float] | None:
+    """Add usage to the month's totals in the caller's transaction; return the new totals.
 
-    Returns False (and adds nothing) when ``idempotency_key`` was seen before,
+    Returns None (and adds nothing) when ``idempotency_key`` was seen before,
     so a node that re-runs after a crash does not count its calls twice.
     """
     cost = Decimal(str(cost_usd))
@@ -63,19 +70,20 @@ def add_usage(
             [idempotency_key, space_id, month, tokens, api_calls, cost, thread_id],
         ).rowcount
         if not fresh:
-            return False
-    conn.execute(
+            return None
+    row = conn.execute(
         sql.SQL(
             "INSERT INTO {r}.space_usage AS u "
             "(space_id, month, tokens_used, api_calls_used, cost_usd) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (space_id, month) DO UPDATE SET "
             "tokens_used = u.tokens_used + EXCLUDED.tokens_used, "
             "api_calls_used = u.api_calls_used + EXCLUDED.api_calls_used, "
-            "cost_usd = u.cost_usd + EXCLUDED.cost_usd"
+            "cost_usd = u.cost_usd + EXCLUDED.cost_usd "
+            "RETURNING tokens_used, api_calls_used, cost_usd"
         ).format(r=R),
         [space_id, month, tokens, api_calls, cost],
-    )
-    return True
+    ).fetchone()
+    return int(row[0]), int(row[1]), float(row[2])
 
 
 class SpaceBudget:
@@ -104,35 +112,37 @@ class SpaceBudget:
         ).fetchone()
         return int(row[0]), int(row[1])
 
-    def reserve(self, tokens: int, *, reserve_after: int = 0) -> Hold:
+    def reserve(self, tokens: int, *, thread_id: str | None = None) -> Hold:
         """Hold ``tokens`` for a call, or raise ``BudgetExceeded``.
 
-        ``reserve_after`` tokens must stay free after the hold (a run's
-        admission reserve); 0 for calls inside a run already admitted.
+        A call of a run whose hold still covers it moves its estimate out of
+        that hold in one statement; otherwise the tokens must be free in the
+        space, checked under the usage row's lock.
         """
         space_id, month = self.config.space_id, current_month()
+        if thread_id is not None:
+            with self._pool.connection() as conn:
+                drawn = conn.execute(
+                    sql.SQL(
+                        "WITH drawn AS (UPDATE {r}.budget_holds SET tokens = tokens - %(t)s "
+                        "WHERE thread_id = %(thread)s AND space_id = %(space)s "
+                        "AND tokens >= %(t)s AND expires_at > now() RETURNING month) "
+                        "INSERT INTO {r}.budget_holds (space_id, month, tokens, expires_at) "
+                        "SELECT %(space)s, month, %(t)s, now() + make_interval(secs => %(ttl)s) "
+                        "FROM drawn RETURNING hold_id, month"
+                    ).format(r=R),
+                    {"t": tokens, "thread": thread_id, "space": space_id, "ttl": HOLD_TTL_S},
+                ).fetchone()
+            if drawn is not None:
+                return Hold(str(drawn[0]), space_id, drawn[1], tokens, thread_id)
         with self._pool.connection() as conn, conn.transaction():
-            # The usage row is the lock every reservation of this space takes.
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {}.space_usage (space_id, month) VALUES (%s, %s) "
-                    "ON CONFLICT DO NOTHING"
-                ).format(R),
-                [space_id, month],
-            )
-            conn.execute(
-                sql.SQL(
-                    "SELECT 1 FROM {}.space_usage WHERE space_id = %s AND month = %s FOR UPDATE"
-                ).format(R),
-                [space_id, month],
-            )
+            self._lock_month(conn, month)  # the usage row is the lock of every reservation
             used, held = self._totals(conn, month)
             left = self.config.monthly_token_budget - used - held
-            if left - tokens < reserve_after:
+            if left < tokens:
                 raise BudgetExceeded(
                     f"space {space_id!r} has {max(0, left)} tokens left this month; "
                     f"this call needs about {tokens}"
-                    + (f" and runs keep a reserve of {reserve_after}" if reserve_after else "")
                 )
             hold_id = conn.execute(
                 sql.SQL(
@@ -151,11 +161,23 @@ class SpaceBudget:
         *,
         idempotency_key: str,
         thread_id: str | None,
-    ) -> None:
-        """Replace the hold by what the call really used, atomically and once."""
+    ) -> tuple[int, int, float]:
+        """Replace the hold by what the call really used, atomically and once.
+
+        The part of the estimate the call did not use goes back to the run's
+        hold it came from. Returns the space's month totals (tokens, calls, cost).
+        """
         with self._pool.connection() as conn, conn.transaction():
             self._drop(conn, hold)
-            add_usage(
+            if hold.thread_id is not None and tokens < hold.tokens:
+                conn.execute(
+                    sql.SQL(
+                        "UPDATE {}.budget_holds SET tokens = tokens + %s "
+                        "WHERE thread_id = %s AND space_id = %s"
+                    ).format(R),
+                    [hold.tokens - tokens, hold.thread_id, hold.space_id],
+                )
+            totals = add_usage(
                 conn,
                 hold.space_id,
                 hold.month,
@@ -165,11 +187,134 @@ class SpaceBudget:
                 idempotency_key=idempotency_key,
                 thread_id=thread_id,
             )
+            return totals or self._month_totals(conn, hold.month)
+
+    def _month_totals(self, conn: psycopg.Connection, month: str) -> tuple[int, int, float]:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT tokens_used, api_calls_used, cost_usd FROM {}.space_usage "
+                "WHERE space_id = %s AND month = %s"
+            ).format(R),
+            [self.config.space_id, month],
+        ).fetchone()
+        return (int(row[0]), int(row[1]), float(row[2])) if row else (0, 0, 0.0)
 
     def release(self, hold: Hold) -> None:
-        """Give a hold back (the call failed before using anything we can count)."""
-        with self._pool.connection() as conn:
+        """Give a call hold back (the call failed before using anything we can count)."""
+        with self._pool.connection() as conn, conn.transaction():
             self._drop(conn, hold)
+            if hold.thread_id is not None:
+                conn.execute(
+                    sql.SQL(
+                        "UPDATE {}.budget_holds SET tokens = tokens + %s "
+                        "WHERE thread_id = %s AND space_id = %s"
+                    ).format(R),
+                    [hold.tokens, hold.thread_id, hold.space_id],
+                )
+
+    # -- whole runs ---------------------------------------------------------------------------
+    def hold_run(self, thread_id: str, tokens: int, graph: str) -> bool:
+        """Hold a run's whole estimate, or raise ``BudgetExceeded`` before it spends anything.
+
+        Idempotent per thread: a run that already holds (a resumed run, or
+        ``research`` inside ``rpi``) keeps its hold, with a fresh expiry.
+        Returns whether this call took the hold.
+        """
+        space_id, month = self.config.space_id, current_month()
+        with self._pool.connection() as conn, conn.transaction():
+            self._lock_month(conn, month)
+            kept = conn.execute(
+                sql.SQL(
+                    "UPDATE {}.budget_holds SET expires_at = now() + make_interval(secs => %s) "
+                    "WHERE thread_id = %s AND space_id = %s AND expires_at > now() RETURNING 1"
+                ).format(R),
+                [HOLD_TTL_S, thread_id, space_id],
+            ).fetchone()
+            if kept:
+                return False
+            self._drop_run(conn, thread_id)  # an expired hold of this run
+            used, held = self._totals(conn, month)
+            left = self.config.monthly_token_budget - used - held
+            if left < tokens:
+                raise BudgetExceeded(
+                    f"space {space_id!r} has {max(0, left)} tokens left this month; "
+                    f"this run needs up to {tokens}"
+                )
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.budget_holds (space_id, month, tokens, expires_at, thread_id, "
+                    "graph) VALUES (%s, %s, %s, now() + make_interval(secs => %s), %s, %s)"
+                ).format(R),
+                [space_id, month, tokens, HOLD_TTL_S, thread_id, graph],
+            )
+        return True
+
+    def resize_run(self, thread_id: str, tokens: int) -> None:
+        """Set a run's hold to ``tokens`` (its estimate once the plan is known).
+
+        Growing it needs the difference free in the space, or ``BudgetExceeded``;
+        a run with no live hold (it waited past the expiry) takes a new one.
+        """
+        space_id, month = self.config.space_id, current_month()
+        with self._pool.connection() as conn, conn.transaction():
+            self._lock_month(conn, month)
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT tokens, graph FROM {}.budget_holds WHERE thread_id = %s "
+                    "AND space_id = %s AND expires_at > now()"
+                ).format(R),
+                [thread_id, space_id],
+            ).fetchone()
+            held_now = int(row[0]) if row else 0
+            used, held = self._totals(conn, month)
+            left = self.config.monthly_token_budget - used - held
+            if tokens - held_now > left:
+                raise BudgetExceeded(
+                    f"space {space_id!r} has {max(0, left)} tokens left this month; "
+                    f"the approved plan needs up to {tokens - held_now} more"
+                )
+            self._drop_run(conn, thread_id)
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.budget_holds (space_id, month, tokens, expires_at, thread_id, "
+                    "graph) VALUES (%s, %s, %s, now() + make_interval(secs => %s), %s, %s)"
+                ).format(R),
+                [space_id, month, tokens, HOLD_TTL_S, thread_id, row[1] if row else "rpi"],
+            )
+
+    def release_run(self, thread_id: str, graph: str) -> None:
+        """Free the hold ``graph`` took for this run (its unused tokens go back to the space)."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                sql.SQL(
+                    "DELETE FROM {}.budget_holds WHERE thread_id = %s AND space_id = %s "
+                    "AND graph = %s"
+                ).format(R),
+                [thread_id, self.config.space_id, graph],
+            )
+
+    def _drop_run(self, conn: psycopg.Connection, thread_id: str) -> None:
+        conn.execute(
+            sql.SQL("DELETE FROM {}.budget_holds WHERE thread_id = %s AND space_id = %s").format(R),
+            [thread_id, self.config.space_id],
+        )
+
+    def _lock_month(self, conn: psycopg.Connection, month: str) -> None:
+        """Take the lock every reservation of this space and month takes."""
+        space_id = self.config.space_id
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.space_usage (space_id, month) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING"
+            ).format(R),
+            [space_id, month],
+        )
+        conn.execute(
+            sql.SQL(
+                "SELECT 1 FROM {}.space_usage WHERE space_id = %s AND month = %s FOR UPDATE"
+            ).format(R),
+            [space_id, month],
+        )
 
     @staticmethod
     def _drop(conn: psycopg.Connection, hold: Hold) -> None:

@@ -170,7 +170,21 @@ def _space_v3(s: sql.Identifier) -> list[sql.Composable]:
     ]
 
 
-REGISTRY_MIGRATIONS: list[Migration] = [_registry_v1, _registry_v2]
+def _registry_v3(s: sql.Identifier) -> list[sql.Composable]:
+    # Run holds: a run holds its whole estimate at admission (one row per thread,
+    # tagged with the graph that took it), drawn down by its calls and released
+    # when it ends, so a run that was admitted can be afforded to the end.
+    return [
+        sql.SQL("ALTER TABLE {s}.budget_holds ADD COLUMN thread_id TEXT").format(s=s),
+        sql.SQL("ALTER TABLE {s}.budget_holds ADD COLUMN graph TEXT").format(s=s),
+        sql.SQL(
+            "CREATE UNIQUE INDEX idx_holds_thread ON {s}.budget_holds (thread_id, space_id) "
+            "WHERE thread_id IS NOT NULL"
+        ).format(s=s),
+    ]
+
+
+REGISTRY_MIGRATIONS: list[Migration] = [_registry_v1, _registry_v2, _registry_v3]
 SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3]
 
 

@@ -244,12 +244,19 @@ class SpaceManager:
         config = self.get_space(space_id)
         if write and not config.is_active:
             raise SpaceArchived(f"space {space_id!r} is archived: it refuses runs and writes")
+        return self.handle(config)
+
+    def handle(self, config: SpaceConfig) -> SpaceHandle:
+        """The stores of a space whose config the caller has just read (no second read).
+
+        Writable only while the space is active.
+        """
         writable = config.is_active
         return SpaceHandle(
             config=config,
             writable=writable,
             postgres=SpacePostgres(self.backends.pool, config.postgres_schema, writable=writable),
-            vault=SpaceVault(self.vault_root(config), space_id, writable=writable),
+            vault=SpaceVault(self.vault_root(config), config.space_id, writable=writable),
             _backends=self.backends,
         )
 

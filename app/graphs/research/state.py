@@ -9,12 +9,13 @@ unchanged, as its research phase.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, get_args
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 AgentName = Literal["files", "links", "data", "memory", "graph"]
+AGENTS: tuple[str, ...] = get_args(AgentName)  # the order sources are tie-broken in
 
 
 class Citation(TypedDict):

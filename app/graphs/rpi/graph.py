@@ -1,10 +1,12 @@
 """The ``rpi`` graph: admit, research, plan, approve (interrupt), implement, extract, save.
 
-Every node that can be re-run after a crash is idempotent: model calls are
-counted under checkpoint-derived keys, notes are replaced in place, memories
-carry idempotency keys, graph writes are MERGEs and Postgres writes upserts.
-Failures a user can cause end the run with a status and a one-line error,
-never a traceback.
+``build_rpi(deps)`` builds it over explicit dependencies; ``langgraph.json``
+serves the module-level ``graph``, built from the environment. Every node
+that touches the space is written against a ``Scope`` (``scope.py``), which
+owns admission checks and the mapping of failures to outcomes. Every node
+that can be re-run after a crash is idempotent: model calls are counted
+under checkpoint-derived keys, notes are replaced in place, memories carry
+idempotency keys, graph writes are MERGEs and Postgres writes upserts.
 """
 
 from __future__ import annotations
@@ -17,21 +19,15 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from app.errors import (
-    BudgetExceeded,
-    InvalidInput,
-    ModelUnavailable,
-    SpacesError,
-    StoreUnavailable,
-)
-from app.graphs.admission import admit, check_query, open_for_run, run_context, run_model
-from app.graphs.calls import ask_model, thread_id_of
+from app.errors import BudgetExceeded, InvalidInput, SpacesError
+from app.graphs.admission import check_query, run_context, run_model
 from app.graphs.context import RunContext
-from app.graphs.events import emit
-from app.graphs.research import graph as research_graph
-from app.graphs.research.graph import new_note_dir
+from app.graphs.deps import Deps
+from app.graphs.estimate import rpi_estimate
+from app.graphs.notes import claim_note_dir
+from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
-from app.graphs.resources import settings_of
+from app.graphs.rpi.planning import validate_plan
 from app.graphs.rpi.prompts import (
     FACTS_SYSTEM,
     IMPLEMENT_SYSTEM,
@@ -41,8 +37,9 @@ from app.graphs.rpi.prompts import (
     step_prompt,
 )
 from app.graphs.rpi.save import estimate_plan, implementation_text, save_outputs
-from app.graphs.rpi.state import KeyFacts, Plan, RPIInput, RPIOutput, RPIState, validate_plan
+from app.graphs.rpi.state import KeyFacts, Plan, RPIInput, RPIOutput, RPIState
 from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, run_tool
+from app.graphs.scope import Scope, open_scope, scoped
 from app.spaces.budget import thread_totals
 from app.spaces.run_records import register_thread, upsert_run
 
@@ -50,38 +47,27 @@ MAX_TOOL_ROUNDS = 3
 FEEDBACK_MAX = 2_000
 
 
-def _stop(status: str, exc: Exception) -> Command:
-    return Command(goto="finish", update={"status": status, "error": str(exc)})
+def admit(state: RPIState, scope: Scope) -> Command[Literal["research", "finish"]]:
+    """Check the input, fix the model and note folder, and hold the run's whole estimate.
 
-
-def admit_run(
-    state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
-) -> Command[Literal["research", "finish"]]:
-    """Refuse unknown, archived, foreign or spent spaces; fix the model and note folder."""
-    try:
-        query = check_query(state.get("query"))
-        parse_spec(state.get("context_spec"))
-        admitted = admit(run_context(runtime), state.get("space_id"))
-        model = state.get("model") or run_model(run_context(runtime), admitted)
-        space_id = admitted.space.config.space_id
-        if thread_id := thread_id_of(config):
-            register_thread(
-                admitted.manager.backends.pool,
-                thread_id,
-                space_id,
-                run_context(runtime).user_id,
-                "rpi",
-            )
-    except BudgetExceeded as exc:
-        return _stop("budget_exceeded", exc)
-    except (StoreUnavailable, ModelUnavailable):
-        raise  # the run stays resumable from its last checkpoint
-    except SpacesError as exc:
-        return _stop("failed", exc)
-    note_dir = state.get("note_dir") or new_note_dir(
-        admitted, "Projects", query, thread_id_of(config)
+    A run the space cannot afford ends here as ``budget_exceeded``, before it
+    spends a token.
+    """
+    query = check_query(state.get("query"))
+    spec = parse_spec(state.get("context_spec"))
+    model = state.get("model") or run_model(scope.context, scope.space, scope.settings)
+    tokens = scope.context.token_reserve
+    if tokens is None:
+        tokens = rpi_estimate(len(spec.agents()))
+    if thread_id := scope.thread_id:
+        scope.budget.hold_run(thread_id, tokens, "rpi")  # refused runs leave no thread record
+        register_thread(scope.deps.backends.pool, thread_id, scope.space_id, scope.user_id, "rpi")
+    elif scope.budget.remaining() < tokens:
+        raise BudgetExceeded(f"space {scope.space_id!r} cannot afford a run of up to {tokens}")
+    note_dir = state.get("note_dir") or claim_note_dir(
+        scope.space.vault, "Projects", query, scope.thread_id
     )
-    emit(runtime, config, "run.started", space_id, query=query, model=model)
+    scope.emit("run.started", query=query, model=model)
     return Command(
         goto="research",
         update={
@@ -100,31 +86,20 @@ def after_research(state: RPIState) -> Literal["plan", "finish"]:
     return "plan" if state.get("status") == "completed" else "finish"
 
 
-def plan(
-    state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
-) -> Command[Literal["approve_plan", "finish"]]:
+def plan(state: RPIState, scope: Scope) -> Command[Literal["approve_plan", "finish"]]:
     """Ask the model for a plan (again, with the person's feedback, after ``revise``)."""
     messages = [
         SystemMessage(PLAN_SYSTEM),
         HumanMessage(plan_prompt(state["query"], state.get("research", ""), state.get("feedback"))),
     ]
+    drafted = scope.ask(messages, schema=Plan)
     try:
-        drafted = ask_model(
-            runtime, config, state["space_id"], state["model"], messages,
-            schema=Plan,
-        )  # fmt: skip
         if drafted is None:
             raise InvalidInput("the model answered without a plan")
         checked, order = validate_plan(drafted.model_dump())
-    except BudgetExceeded as exc:
-        return _stop("budget_exceeded", exc)
     except InvalidInput as exc:
-        return _stop("failed", InvalidInput(f"the model's plan was unusable: {exc}"))
-    except (StoreUnavailable, ModelUnavailable):
-        raise  # the run stays resumable from its last checkpoint
-    except SpacesError as exc:
-        return _stop("failed", exc)
-    emit(runtime, config, "phase.completed", state["space_id"], phase="plan")
+        raise InvalidInput(f"the model's plan was unusable: {exc}") from None
+    scope.emit("phase.completed", phase="plan")
     return Command(
         goto="approve_plan",
         update={
@@ -137,12 +112,13 @@ def plan(
 
 
 def approve_plan(
-    state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
+    state: RPIState, scope: Scope
 ) -> Command[Literal["implement", "plan", "approve_plan", "finish"]]:
     """Stop for a person: approve, reject, edit or revise the plan.
 
     A valid edit replaces the plan and is carried out. An invalid edit or an
     unknown action asks again, showing the error; the plan stays awaiting.
+    An approved plan resizes the run's hold to what it needs.
     """
     tokens, cost = estimate_plan(state["plan"], state.get("research", ""), state["model"])
     request: dict[str, Any] = {
@@ -154,29 +130,16 @@ def approve_plan(
     }
     if state.get("approval_error"):
         request["error"] = state["approval_error"]
-    emit(runtime, config, "approval.required", state["space_id"], kind="plan_approval")
+    scope.emit("approval.required", kind="plan_approval")
     answer = interrupt(request)
     action = answer.get("action") if isinstance(answer, dict) else None
-    emit(runtime, config, "approval.resolved", state["space_id"], action=str(action)[:20])
+    scope.emit("approval.resolved", action=str(action)[:20])
     start = {"step_index": 0, "deliverables": {}, "step_messages": [], "tool_rounds": 0}
-    if action == "approve":
-        return Command(
-            goto="implement", update={**start, "status": "implementing", "approval_error": None}
-        )
     if action == "reject":
         feedback = str(answer.get("feedback") or "")[:FEEDBACK_MAX]
         return Command(
             goto="finish",
             update={"status": "rejected", "error": None, "feedback": feedback or None},
-        )
-    if action == "edit":
-        try:
-            edited, order = validate_plan(answer.get("plan"))
-        except InvalidInput as exc:
-            return Command(goto="approve_plan", update={"approval_error": str(exc)})
-        return Command(
-            goto="implement",
-            update={**start, "plan": edited, "order": order, "status": "implementing"},
         )
     if action == "revise":
         feedback = answer.get("feedback")
@@ -184,12 +147,29 @@ def approve_plan(
             error = f"revise needs feedback text of 1 to {FEEDBACK_MAX} characters"
             return Command(goto="approve_plan", update={"approval_error": error})
         return Command(goto="plan", update={"feedback": feedback.strip()})
-    error = f"unknown action {str(action)[:40]!r}: use approve, reject, edit or revise"
-    return Command(goto="approve_plan", update={"approval_error": error})
+    if action not in ("approve", "edit"):
+        error = f"unknown action {str(action)[:40]!r}: use approve, reject, edit or revise"
+        return Command(goto="approve_plan", update={"approval_error": error})
+    chosen, order = state["plan"], state["order"]
+    if action == "edit":
+        try:
+            chosen, order = validate_plan(answer.get("plan"))
+        except InvalidInput as exc:
+            return Command(goto="approve_plan", update={"approval_error": str(exc)})
+        tokens, _ = estimate_plan(chosen, state.get("research", ""), state["model"])
+    if scope.thread_id:
+        scope.budget.resize_run(scope.thread_id, tokens)
+    return Command(
+        goto="implement",
+        update={
+            **start, "plan": chosen, "order": order, "status": "implementing",
+            "approval_error": None,
+        },
+    )  # fmt: skip
 
 
 def implement(
-    state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
+    state: RPIState, scope: Scope
 ) -> Command[Literal["run_tools", "implement", "extract", "finish"]]:
     """Carry out the next step in dependency order (one step per node run)."""
     order, index = state["order"], state.get("step_index", 0)
@@ -203,20 +183,10 @@ def implement(
         HumanMessage(step_prompt(state["query"], state.get("research", ""), step, deliverables)),
     ]
     tools = IMPLEMENT_TOOLS if state.get("tool_rounds", 0) < MAX_TOOL_ROUNDS else []
-    try:
-        answer: AIMessage = ask_model(
-            runtime, config, state["space_id"], state["model"], messages,
-            tools=tools,
-        )  # fmt: skip
-    except BudgetExceeded as exc:
-        return _stop("budget_exceeded", exc)
-    except (StoreUnavailable, ModelUnavailable):
-        raise  # the run stays resumable from its last checkpoint
-    except SpacesError as exc:
-        return _stop("failed", exc)
+    answer: AIMessage = scope.ask(messages, tools=tools)
     if answer.tool_calls and tools:
         return Command(goto="run_tools", update={"step_messages": [*messages, answer]})
-    emit(runtime, config, "phase.progress", state["space_id"], phase="implement", step=step["id"])
+    scope.emit("phase.progress", phase="implement", step=step["id"])
     return Command(
         goto="implement",
         update={
@@ -244,9 +214,7 @@ def _approved(tool: str, args: dict, space_id: str) -> bool:
         request = {**request, "error": f"unknown action {str(action)[:40]!r}: approve or reject"}
 
 
-def run_tools(
-    state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
-) -> Command[Literal["run_tools", "implement"]]:
+def run_tools(state: RPIState, scope: Scope) -> Command[Literal["run_tools", "implement"]]:
     """Run the next tool call the model asked for; one per pass, so none runs twice.
 
     LangGraph re-runs a node from its start when it resumes after an
@@ -263,13 +231,12 @@ def run_tools(
         return Command(goto="implement", update={"tool_rounds": rounds + 1})
     call = pending[0]
     name, args = call["name"], call.get("args") or {}
-    if name in NEEDS_APPROVAL and not _approved(name, args, state["space_id"]):
+    if name in NEEDS_APPROVAL and not _approved(name, args, scope.space_id):
         output = "the user did not approve this tool call"
     else:
-        emit(runtime, config, "tool.started", state["space_id"], tool=name)
-        output = run_tool(name, args, settings_of(run_context(runtime)))
-        kind = "tool.failed" if output.startswith("failed:") else "tool.completed"
-        emit(runtime, config, kind, state["space_id"], tool=name)
+        scope.emit("tool.started", tool=name)
+        output = run_tool(name, args, scope.settings)
+        scope.emit("tool.failed" if output.startswith("failed:") else "tool.completed", tool=name)
     last = len(pending) == 1
     return Command(
         goto="implement" if last else "run_tools",
@@ -280,9 +247,7 @@ def run_tools(
     )
 
 
-def extract(
-    state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
-) -> Command[Literal["save", "finish"]]:
+def extract(state: RPIState, scope: Scope) -> Command[Literal["save", "finish"]]:
     """Ask the model for the key facts, entities and relations (skipped if the budget is out)."""
     messages = [
         SystemMessage(FACTS_SYSTEM),
@@ -291,90 +256,86 @@ def extract(
         ),
     ]
     try:
-        answer = ask_model(
-            runtime, config, state["space_id"], state["model"], messages,
-            schema=KeyFacts,
-        )  # fmt: skip
-        facts = (answer or KeyFacts()).model_dump()
+        facts = (scope.ask(messages, schema=KeyFacts) or KeyFacts()).model_dump()
     except BudgetExceeded:
         facts = KeyFacts().model_dump()  # save the work done; remember nothing new
-    except (StoreUnavailable, ModelUnavailable):
-        raise  # the run stays resumable from its last checkpoint
-    except SpacesError as exc:
-        return _stop("failed", exc)
     return Command(goto="save", update={"facts": facts})
 
 
-def save(
-    state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig
-) -> Command[Literal["finish"]]:
+def save(state: RPIState, scope: Scope) -> Command[Literal["finish"]]:
     """Write plan and implementation notes, memories, graph facts and run records."""
-    try:
-        admitted = open_for_run(run_context(runtime), state["space_id"])
-        artifacts = save_outputs(
-            admitted, state, thread_id_of(config), run_context(runtime).user_id
-        )
-    except (StoreUnavailable, ModelUnavailable):
-        raise  # the run stays resumable from its last checkpoint
-    except SpacesError as exc:
-        return _stop("failed", exc)
-    emit(runtime, config, "memory.saved", state["space_id"], facts=len(state["facts"]["facts"]))
+    artifacts = save_outputs(scope, state)
+    scope.emit("memory.saved", facts=len(state["facts"]["facts"]))
     return Command(goto="finish", update={"artifacts": artifacts, "status": "completed"})
 
 
-def finish(state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
-    """Total the run's usage, record its outcome in the space, and report it."""
-    status = state.get("status") or "failed"
-    if status not in ("completed", "rejected", "budget_exceeded"):
-        status = "failed"
-    thread_id = thread_id_of(config)
-    tokens, cost = 0, 0.0
-    artifacts = state.get("artifacts") or (
-        {"research": state["research_path"]} if state.get("research_path") else {}
+def finish_node(deps: Deps, graph_name: str) -> Any:
+    """The last node: free the run's hold, total its usage, record and report its outcome.
+
+    It runs for refused runs too, so it opens the space only if the run may
+    touch it, and touches nothing otherwise.
+    """
+
+    def finish(state: RPIState, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
+        status = state.get("status") or "failed"
+        if status not in ("completed", "rejected", "budget_exceeded"):
+            status = "failed"
+        tokens, cost = 0, 0.0
+        artifacts = state.get("artifacts") or (
+            {"research": state["research_path"]} if state.get("research_path") else {}
+        )
+        try:
+            scope = open_scope(
+                deps, run_context(runtime), config, state.get("space_id"),
+                writer=runtime.stream_writer,
+            )  # fmt: skip
+        except SpacesError:
+            scope = None  # refused at admission: nothing of the space may be touched
+        if scope is not None and (thread_id := scope.thread_id):
+            scope.budget.release_run(thread_id, graph_name)
+            tokens, cost = thread_totals(deps.backends.pool, thread_id)
+            if state.get("model"):
+                upsert_run(
+                    scope.space.postgres,
+                    thread_id=thread_id,
+                    user_id=scope.user_id,
+                    query=state.get("query", ""),
+                    status=status,
+                    model=state.get("model"),
+                    tokens_used=tokens,
+                    cost_usd=cost,
+                    result={"artifacts": artifacts, "error": state.get("error")},
+                )
+        if scope is not None:
+            kind = "run.completed" if status in ("completed", "rejected") else "run.failed"
+            scope.emit(kind, status=status)
+        return {
+            "status": status,
+            "tokens_used": tokens,
+            "cost_usd": round(cost, 6),
+            "artifacts": artifacts,
+        }
+
+    return finish
+
+
+NODES = ("admit", "plan", "approve_plan", "implement", "run_tools", "extract", "save")
+_STEPS = (admit, plan, approve_plan, implement, run_tools, extract, save)
+
+
+def build_rpi(deps: Deps) -> StateGraph:
+    """The uncompiled ``rpi`` graph over ``deps`` (compile it with your own checkpointer)."""
+    builder = StateGraph(
+        RPIState, context_schema=RunContext, input_schema=RPIInput, output_schema=RPIOutput
     )
-    try:
-        admitted = open_for_run(run_context(runtime), state.get("space_id"))
-    except SpacesError:
-        admitted = None  # refused at admission: nothing of the space may be touched
-    if admitted is not None and thread_id:
-        tokens, cost = thread_totals(admitted.manager.backends.pool, thread_id)
-        if state.get("model"):
-            upsert_run(
-                admitted.space.postgres,
-                thread_id=thread_id,
-                user_id=run_context(runtime).user_id,
-                query=state.get("query", ""),
-                status=status,
-                model=state.get("model"),
-                tokens_used=tokens,
-                cost_usd=cost,
-                result={"artifacts": artifacts, "error": state.get("error")},
-            )
-    kind = "run.completed" if status in ("completed", "rejected") else "run.failed"
-    if isinstance(state.get("space_id"), str):
-        emit(runtime, config, kind, state["space_id"], status=status)
-    return {
-        "status": status,
-        "tokens_used": tokens,
-        "cost_usd": round(cost, 6),
-        "artifacts": artifacts,
-    }
+    for name, step in zip(NODES, _STEPS, strict=True):
+        builder.add_node(name, scoped(deps, step))
+    builder.add_node("research", build_research(deps).compile(name="research"))
+    builder.add_node("finish", finish_node(deps, "rpi"))
+    builder.add_edge(START, "admit")
+    builder.add_conditional_edges("research", after_research, ["plan", "finish"])
+    builder.add_edge("finish", END)
+    return builder
 
 
-builder = StateGraph(
-    RPIState, context_schema=RunContext, input_schema=RPIInput, output_schema=RPIOutput
-)
-builder.add_node("admit", admit_run)
-builder.add_node("research", research_graph)
-builder.add_node("plan", plan)
-builder.add_node("approve_plan", approve_plan)
-builder.add_node("implement", implement)
-builder.add_node("run_tools", run_tools)
-builder.add_node("extract", extract)
-builder.add_node("save", save)
-builder.add_node("finish", finish)
-builder.add_edge(START, "admit")
-builder.add_conditional_edges("research", after_research, ["plan", "finish"])
-builder.add_edge("finish", END)
-
-graph = builder.compile(name="rpi")
+graph = build_rpi(Deps.from_env()).compile(name="rpi")

@@ -7,14 +7,16 @@ the Postgres rows are upserts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.graphs.admission import Admitted
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names
 from app.spaces.budget import thread_totals
 from app.spaces.run_records import put_artifact, upsert_run
+
+if TYPE_CHECKING:
+    from app.graphs.scope import Scope
 
 STEP_OVERHEAD_TOKENS = 300
 
@@ -47,15 +49,11 @@ def implementation_text(state: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def save_outputs(
-    admitted: Admitted, state: dict[str, Any], thread_id: str | None, user_id: str
-) -> dict[str, str]:
+def save_outputs(scope: Scope, state: dict[str, Any]) -> dict[str, str]:
     """Write everything the run produced; return the artifacts' vault paths."""
-    space = admitted.space
+    space, thread_id, user_id = scope.space, scope.thread_id, scope.user_id
     note_dir = state["note_dir"]
-    tokens, cost = (
-        thread_totals(admitted.manager.backends.pool, thread_id) if thread_id else (0, 0.0)
-    )
+    tokens, cost = thread_totals(scope.deps.backends.pool, thread_id) if thread_id else (0, 0.0)
 
     def front(phase: str) -> dict[str, Any]:
         return {

@@ -1,7 +1,7 @@
 """State, input and output of ``rpi``, and the schemas the model fills in.
 
 ``Plan`` and ``KeyFacts`` are asked of the model as structured output; the
-plan a person edits at the approval step is checked with ``validate_plan``.
+plans are checked in ``planning.py``.
 """
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ from __future__ import annotations
 from typing import Any, NotRequired
 
 from langchain_core.messages import AnyMessage
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
-
-from app.errors import InvalidInput
 
 STEP_ID = r"^[A-Za-z0-9_-]{1,32}$"
 
@@ -53,37 +51,6 @@ class KeyFacts(BaseModel):
     facts: list[str] = Field(default_factory=list, max_length=10)
     entities: list[Entity] = Field(default_factory=list, max_length=20)
     relations: list[Relation] = Field(default_factory=list, max_length=30)
-
-
-def validate_plan(raw: object) -> tuple[dict[str, Any], list[str]]:
-    """The plan as a plain dict and its steps in dependency order, or ``InvalidInput``.
-
-    Refuses duplicate ids, dependencies on unknown steps and cycles.
-    """
-    try:
-        plan = Plan.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "plan"
-        raise InvalidInput(f"invalid plan: {where}: {first['msg']}") from None
-    ids = [s.id for s in plan.steps]
-    if len(set(ids)) != len(ids):
-        raise InvalidInput("invalid plan: step ids must be unique")
-    deps = {s.id: list(dict.fromkeys(s.depends_on)) for s in plan.steps}
-    for step, needs in deps.items():
-        for need in needs:
-            if need not in deps:
-                raise InvalidInput(f"invalid plan: step {step!r} depends on unknown step {need!r}")
-    order: list[str] = []
-    done: set[str] = set()
-    while len(order) < len(ids):
-        ready = [i for i in ids if i not in done and all(d in done for d in deps[i])]
-        if not ready:
-            stuck = sorted(i for i in ids if i not in done)
-            raise InvalidInput(f"invalid plan: dependency cycle among steps {stuck}")
-        order.extend(ready)
-        done.update(ready)
-    return plan.model_dump(), order
 
 
 class RPIInput(TypedDict):

@@ -1,0 +1,38 @@
+"""What a graph needs from outside a run, handed to its factory: settings and connections.
+
+``build_rpi(deps)`` and ``build_research(deps)`` close their nodes over one
+``Deps``; nothing is looked up in a module-level cache. The graphs that
+``langgraph.json`` serves are built once, at import, from the process
+environment (``Deps.from_env``); the CLI, notebooks and tests build their own
+from their own ``Settings``. Connections open lazily, so building is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.settings import Settings
+from app.spaces.backends import Backends
+from app.spaces.space_manager import SpaceManager
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Settings plus the connections every run of these graphs shares."""
+
+    settings: Settings
+    backends: Backends
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Deps:
+        """Dependencies on ``settings``' stores (connections open on first use)."""
+        return cls(settings, Backends(settings))
+
+    @classmethod
+    def from_env(cls) -> Deps:
+        """Dependencies read from the environment: what a served graph gets."""
+        return cls.from_settings(Settings.from_env())
+
+    def manager(self) -> SpaceManager:
+        """A ``SpaceManager`` on these connections (it does not own them)."""
+        return SpaceManager(self.settings, self.backends)

@@ -1,0 +1,51 @@
+"""Where a run's notes go: claiming a folder of the vault, and checking one given to us.
+
+A run writes its notes under ``<folder>/<date>-<slug>``. Two runs must never
+share a folder (one would overwrite the other's notes), so the folder is
+claimed by creating it: whoever creates it owns it. This is vault plumbing,
+kept out of the graph files so that ``rpi`` and ``research`` share it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+from app.errors import InvalidInput
+from app.ids import slugify
+from app.spaces.vault import SpaceVault
+
+_NOTE_DIR = re.compile(r"(Projects|Research)/\d{4}-\d{2}-\d{2}-[a-z0-9-]{1,60}")
+
+
+def claim_note_dir(vault: SpaceVault, folder: str, query: str, thread_id: str | None) -> str:
+    """Claim ``<folder>/<date>-<slug>`` for this run by creating it.
+
+    If another run has it (even one started a moment ago), the thread's
+    prefix is added, then a random one: creating the folder is the claim, so
+    two runs never share one.
+    """
+    base = f"{folder}/{datetime.now(UTC).date().isoformat()}-{slugify(query)}"
+    suffixes = ["", slugify((thread_id or "")[:8]), uuid.uuid4().hex[:8], uuid.uuid4().hex[:8]]
+    for suffix in suffixes:
+        candidate = f"{base}-{suffix}" if suffix and suffix != "untitled" else base
+        try:
+            (vault.root / candidate).mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue
+        return candidate
+    raise InvalidInput(f"cannot claim a note folder under {base}")
+
+
+def check_note_dir(note_dir: object, related: object) -> None:
+    """Refuse a note folder or links (given by ``rpi``) outside the expected shape."""
+    if note_dir is None:
+        return
+    if not isinstance(note_dir, str) or not _NOTE_DIR.fullmatch(note_dir):
+        raise InvalidInput("note_dir must look like Projects/<date>-<slug>")
+    links = related or []
+    if not isinstance(links, list) or not all(
+        isinstance(n, str) and n.startswith(note_dir + "/") and len(n) < 200 for n in links
+    ):
+        raise InvalidInput("related_notes must be notes inside note_dir")

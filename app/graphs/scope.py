@@ -1,0 +1,187 @@
+"""One scope per node run: who runs, on which space, with which model, and how to call it.
+
+Every node that touches a space is written against a ``Scope``, built once
+when the node starts: the authenticated run context, the space opened once
+(one registry read, which also re-checks ownership and archival, so a space
+archived mid-run stops the run at its next node), the run's model and thread,
+``ask`` (budgeted, counted model calls) and ``emit`` (events in the
+envelope). ``scoped`` turns such a function into a LangGraph node and owns
+the one mapping of errors to outcomes: a spent budget or a user error ends
+the run through its ``finish`` node with a status and a one-line error,
+while a store or model failure propagates, so the run stays resumable from
+its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from app.errors import BudgetExceeded, ModelUnavailable, SpacesError, StoreUnavailable
+from app.graphs.admission import authorize, run_context
+from app.graphs.calls import call_key, invoke_model, thread_id_of
+from app.graphs.context import RunContext
+from app.graphs.deps import Deps
+from app.graphs.events import Writer, emit
+from app.llm.resolve import MAX_OUTPUT_TOKENS
+from app.settings import Settings
+from app.spaces.budget import SpaceBudget
+from app.spaces.space_manager import SpaceHandle, SpaceManager
+
+
+@dataclass
+class Scope:
+    """Everything one node run needs; built by ``open_scope``, used by one node only."""
+
+    deps: Deps
+    context: RunContext
+    space: SpaceHandle
+    config: RunnableConfig
+    writer: Writer | None = None
+    model: str | None = None
+    _calls: int = field(default=0, repr=False)
+
+    @property
+    def space_id(self) -> str:
+        """The space this node works on."""
+        return self.space.config.space_id
+
+    @property
+    def user_id(self) -> str:
+        """The user the run acts for (the authenticated one under the server)."""
+        return self.context.user_id
+
+    @property
+    def thread_id(self) -> str | None:
+        """The run's thread, if it has one (an in-memory test run may not)."""
+        return thread_id_of(self.config)
+
+    @property
+    def settings(self) -> Settings:
+        """The process settings the graph was built with."""
+        return self.deps.settings
+
+    @property
+    def manager(self) -> SpaceManager:
+        """A manager on the graph's shared connections."""
+        return self.deps.manager()
+
+    @property
+    def budget(self) -> SpaceBudget:
+        """The space's token budget."""
+        return SpaceBudget(self.deps.backends.pool, self.space.config)
+
+    def ask(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        schema: type | None = None,
+        tools: Sequence[Any] = (),
+        max_output: int = MAX_OUTPUT_TOKENS,
+        share: int | None = None,
+        model: str | None = None,
+    ) -> Any:
+        """Call the run's model under the budget and report the space's usage.
+
+        Calls are numbered in the order a node makes them; a node that re-runs
+        after a crash makes them in the same order, so each is counted once.
+        """
+        seq, self._calls = self._calls, self._calls + 1
+        name = model or self.model
+        if name is None:
+            raise RuntimeError("this node has no model: the run was not admitted")
+        done = invoke_model(
+            self.space, self.budget, self.settings, self.config,
+            model=name, messages=messages, schema=schema, tools=tools, seq=seq,
+            max_output=max_output, share=share,
+        )  # fmt: skip
+        self.emit(
+            "usage.updated", key=call_key(self.config, seq), tokens_used=done.tokens_used,
+            api_calls_used=done.api_calls_used, cost_usd=round(done.cost_usd, 6),
+        )  # fmt: skip
+        return done.answer
+
+    def emit(self, event_type: str, *, key: str | None = None, **payload: Any) -> dict[str, Any]:
+        """Stream one event about this space to whoever watches the run."""
+        return emit(
+            self.writer, self.config, event_type, self.space_id,
+            actor=self.user_id, key=key, **payload,
+        )  # fmt: skip
+
+
+def open_scope(
+    deps: Deps,
+    context: RunContext,
+    config: RunnableConfig,
+    space_id: object,
+    *,
+    model: str | None = None,
+    writer: Writer | None = None,
+) -> Scope:
+    """Authorize ``context``'s user on ``space_id`` and build the node's scope."""
+    space = authorize(deps.manager(), context, space_id)
+    return Scope(deps, context, space, config, writer=writer, model=model)
+
+
+def node_scope(
+    deps: Deps, runtime: Runtime[RunContext], config: RunnableConfig, state: Any
+) -> Scope:
+    """The scope of a node run: its state's space and model, its runtime's user and writer."""
+    context = run_context(runtime)
+    return open_scope(
+        deps, context, config, state.get("space_id"),
+        model=state.get("model"), writer=runtime.stream_writer,
+    )  # fmt: skip
+
+
+def stop(goto: str, status: str, exc: BaseException) -> Command:
+    """End the run through ``goto`` with ``status`` and the error's one line."""
+    return Command(goto=goto, update={"status": status, "error": str(exc)})
+
+
+def outcome(goto: str, body: Callable[[], Any]) -> Any:
+    """Run ``body``; map a spent budget or a user error to ``goto`` with a status.
+
+    Store and model failures propagate: the run stays resumable.
+    """
+    try:
+        return body()
+    except BudgetExceeded as exc:
+        return stop(goto, "budget_exceeded", exc)
+    except (StoreUnavailable, ModelUnavailable):
+        raise
+    except SpacesError as exc:
+        return stop(goto, "failed", exc)
+
+
+def scoped[S](
+    deps: Deps, fn: Callable[[S, Scope], Any], *, on_stop: str = "finish"
+) -> Callable[..., Any]:
+    """A LangGraph node that opens a ``Scope`` and runs ``fn(state, scope)`` under ``outcome``.
+
+    The node keeps ``fn``'s name, docstring and return annotation (its
+    ``Command[Literal[...]]``, from which Studio draws the edges); its
+    signature is the one LangGraph reads to pass the runtime and config.
+    """
+    hints = typing.get_type_hints(fn)
+
+    def node(state: Any, runtime: Runtime[RunContext], config: RunnableConfig) -> Any:
+        return outcome(on_stop, lambda: fn(state, node_scope(deps, runtime, config, state)))
+
+    node.__name__ = node.__qualname__ = fn.__name__
+    node.__doc__ = fn.__doc__
+    node.__module__ = fn.__module__
+    node.__annotations__ = {
+        "state": hints.get("state", Any),
+        "runtime": Runtime[RunContext],
+        "config": RunnableConfig,
+        "return": hints.get("return", Any),
+    }
+    return node
