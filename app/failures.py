@@ -10,6 +10,8 @@ its last checkpoint.
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 from psycopg_pool import PoolTimeout
 
@@ -23,3 +25,9 @@ def store_failure(exc: BaseException, thread_id: str | None = None) -> StoreUnav
     error = StoreUnavailable("postgres", str(exc) or type(exc).__name__)
     error.thread_id = thread_id
     return error
+
+
+# When the server dies under a pipeline (LangGraph's checkpointer uses one),
+# psycopg logs a second "error ignored terminating ..." warning on top of the
+# error that is raised; the person gets the raised one, as one line.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
