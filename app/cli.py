@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from app.cli_objects import add_objects_commands, objects_command
-from app.cli_runs import add_run_commands, run_command
+from app.cli_runs import add_run_commands, run_command, runs_command
 from app.errors import InvalidInput, SpacesError
+from app.failures import STORE_ERRORS, store_failure
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig, SpaceUsage
+from app.text import printable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,7 +85,10 @@ def _usage_json(config: SpaceConfig, usage: SpaceUsage) -> dict[str, Any]:
 
 
 def _emit(args: argparse.Namespace, doc: Any, human: str) -> None:
-    print(json.dumps(doc, indent=2, default=str) if getattr(args, "json", False) else human)
+    json_out = getattr(args, "json", False)
+    print(
+        json.dumps(doc, indent=2, default=str) if json_out else printable(human, keep_newlines=True)
+    )
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -91,6 +96,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return run_command(args, settings)
     if args.command == "objects":
         return objects_command(args, settings)
+    if args.command == "runs":
+        return runs_command(args, settings)
     if args.command == "down":
         stopped = [
             name
@@ -164,8 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args, Settings.from_env())
     except SpacesError as exc:
-        print(f"spaces: {exc}", file=sys.stderr)
+        print(printable(f"spaces: {exc.line()}"), file=sys.stderr)
         return exc.exit_code
+    except STORE_ERRORS as exc:  # a store died outside a run: one line all the same
+        print(printable(f"spaces: {store_failure(exc).line()}"), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("spaces: interrupted", file=sys.stderr)
         return 130

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from app.settings import Settings
+from app.text import printable
 
 
 def add_objects_commands(sub: Any) -> None:
@@ -84,5 +85,5 @@ def objects_command(args: argparse.Namespace, settings: Settings) -> int:
             version = store.set_version_status(args.space_id, args.version_id, args.status)
             doc = version.to_json()
             human = f"version {version.id} is {version.status}"
-    print(json.dumps(doc, indent=2) if args.json else human)
+    print(json.dumps(doc, indent=2) if args.json else printable(human, keep_newlines=True))
     return 0

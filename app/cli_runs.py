@@ -1,10 +1,13 @@
 """``spaces run``, ``spaces resume`` and ``spaces research``: graph runs from the shell.
 
-Progress goes to stderr while the run works; stdout gets the result (one JSON
-document with ``--json``). In a terminal with no flag, ``run`` shows the plan
-and asks; without a terminal it stops at the approval and prints
+Progress goes to stderr while the run works, and its first line names the
+thread, so a run killed at any point can be found and resumed; every error
+line of a run names it too. stdout gets the result (one JSON document with
+``--json``). In a terminal with no flag, ``run`` shows the plan and asks;
+without a terminal it stops at the approval and prints
 ``{"status": "awaiting_approval", "thread_id", "plan"}`` for a later
-``spaces resume``.
+``spaces resume``. Everything printed passes through ``printable``: a query
+carrying escape sequences cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.errors import BudgetExceeded, InvalidInput, SpacesError
+from app.files import read_json_file
+from app.ids import validate_space_id, validate_thread_id
 from app.settings import Settings
+from app.text import printable
 
 if TYPE_CHECKING:  # the runner pulls in LangGraph: imported only when a run starts
     from app.runner import Runner, RunResult
@@ -41,7 +49,10 @@ def add_run_commands(sub: Any) -> None:
     r.add_argument("--json", action="store_true")
 
     s = sub.add_parser("resume", help="answer a run's pending approval, or continue a crashed run")
-    s.add_argument("thread_id")
+    s.add_argument("thread_id", nargs="?", help="the run's thread (see 'spaces runs')")
+    s.add_argument(
+        "--last", metavar="SPACE_ID", help="the space's most recent run waiting or interrupted"
+    )
     s.add_argument("--user", help="the run's user (default: whoever started it)")
     answer = s.add_mutually_exclusive_group()
     answer.add_argument("--approve", action="store_true")
@@ -50,6 +61,13 @@ def add_run_commands(sub: Any) -> None:
     answer.add_argument("--edit", metavar="PLAN.json", help="replace the plan with this one")
     s.add_argument("--feedback", help="why, with --reject")
     s.add_argument("--json", action="store_true")
+
+    ls = sub.add_parser("runs", help="a space's runs: status, thread id, start time, query")
+    ls.add_argument("space_id")
+    ls.add_argument("--status", help="only runs with this status, e.g. interrupted")
+    ls.add_argument("--user", help="whose runs (default: the space's owner)")
+    ls.add_argument("--limit", type=int, default=50, help="at most this many, newest first")
+    ls.add_argument("--json", action="store_true")
 
     q = sub.add_parser("research", help="research a question in a space and write a cited note")
     q.add_argument("space_id")
@@ -60,24 +78,26 @@ def add_run_commands(sub: Any) -> None:
     q.add_argument("--json", action="store_true")
 
 
+def _say(text: object) -> None:
+    """Print to stdout, control characters escaped (newlines kept)."""
+    print(printable(text, keep_newlines=True))
+
+
+def _tell(text: object) -> None:
+    """One line to stderr, control characters (and newlines) escaped.
+
+    A closed stderr (``2>&1 | head``) loses the line but does not stop the run.
+    """
+    with suppress(BrokenPipeError):
+        print(printable(text), file=sys.stderr, flush=True)
+
+
 def _progress(event: dict[str, Any]) -> None:
     payload = event.get("payload") or {}
     detail = " ".join(f"{k}={v}" for k, v in payload.items() if k != "citation")
     if event.get("event_type") == "finding":
         detail = f"{payload.get('agent')}: {(payload.get('citation') or {}).get('label')}"
-    print(f"  … {event.get('event_type')} {detail}".rstrip(), file=sys.stderr, flush=True)
-
-
-def _read_json(path: str, what: str) -> Any:
-    file = Path(path)
-    try:
-        if file.stat().st_size > SPEC_MAX_BYTES:
-            raise InvalidInput(f"{what} {path!r} is larger than {SPEC_MAX_BYTES} bytes")
-        return json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {what} {path!r}: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{what} {path!r} is not valid JSON: {exc}") from None
+    _tell(f"  … {event.get('event_type')} {detail}".rstrip())
 
 
 def _ask(prompt: str, choices: str) -> str:
@@ -95,9 +115,9 @@ def _edit_plan(plan: dict[str, Any]) -> dict[str, Any]:
         while True:
             subprocess.run([os.environ.get("EDITOR", "vi"), f.name], check=False)
             try:
-                return json.loads(Path(f.name).read_text())
-            except ValueError as exc:
-                print(f"not valid JSON ({exc}); edit again", file=sys.stderr)
+                return read_json_file(f.name, limit=SPEC_MAX_BYTES, what="plan")
+            except InvalidInput as exc:
+                _tell(f"{exc}; edit again")
     finally:
         Path(f.name).unlink(missing_ok=True)
 
@@ -105,16 +125,16 @@ def _edit_plan(plan: dict[str, Any]) -> dict[str, Any]:
 def _show_request(result: RunResult) -> None:
     request = result.request or {}
     if request.get("error"):
-        print(f"! {request['error']}", file=sys.stderr)
+        _tell(f"! {request['error']}")
     if request.get("type") == "tool_approval":
-        print(f"\nThe run wants to call {request['tool']} with {json.dumps(request['args'])}")
+        _say(f"\nThe run wants to call {request['tool']} with {json.dumps(request['args'])}")
         return
     plan = result.plan or {}
-    print(f"\nPlan: {plan.get('title')}")
+    _say(f"\nPlan: {printable(plan.get('title'))}")
     for step in plan.get("steps", []):
         after = f" (after {', '.join(step['depends_on'])})" if step["depends_on"] else ""
-        print(f"  {step['id']}: {step['description']}{after}")
-    print(
+        _say(printable(f"  {step['id']}: {step['description']}{after}"))
+    _say(
         f"Estimated: {request.get('estimated_tokens', 0):,} tokens, "
         f"${request.get('estimated_cost_usd', 0):.4f}"
     )
@@ -154,48 +174,85 @@ def _report(args: argparse.Namespace, result: RunResult, settings: Settings) -> 
         print(json.dumps(doc, indent=2))
     elif result.status == "awaiting_approval":
         _show_request(result)
-        print(f"\nwaiting for approval: spaces resume {result.thread_id} --approve | --reject")
+        _say(f"\nwaiting for approval: spaces resume {result.thread_id} --approve | --reject")
     else:
-        print(f"{result.status}: thread {result.thread_id}")
+        _say(f"{result.status}: thread {result.thread_id}")
         vault = settings.vaults_dir / result.space_id
         for kind, path in doc.get("artifacts", {}).items():
             if path:
-                print(f"  {kind}: {vault / path}")
-        print(f"  tokens: {result.tokens_used:,}  cost: ${result.cost_usd:.4f}")
+                _say(f"  {kind}: {vault / path}")
+        _say(f"  tokens: {result.tokens_used:,}  cost: ${result.cost_usd:.4f}")
         for finding in result.findings or []:
             cited = (finding.get("citation") or {}).get("label") or "failed"
             text = finding.get("error") or " ".join(finding["text"].split())[:100]
-            print(f"  - [{finding['agent']}] {cited}: {text}")
+            _say(printable(f"  - [{finding['agent']}] {cited}: {text}"))
     if result.status in ("failed", "budget_exceeded", "interrupted"):
-        print(
-            f"spaces: run {result.status}: {result.error or 'see spaces resume'}", file=sys.stderr
-        )
+        why = result.error or f"spaces resume {result.thread_id} continues it"
+        _tell(f"spaces: run {result.status} (thread {result.thread_id}): {why}")
         return 2 if result.status == "budget_exceeded" or result.refused else 1
     return 0
 
 
+def _answer(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The answer ``resume``'s flags give (``None``: continue, or show what waits)."""
+    if args.approve:
+        return {"action": "approve"}
+    if args.reject:
+        return {"action": "reject", "feedback": args.feedback or ""}
+    if args.revise is not None:
+        return {"action": "revise", "feedback": args.revise}
+    if args.edit is not None:
+        return {
+            "action": "edit",
+            "plan": read_json_file(args.edit, limit=SPEC_MAX_BYTES, what="plan file"),
+        }
+    return None
+
+
+def _resume(args: argparse.Namespace, runner: Runner, settings: Settings) -> RunResult:
+    """``spaces resume THREAD_ID`` or ``spaces resume --last SPACE_ID``."""
+    if (args.thread_id is None) == (args.last is None):
+        raise InvalidInput("give a thread id or --last SPACE_ID (see 'spaces runs SPACE_ID')")
+    answer = _answer(args)
+    user, thread_id = args.user, args.thread_id
+    if thread_id is not None:
+        validate_thread_id(thread_id)
+    if args.last is not None:
+        from app.runs import last_resumable
+
+        found = last_resumable(runner.backends, args.last, user_id=user)
+        user, thread_id = found.user_id, found.thread_id
+        args.thread_id = thread_id
+    _tell(f"spaces: resuming thread {thread_id} …")
+    return runner.resume(thread_id, answer, user_id=user, on_event=_progress)
+
+
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Carry out ``run``, ``resume`` or ``research``; return the exit code."""
+    """Carry out ``run``, ``resume`` or ``research``; return the exit code.
+
+    An error that escapes a started run carries its thread id
+    (``SpacesError.thread_id``): the error line names the thread and, with
+    ``--json``, the document says ``interrupted`` with that id, because the
+    run resumes from its last checkpoint.
+    """
+    from app.graphs.admission import check_query
     from app.runner import Runner
 
     runner = Runner(settings)
     try:
         if args.command == "resume":
-            answer: dict[str, Any] | None = None
-            if args.approve:
-                answer = {"action": "approve"}
-            elif args.reject:
-                answer = {"action": "reject", "feedback": args.feedback or ""}
-            elif args.revise is not None:
-                answer = {"action": "revise", "feedback": args.revise}
-            elif args.edit:
-                answer = {"action": "edit", "plan": _read_json(args.edit, "plan file")}
-            result = runner.resume(args.thread_id, answer, user_id=args.user, on_event=_progress)
-            result = _drive(runner, result, None)
-            return _report(args, result, settings)
-        spec = _read_json(args.context_spec, "context spec") if args.context_spec else None
+            result = _resume(args, runner, settings)
+            return _report(args, _drive(runner, result, None), settings)
+        spec = (
+            read_json_file(args.context_spec, limit=SPEC_MAX_BYTES, what="context spec")
+            if args.context_spec is not None
+            else None
+        )
         graph = "research" if args.command == "research" else "rpi"
-        print(f"spaces: {graph} on {args.space_id} …", file=sys.stderr, flush=True)
+        validate_space_id(args.space_id)  # plain bad input: its one line, no progress line
+        check_query(args.query)
+        thread_id = str(uuid.uuid4())
+        _tell(f"spaces: {graph} on {args.space_id}, thread {thread_id} …")
         result = runner.start(
             graph,
             args.space_id,
@@ -204,6 +261,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             context_spec=spec,
             model=args.model,
             on_event=_progress,
+            thread_id=thread_id,
         )
         preset = None
         if getattr(args, "approve", False):
@@ -212,10 +270,37 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             preset = {"action": "reject", "feedback": "rejected with --reject"}
         return _report(args, _drive(runner, result, preset), settings)
     except SpacesError as exc:
+        thread_id = exc.thread_id
         if args.json:
-            status = "budget_exceeded" if isinstance(exc, BudgetExceeded) else "failed"
-            doc = {"status": status, "thread_id": None, "error": str(exc)}
+            status = "failed"
+            if isinstance(exc, BudgetExceeded):
+                status = "budget_exceeded"
+            elif thread_id is not None and exc.exit_code == 1:
+                status = "interrupted"  # a store or the model failed: the run resumes
+            doc = {"status": status, "thread_id": thread_id, "error": str(exc)}
             if hasattr(args, "space_id"):
                 doc["space_id"] = args.space_id
             print(json.dumps(doc, indent=2))
         raise
+
+
+def runs_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Carry out ``spaces runs``: the space's runs, newest first."""
+    from app.graphs.resources import backends_for
+    from app.runs import list_runs
+
+    runs = list_runs(
+        backends_for(settings), args.space_id, user_id=args.user, status=args.status,
+        limit=args.limit,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps([run.to_json() for run in runs], indent=2))
+        return 0
+    for run in runs:
+        query = " ".join(run.query.split())
+        query = query if len(query) <= 60 else query[:57] + "..."
+        started = f"{run.started_at:%Y-%m-%d %H:%M:%S}"
+        _say(f"{run.thread_id}  {run.status:<17} {started}  {query}")
+    if not runs:
+        _say("no runs")
+    return 0

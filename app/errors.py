@@ -9,9 +9,23 @@ from __future__ import annotations
 
 
 class SpacesError(Exception):
-    """Base class: the message is shown to the user as is."""
+    """Base class: the message is shown to the user as is.
+
+    ``thread_id`` is set when the error escaped a run that has a thread (the
+    runner sets it), so the one line a person sees names the run to resume.
+    """
 
     exit_code = 2
+    thread_id: str | None = None
+
+    def line(self) -> str:
+        """The one line shown to a person: the message, and the run's thread if any."""
+        text = str(self)
+        if self.thread_id is None:
+            return text
+        if self.exit_code == 1:  # a store or the model failed: the run resumes later
+            return f"{text} (thread {self.thread_id}: spaces resume {self.thread_id} continues it)"
+        return f"{text} (thread {self.thread_id})"
 
     def __str__(self) -> str:
         # LangGraph appends "During task with name ..." lines to errors raised in

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from langgraph.types import Command
 
-from app.errors import InvalidInput, SpaceNotFound
+from app.errors import InvalidInput, SpaceNotFound, SpacesError
+from app.failures import STORE_ERRORS, store_failure
 from app.graphs.admission import check_query
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
@@ -113,13 +115,16 @@ class Runner:
         context_spec: dict[str, Any] | None = None,
         model: str | None = None,
         on_event: EventSink | None = None,
+        thread_id: str | None = None,
     ) -> RunResult:
         """Start a run; it stops at the first approval or runs to the end.
 
         Malformed input raises before anything is stored; the graph's first
         node admits the run (space, owner, archival, budget) and a refusal
         comes back as a result with ``refused`` set. ``user_id`` defaults to
-        the space's owner: the CLI is a local, trusted client.
+        the space's owner: the CLI is a local, trusted client. ``thread_id``
+        (default: a new UUID) lets the caller show the id before the run
+        starts; an id already in use is refused.
         """
         validate_space_id(space_id)
         check_query(query)
@@ -132,7 +137,10 @@ class Runner:
 
             owner = SpaceManager(self.settings, self.backends).get_space(space_id).owner_id
         context = RunContext(user_id=validate_user_id(owner), model=model)
-        thread_id = str(uuid.uuid4())
+        if thread_id is None:
+            thread_id = str(uuid.uuid4())
+        elif get_thread(self.backends.pool, validate_thread_id(thread_id)) is not None:
+            raise InvalidInput(f"thread id {thread_id!r} is already in use")
         payload = {"space_id": space_id, "query": query, "context_spec": context_spec}
         return self._drive(graph_name, thread_id, space_id, context, payload, on_event)
 
@@ -182,7 +190,13 @@ class Runner:
     ) -> RunResult:
         with self._thread_lock(thread_id):
             graph = self._compiled(graph_name)
-            return self._stream(graph, thread_id, space_id, context, payload, on_event)
+            try:
+                return self._stream(graph, thread_id, space_id, context, payload, on_event)
+            except SpacesError as exc:  # escaped the graph: the error names the thread
+                exc.thread_id = thread_id
+                raise
+            except STORE_ERRORS as exc:  # a store died mid-run: one line, resumable
+                raise store_failure(exc, thread_id) from exc
 
     @contextmanager
     def _thread_lock(self, thread_id: str) -> Iterator[None]:
@@ -196,7 +210,11 @@ class Runner:
             try:
                 yield
             finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"spaces-run:{thread_id}"])
+                # If the connection died, its session's lock went with it.
+                with suppress(psycopg.OperationalError):
+                    conn.execute(
+                        "SELECT pg_advisory_unlock(hashtext(%s))", [f"spaces-run:{thread_id}"]
+                    )
 
     def _stream(
         self, graph: Any, thread_id: str, space_id: str, context: RunContext, payload: Any,
@@ -232,8 +250,10 @@ class Runner:
                 request=snapshot.interrupts[0].value,
             )
         status = values.get("status") or "failed"
-        if snapshot.next:
-            status = "interrupted"  # stopped mid-way (a crash): resume continues it
+        if snapshot.next or snapshot.tasks:
+            # Stopped mid-way (a crash): resume continues it. ``tasks`` without
+            # ``next``: a node finished but the step was never checkpointed.
+            status = "interrupted"
         artifacts = values.get("artifacts") or (
             {"research": values["research_path"]} if values.get("research_path") else {}
         )

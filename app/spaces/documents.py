@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from app.errors import InvalidInput, SpacesError
+from app.files import read_user_file
 from app.spaces.extract import (
     MAX_FILE_BYTES,
     PDF_SUFFIXES,
@@ -37,7 +38,6 @@ from app.spaces.extract import (
 from app.spaces.space_manager import SpaceHandle, SpaceManager
 
 NAME_MAX = 200
-PATH_MAX = 4_096
 PROMPT_CAP_TOKENS = 4_000
 PROMPT_DOCS_MAX = 50  # more open documents than this: the most recent are kept
 STATUSES = ("active", "inactive")
@@ -79,29 +79,27 @@ class VersionInfo:
         return {**self.__dict__, "ingested_at": self.ingested_at.isoformat()}
 
 
-def _checked_file(file_path: object) -> Path:
-    if not isinstance(file_path, str | Path) or not 0 < len(str(file_path)) <= PATH_MAX:
-        raise InvalidInput(f"file path must be 1 to {PATH_MAX} characters")
-    path = Path(file_path).expanduser()
-    if path.is_symlink():
-        # The object is named after the file given; a link would smuggle in another name.
-        raise InvalidInput(f"{str(file_path)!r} is a symbolic link: give the file itself")
-    if not path.exists():
-        raise InvalidInput(f"no file {str(file_path)!r}")
-    if path.is_dir():
-        raise InvalidInput(f"{str(file_path)!r} is a directory, not a file")
-    if not path.is_file():
-        raise InvalidInput(f"{str(file_path)!r} is not a regular file")
+def _checked_file(file_path: object) -> tuple[Path, bytes]:
+    """The file's resolved path and its bytes, read once and bounded, or ``InvalidInput``.
+
+    The bytes are read through one handle, checked with ``fstat`` on it, so
+    a file swapped or grown after a check is refused, never stored past the
+    cap. No symbolic links: the object is named after the file given, and a
+    link would smuggle in another name.
+    """
+    found = read_user_file(file_path, limit=MAX_FILE_BYTES, what="file", follow_symlinks=False)
+    path = found.path
     name = path.name
-    if len(name) > NAME_MAX or any(ord(c) < 32 for c in name) or name.startswith("."):
+    if (
+        len(name) > NAME_MAX
+        or name.startswith(".")
+        or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in name)
+    ):
         raise InvalidInput(f"file name {name[:60]!r} cannot name an object")
     if path.suffix.lower() not in TEXT_SUFFIXES + PDF_SUFFIXES:
         kinds = ", ".join(TEXT_SUFFIXES + PDF_SUFFIXES)
         raise InvalidInput(f"{name}: only text and PDF files are accepted ({kinds})")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InvalidInput(f"{name} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-    return path.resolve()
+    return path.resolve(), found.data
 
 
 _OBJECT_COLUMNS = sql.SQL(
@@ -124,9 +122,13 @@ class DocumentStore:
 
     # -- objects -----------------------------------------------------------------------------
     def create_object(self, space_id: str, file_path: str | Path) -> tuple[ObjectInfo, VersionInfo]:
-        """Create an object named after the file and ingest the file as its first version."""
+        """Create an object named after the file and ingest the file as its first version.
+
+        The file is read before anything is written: a file that cannot be
+        read (vanished, too large, not a regular file) changes nothing.
+        """
         space = self.manager.open_space(space_id, write=True)
-        path = _checked_file(file_path)
+        path, data = _checked_file(file_path)
         with space.postgres.connection() as conn:
             row = conn.execute(
                 "INSERT INTO objects (name, object_type) VALUES (%s, %s) "
@@ -135,7 +137,7 @@ class DocumentStore:
             ).fetchone()
         if row is None:
             raise InvalidInput(f"An object named {path.name} already exists in this space.")
-        version = self._ingest(space, row[0], path)
+        version = self._ingest(space, row[0], path, data)
         return self._object(space, str(row[0])), version
 
     def list_objects(self, space_id: str, active_only: bool = False) -> list[ObjectInfo]:
@@ -174,13 +176,13 @@ class DocumentStore:
         """Ingest a new copy of the object's file; its basename must be the object's name."""
         space = self.manager.open_space(space_id, write=True)
         found = self._object(space, object_ref)
-        path = _checked_file(file_path)
+        path, data = _checked_file(file_path)
         if path.name != found.name:
             raise InvalidInput(
                 f"This object tracks files named {found.name}. You selected {path.name}. "
                 "If you renamed the file, create a new object."
             )
-        return self._ingest(space, found.id, path)
+        return self._ingest(space, found.id, path, data)
 
     def list_versions(self, space_id: str, object_ref: str) -> list[VersionInfo]:
         """Every version of the object, oldest first."""
@@ -213,7 +215,7 @@ class DocumentStore:
             raise InvalidInput(f"version {ref} failed to ingest; it stays in error")
         return VersionInfo(*found)
 
-    def _ingest(self, space: SpaceHandle, object_id: int, path: Path) -> VersionInfo:
+    def _ingest(self, space: SpaceHandle, object_id: int, path: Path, data: bytes) -> VersionInfo:
         """Add a version: recorded first as unfinished, then filled in or marked in error."""
         with space.postgres.connection() as conn:
             version_id = conn.execute(
@@ -223,7 +225,7 @@ class DocumentStore:
             ).fetchone()[0]
         memory_ids: list[str] = []
         try:
-            text = extract_text(path)
+            text = extract_text(path, data)
             memory_ids = self._remember(space, object_id, version_id, path, text)
             with space.postgres.connection() as conn:
                 conn.execute(

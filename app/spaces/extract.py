@@ -1,12 +1,14 @@
 """Text of a document file, and its chunks for the space's memory.
 
 Markdown and plain text are read as UTF-8 (a file that is not is refused as
-binary); PDFs through pypdf. Files over ``MAX_FILE_BYTES`` are refused before
-anything is read.
+binary); PDFs through pypdf. The bytes come from ``app.files.read_user_file``,
+which reads at most ``MAX_FILE_BYTES`` through one handle, so the text is
+extracted from exactly what was checked.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 MAX_FILE_BYTES = 20_000_000
@@ -26,14 +28,14 @@ def object_type(path: Path) -> str:
     return "pdf_file" if path.suffix.lower() in PDF_SUFFIXES else "text_file"
 
 
-def extract_text(path: Path) -> str:
-    """The document's text, or ``ExtractionError``."""
+def extract_text(path: Path, data: bytes) -> str:
+    """The text of ``data``, the bytes read from ``path``, or ``ExtractionError``."""
     if path.suffix.lower() in PDF_SUFFIXES:
         from pypdf import PdfReader
         from pypdf.errors import PyPdfError
 
         try:
-            reader = PdfReader(path)
+            reader = PdfReader(io.BytesIO(data))
             pages = reader.pages[:MAX_PDF_PAGES]
             text = "\n\n".join((page.extract_text() or "").strip() for page in pages)
         except (PyPdfError, ValueError, KeyError, OSError) as exc:
@@ -43,7 +45,6 @@ def extract_text(path: Path) -> str:
             # (found by mutating PDFs); a damaged PDF is a bad file, not a bug.
             raise ExtractionError(f"{path.name} is a damaged PDF ({type(exc).__name__})") from None
     else:
-        data = path.read_bytes()
         if b"\x00" in data:  # anywhere: Postgres text cannot hold it either
             raise ExtractionError(f"{path.name} is a binary file, not text")
         try:

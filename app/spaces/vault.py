@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from app.errors import InvalidInput, SpaceArchived
+from app.text import note_safe
 
 NOTE_MAX_BYTES = 1_000_000
 READ_MAX_BYTES = 5_000_000  # notes written by people in Obsidian may be larger than ours
@@ -72,6 +73,17 @@ def undo_provision(created: list[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
+def _clean(value: Any) -> Any:
+    """Frontmatter with control characters removed from every string in it."""
+    if isinstance(value, str):
+        return note_safe(value)
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
 class SpaceVault:
     """Write and read the notes of one space's vault."""
 
@@ -81,20 +93,25 @@ class SpaceVault:
         self.writable = writable
 
     def resolve(self, rel_path: str, suffixes: tuple[str, ...] = (".md",)) -> Path:
-        """The absolute path of a note (or a file with one of ``suffixes``) inside the vault."""
+        """The absolute path of a note (or a file with one of ``suffixes``) inside the vault.
+
+        Errors name what was asked for: a "note path", or a "file path" for
+        other suffixes (data files), so a bad CSV name is not called a note.
+        """
+        what = "note path" if suffixes == (".md",) else "file path"
         if not isinstance(rel_path, str) or not rel_path or len(rel_path) > PATH_MAX:
-            raise InvalidInput(f"note path must be 1 to {PATH_MAX} characters")
+            raise InvalidInput(f"{what} must be 1 to {PATH_MAX} characters")
         if "\x00" in rel_path or "\\" in rel_path:
-            raise InvalidInput(f"note path {rel_path!r} contains a forbidden character")
+            raise InvalidInput(f"{what} {rel_path!r} contains a forbidden character")
         pure = PurePosixPath(rel_path)
         if pure.is_absolute() or any(p in ("..", ".") or p.startswith(".") for p in pure.parts):
-            raise InvalidInput(f"note path {rel_path!r} must stay inside the vault")
+            raise InvalidInput(f"{what} {rel_path!r} must stay inside the vault")
         if pure.suffix.lower() not in suffixes:
             raise InvalidInput(f"path {rel_path!r} must end in {' or '.join(suffixes)}")
         root = self.root.resolve()
         target = (root / pure).resolve()
         if not target.is_relative_to(root):
-            raise InvalidInput(f"note path {rel_path!r} leads outside the vault")
+            raise InvalidInput(f"{what} {rel_path!r} leads outside the vault")
         return target
 
     def write_note(
@@ -107,6 +124,8 @@ class SpaceVault:
         """Write (or replace) a note atomically; return its vault-relative path.
 
         ``links`` are note names appended as a "Related" line of wikilinks.
+        Control characters (an ESC sequence in a query, say) are removed from
+        the body, the frontmatter and the links; newlines and tabs stay.
         """
         if not self.writable:
             raise SpaceArchived(f"space {self.space_id!r} is archived: its vault is read-only")
@@ -116,10 +135,12 @@ class SpaceVault:
                 raise InvalidInput(f"invalid wikilink target {link!r}")
         parts = []
         if frontmatter:
-            parts.append("---\n" + yaml.safe_dump(frontmatter, sort_keys=False) + "---\n\n")
-        parts.append(body.rstrip("\n") + "\n")
+            clean = _clean(frontmatter)
+            parts.append("---\n" + yaml.safe_dump(clean, sort_keys=False) + "---\n\n")
+        parts.append(note_safe(body).rstrip("\n") + "\n")
         if links:
-            parts.append("\nRelated: " + " ".join(f"[[{link}]]" for link in links) + "\n")
+            related = " ".join(f"[[{note_safe(link)}]]" for link in links)
+            parts.append("\nRelated: " + related + "\n")
         data = "".join(parts).encode("utf-8")
         if len(data) > NOTE_MAX_BYTES:
             raise InvalidInput(f"note is too large: {len(data)} bytes, at most {NOTE_MAX_BYTES}")

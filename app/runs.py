@@ -1,0 +1,144 @@
+"""Finding runs again: a space's runs with their status, and the last one to resume.
+
+A run is known by three records: the registry's ``threads`` row (space,
+user, graph, start time), written by the graph's first node; its last
+LangGraph checkpoint (query, pending approval, next node); and, while a
+process drives it, the advisory lock ``spaces-run:<thread>`` that
+``Runner`` holds. Together they give the status a person needs:
+
+- ``running``: a process holds the thread's lock now;
+- ``awaiting_approval``: stopped at an approval (plan or tool call);
+- ``interrupted``: stopped mid-way with no one driving it (the process was
+  killed, or a store or the model failed); ``spaces resume`` continues it;
+- ``completed``, ``failed``, ``rejected``, ``budget_exceeded``: finished.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from app.errors import InvalidInput, SpaceNotFound
+from app.ids import validate_space_id, validate_user_id
+from app.spaces.backends import Backends
+from app.spaces.migrations import REGISTRY_SCHEMA
+from app.spaces.space_manager import SpaceManager
+
+# The lock key Runner._thread_lock takes (tests hold the runner's lock and check
+# that a listing sees it, so the two cannot drift apart unnoticed).
+RUN_LOCK_PREFIX = "spaces-run:"
+FINISHED = ("completed", "failed", "rejected", "budget_exceeded")
+RESUMABLE = ("awaiting_approval", "interrupted")
+STATUSES = ("running", *RESUMABLE, *FINISHED)
+LIST_MAX = 1_000
+_GRAPH_MODULES = {"rpi": "app.graphs.rpi", "research": "app.graphs.research"}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run of a space, as ``spaces runs`` shows it."""
+
+    thread_id: str
+    space_id: str
+    user_id: str
+    graph: str
+    status: str
+    started_at: datetime
+    query: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {**self.__dict__, "started_at": self.started_at.isoformat()}
+
+
+def run_status(snapshot: Any, locked: bool) -> str:
+    """The status of a run from its last checkpoint and whether a process drives it."""
+    if locked:
+        return "running"
+    if snapshot.interrupts:
+        return "awaiting_approval"
+    if snapshot.next or snapshot.tasks:  # tasks alone: a step that was never checkpointed
+        return "interrupted"
+    status = (snapshot.values or {}).get("status")
+    return status if status in FINISHED else "failed"
+
+
+def _locked(backends: Backends, thread_ids: list[str]) -> set[str]:
+    """The threads whose run lock some session holds now (read from ``pg_locks``).
+
+    ``pg_advisory_lock(bigint)`` shows up with the key's high half in
+    ``classid`` and its low half in ``objid``; reading the view takes no lock,
+    so listing never gets in the way of a run starting.
+    """
+    if not thread_ids:
+        return set()
+    query = (
+        "SELECT t FROM unnest(%s::text[]) AS t WHERE EXISTS (SELECT 1 FROM pg_locks l "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND l.classid = ((hashtext(%s || t)::bigint >> 32) & 4294967295)::oid "
+        "AND l.objid = (hashtext(%s || t)::bigint & 4294967295)::oid)"
+    )
+    with backends.pool.connection() as conn:
+        rows = conn.execute(query, [thread_ids, RUN_LOCK_PREFIX, RUN_LOCK_PREFIX]).fetchall()
+    return {row[0] for row in rows}
+
+
+def list_runs(
+    backends: Backends,
+    space_id: str,
+    *,
+    user_id: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[RunInfo]:
+    """The space's runs of ``user_id`` (default: the space's owner), newest first.
+
+    An unknown space, or one that is not the user's, is refused the same way
+    (``SpaceNotFound``): a listing tells nothing about other people's spaces.
+    """
+    validate_space_id(space_id)
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"unknown status {status[:40]!r}: use one of {', '.join(STATUSES)}")
+    if not 1 <= limit <= LIST_MAX:
+        raise InvalidInput(f"limit must be 1 to {LIST_MAX}")
+    config = SpaceManager(backends.settings, backends).get_space(space_id)
+    user = validate_user_id(user_id if user_id is not None else config.owner_id)
+    if user != config.owner_id:  # only the owner runs on a space (see admission)
+        raise SpaceNotFound(f"no space {space_id!r}")
+    with backends.pool.connection() as conn:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT thread_id, graph, created_at FROM {}.threads "
+                "WHERE space_id = %s AND user_id = %s ORDER BY created_at DESC, thread_id LIMIT %s"
+            ).format(sql.Identifier(REGISTRY_SCHEMA)),
+            [space_id, user, LIST_MAX],
+        ).fetchall()
+    locked = _locked(backends, [row[0] for row in rows])
+    graphs: dict[str, Any] = {}
+    runs: list[RunInfo] = []
+    for thread_id, graph_name, started_at in rows:
+        if graph_name not in graphs:
+            builder = importlib.import_module(_GRAPH_MODULES[graph_name]).builder
+            graphs[graph_name] = builder.compile(checkpointer=backends.checkpointer())
+        snapshot = graphs[graph_name].get_state({"configurable": {"thread_id": thread_id}})
+        found = run_status(snapshot, thread_id in locked)
+        if status is not None and found != status:
+            continue
+        query = str((snapshot.values or {}).get("query") or "")
+        runs.append(RunInfo(thread_id, space_id, user, graph_name, found, started_at, query))
+        if len(runs) == limit:
+            break
+    return runs
+
+
+def last_resumable(backends: Backends, space_id: str, *, user_id: str | None = None) -> RunInfo:
+    """The user's most recent run of the space that waits or was interrupted."""
+    for run in list_runs(backends, space_id, user_id=user_id, limit=LIST_MAX):
+        if run.status in RESUMABLE:
+            return run
+    raise InvalidInput(f"no run waiting for approval or interrupted in space {space_id!r}")
