@@ -82,7 +82,7 @@ def test_runs_lists_every_status_newest_first(cli, settings, manager, new_id) ->
     waiting = runner.start("rpi", sid, "Third: waiting \x1b[2J")
     other = runner.start("rpi", sid, "Fourth: being resumed")
     with runner._thread_lock(other.thread_id):  # another process drives it now
-        runs = list_runs(runner.backends, sid)
+        runs = list_runs(runner, sid)
         code, out, _ = cli("runs", sid)
     assert [(r.thread_id, r.status) for r in runs] == [
         (other.thread_id, "running"),
@@ -99,17 +99,17 @@ def test_runs_lists_every_status_newest_first(cli, settings, manager, new_id) ->
     assert code == 0 and out.splitlines()[0].startswith(f"{other.thread_id}  running ")
     assert "waiting \\x1b[2J" in out and "\x1b" not in out
     # The lock released, the running run is found again as waiting.
-    assert last_resumable(runner.backends, sid).thread_id == other.thread_id
+    assert last_resumable(runner, sid).thread_id == other.thread_id
     code, out, _ = cli("runs", sid, "--status", "rejected", "--json")
     listed = json.loads(out)
     assert [r["thread_id"] for r in listed] == [rejected.thread_id]
     assert set(listed[0]) == {
         "thread_id", "space_id", "user_id", "graph", "status", "started_at", "query",
     }  # fmt: skip
-    assert len(list_runs(runner.backends, sid, limit=2)) == 2
+    assert len(list_runs(runner, sid, limit=2)) == 2
     # Runs are the owner's: another user learns nothing, not even that the space exists.
     with pytest.raises(SpaceNotFound):
-        list_runs(runner.backends, sid, user_id="bob")
+        list_runs(runner, sid, user_id="bob")
     code, _, err = cli("resume", "--last", sid, "--user", "bob")
     assert code == 2 and err == f"spaces: no space '{sid}'\n"
 
