@@ -263,10 +263,18 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_or_resume(args: argparse.Namespace, settings: Settings) -> int:
     """Start a run (or resume one) and report it; errors go up to ``run_command``."""
-    from app.graphs.admission import check_query
     from app.runner import Runner
 
     runner = Runner(settings)
+    try:
+        return _start_or_resume(args, runner, settings)
+    finally:
+        runner.backends.close()  # a command in-process (tests, notebooks) leaves no connection
+
+
+def _start_or_resume(args: argparse.Namespace, runner: Runner, settings: Settings) -> int:
+    from app.graphs.admission import check_query
+
     if args.command == "resume":
         result = _resume(args, runner, settings)
         return _report(args, _drive(runner, result, None), settings)
@@ -303,10 +311,13 @@ def runs_command(args: argparse.Namespace, settings: Settings) -> int:
     from app.runner import Runner
     from app.runs import list_runs
 
-    runs = list_runs(
-        Runner(settings), args.space_id, user_id=args.user, status=args.status,
-        limit=args.limit,
-    )  # fmt: skip
+    runner = Runner(settings)
+    try:
+        runs = list_runs(
+            runner, args.space_id, user_id=args.user, status=args.status, limit=args.limit
+        )
+    finally:
+        runner.backends.close()
     if args.json:
         print(json.dumps([run.to_json() for run in runs], indent=2))
         return 0
