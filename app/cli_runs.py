@@ -210,7 +210,7 @@ def _answer(args: argparse.Namespace) -> dict[str, Any] | None:
     return None
 
 
-def _resume(args: argparse.Namespace, runner: Runner, settings: Settings) -> RunResult:
+def _resume(args: argparse.Namespace, runner: Runner) -> RunResult:
     """``spaces resume THREAD_ID`` or ``spaces resume --last SPACE_ID``."""
     if (args.thread_id is None) == (args.last is None):
         raise InvalidInput("give a thread id or --last SPACE_ID (see 'spaces runs SPACE_ID')")
@@ -223,7 +223,6 @@ def _resume(args: argparse.Namespace, runner: Runner, settings: Settings) -> Run
 
         found = last_resumable(runner, args.last, user_id=user)
         user, thread_id = found.user_id, found.thread_id
-        args.thread_id = thread_id
     _tell(f"spaces: resuming thread {thread_id} …")
     try:
         return runner.resume(thread_id, answer, user_id=user, on_event=_progress)
@@ -273,10 +272,11 @@ def _run_or_resume(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _start_or_resume(args: argparse.Namespace, runner: Runner, settings: Settings) -> int:
+    """The body of ``run``, ``research`` and ``resume``, on one runner."""
     from app.graphs.admission import check_query
 
     if args.command == "resume":
-        result = _resume(args, runner, settings)
+        result = _resume(args, runner)
         return _report(args, _drive(runner, result, None), settings)
     spec = (
         read_json_file(args.context_spec, limit=SPEC_MAX_BYTES, what="context spec")

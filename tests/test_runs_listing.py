@@ -119,3 +119,23 @@ def test_a_thread_id_in_use_is_refused(settings, space) -> None:
     first = runner.start("rpi", space.space_id, "Q")
     with pytest.raises(InvalidInput, match="already in use"):
         runner.start("rpi", space.space_id, "Q again", thread_id=first.thread_id)
+
+
+def test_a_run_stopped_between_a_node_and_its_checkpoint_is_interrupted(settings, space):
+    """A node's writes saved but the step not checkpointed: not 'completed', and it resumes."""
+    runner = Runner(settings)
+
+    class Gone(Exception):
+        pass
+
+    def reader_goes_away(event: dict) -> None:
+        payload = event.get("payload") or {}
+        if event.get("event_type") == "phase.completed" and payload.get("phase") == "research":
+            raise Gone  # e.g. stderr closed under `2>&1 | head`
+
+    thread_id = "stopped-" + space.space_id.replace("_", "-")
+    with pytest.raises(Gone):
+        runner.start("rpi", space.space_id, "Q", on_event=reader_goes_away, thread_id=thread_id)
+    assert runner.status(thread_id).status == "interrupted"
+    assert [r.status for r in list_runs(runner, space.space_id)] == ["interrupted"]
+    assert runner.resume(thread_id).status == "awaiting_approval"
