@@ -9,10 +9,8 @@ test points one command at a port where no graph server listens.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 
 import pytest
 
@@ -20,7 +18,7 @@ from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig
-from tests.conftest import ROOT, make_settings, run_cli
+from tests.conftest import make_settings, run_cli
 from tests.fake_openai import FakeOpenAI, completion
 from tests.test_openai_wire import PLAN, _forced
 
@@ -45,21 +43,14 @@ def test_postgres_killed_mid_run_is_one_line_and_resumable(tmp_path) -> None:
         with SpaceManager(settings) as manager:
             manager.create_space(SpaceConfig("killed", "Killed", "alice"))
         with FakeOpenAI(responder) as server:
-            env = {
-                **os.environ,
-                "SPACES_HOME": str(settings.home),
-                "SPACES_VAULTS_DIR": str(settings.vaults_dir),
+            model = {
                 "OPENAI_BASE_URL": server.base_url,
                 "OPENAI_API_KEY": "sk-test",
                 "SPACES_MODEL": "openai:gpt-4o-mini",
             }
 
             def cli(*args: str) -> subprocess.CompletedProcess[str]:
-                return subprocess.run(
-                    [sys.executable, "-m", "app.cli", *args],
-                    env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                    stdin=subprocess.DEVNULL,
-                )  # fmt: skip
+                return run_cli(settings, *args, **model)
 
             died = cli("run", "killed", "Design the ledger", "--approve", "--json")
             assert stopped["done"]
