@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/rpi_bench.py
 	PYTHONPATH=. $(BIN)/python bench/research_bench.py
 	PYTHONPATH=. $(BIN)/python bench/sse_bench.py
+	PYTHONPATH=. $(BIN)/python bench/runs_bench.py
 
 down: $(STAMP)
 	$(BIN)/spaces down

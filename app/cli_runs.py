@@ -23,7 +23,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.errors import BudgetExceeded, InvalidInput, SpacesError
+from app.errors import BudgetExceeded, InvalidInput, SpaceNotFound, SpacesError
+from app.failures import STORE_ERRORS, store_failure
 from app.files import read_json_file
 from app.ids import validate_space_id, validate_thread_id
 from app.settings import Settings
@@ -209,7 +210,7 @@ def _answer(args: argparse.Namespace) -> dict[str, Any] | None:
     return None
 
 
-def _resume(args: argparse.Namespace, runner: Runner, settings: Settings) -> RunResult:
+def _resume(args: argparse.Namespace, runner: Runner) -> RunResult:
     """``spaces resume THREAD_ID`` or ``spaces resume --last SPACE_ID``."""
     if (args.thread_id is None) == (args.last is None):
         raise InvalidInput("give a thread id or --last SPACE_ID (see 'spaces runs SPACE_ID')")
@@ -220,11 +221,15 @@ def _resume(args: argparse.Namespace, runner: Runner, settings: Settings) -> Run
     if args.last is not None:
         from app.runs import last_resumable
 
-        found = last_resumable(runner.backends, args.last, user_id=user)
+        found = last_resumable(runner, args.last, user_id=user)
         user, thread_id = found.user_id, found.thread_id
-        args.thread_id = thread_id
     _tell(f"spaces: resuming thread {thread_id} …")
-    return runner.resume(thread_id, answer, user_id=user, on_event=_progress)
+    try:
+        return runner.resume(thread_id, answer, user_id=user, on_event=_progress)
+    except SpacesError as exc:
+        if exc.thread_id is None and not isinstance(exc, SpaceNotFound):
+            exc.thread_id = thread_id  # the thread exists: the error names it
+        raise
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -235,40 +240,11 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     ``--json``, the document says ``interrupted`` with that id, because the
     run resumes from its last checkpoint.
     """
-    from app.graphs.admission import check_query
-    from app.runner import Runner
-
-    runner = Runner(settings)
     try:
-        if args.command == "resume":
-            result = _resume(args, runner, settings)
-            return _report(args, _drive(runner, result, None), settings)
-        spec = (
-            read_json_file(args.context_spec, limit=SPEC_MAX_BYTES, what="context spec")
-            if args.context_spec is not None
-            else None
-        )
-        graph = "research" if args.command == "research" else "rpi"
-        validate_space_id(args.space_id)  # plain bad input: its one line, no progress line
-        check_query(args.query)
-        thread_id = str(uuid.uuid4())
-        _tell(f"spaces: {graph} on {args.space_id}, thread {thread_id} …")
-        result = runner.start(
-            graph,
-            args.space_id,
-            args.query,
-            user_id=args.user,
-            context_spec=spec,
-            model=args.model,
-            on_event=_progress,
-            thread_id=thread_id,
-        )
-        preset = None
-        if getattr(args, "approve", False):
-            preset = {"action": "approve"}
-        elif getattr(args, "reject", False):
-            preset = {"action": "reject", "feedback": "rejected with --reject"}
-        return _report(args, _drive(runner, result, preset), settings)
+        try:
+            return _run_or_resume(args, settings)
+        except STORE_ERRORS as exc:  # a store died outside the graph: still one line
+            raise store_failure(exc) from exc
     except SpacesError as exc:
         thread_id = exc.thread_id
         if args.json:
@@ -284,15 +260,64 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         raise
 
 
+def _run_or_resume(args: argparse.Namespace, settings: Settings) -> int:
+    """Start a run (or resume one) and report it; errors go up to ``run_command``."""
+    from app.runner import Runner
+
+    runner = Runner(settings)
+    try:
+        return _start_or_resume(args, runner, settings)
+    finally:
+        runner.backends.close()  # a command in-process (tests, notebooks) leaves no connection
+
+
+def _start_or_resume(args: argparse.Namespace, runner: Runner, settings: Settings) -> int:
+    """The body of ``run``, ``research`` and ``resume``, on one runner."""
+    from app.graphs.admission import check_query
+
+    if args.command == "resume":
+        result = _resume(args, runner)
+        return _report(args, _drive(runner, result, None), settings)
+    spec = (
+        read_json_file(args.context_spec, limit=SPEC_MAX_BYTES, what="context spec")
+        if args.context_spec is not None
+        else None
+    )
+    graph = "research" if args.command == "research" else "rpi"
+    validate_space_id(args.space_id)  # plain bad input: its one line, no progress line
+    check_query(args.query)
+    thread_id = str(uuid.uuid4())
+    _tell(f"spaces: {graph} on {args.space_id}, thread {thread_id} …")
+    result = runner.start(
+        graph,
+        args.space_id,
+        args.query,
+        user_id=args.user,
+        context_spec=spec,
+        model=args.model,
+        on_event=_progress,
+        thread_id=thread_id,
+    )
+    preset = None
+    if getattr(args, "approve", False):
+        preset = {"action": "approve"}
+    elif getattr(args, "reject", False):
+        preset = {"action": "reject", "feedback": "rejected with --reject"}
+    return _report(args, _drive(runner, result, preset), settings)
+
+
 def runs_command(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out ``spaces runs``: the space's runs, newest first."""
-    from app.graphs.resources import backends_for
+    from app.runner import Runner
     from app.runs import list_runs
 
-    runs = list_runs(
-        backends_for(settings), args.space_id, user_id=args.user, status=args.status,
-        limit=args.limit,
-    )  # fmt: skip
+    runner = Runner(settings)
+    try:
+        runs = list_runs(
+            runner, args.space_id, user_id=args.user, status=args.status, limit=args.limit
+        )
+    finally:
+        runner.backends.close()
     if args.json:
         print(json.dumps([run.to_json() for run in runs], indent=2))
         return 0

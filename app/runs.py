@@ -15,10 +15,9 @@ process drives it, the advisory lock ``spaces-run:<thread>`` that
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
@@ -28,6 +27,9 @@ from app.spaces.backends import Backends
 from app.spaces.migrations import REGISTRY_SCHEMA
 from app.spaces.space_manager import SpaceManager
 
+if TYPE_CHECKING:  # the runner pulls in LangGraph and the graphs
+    from app.runner import Runner
+
 # The lock key Runner._thread_lock takes (tests hold the runner's lock and check
 # that a listing sees it, so the two cannot drift apart unnoticed).
 RUN_LOCK_PREFIX = "spaces-run:"
@@ -35,7 +37,6 @@ FINISHED = ("completed", "failed", "rejected", "budget_exceeded")
 RESUMABLE = ("awaiting_approval", "interrupted")
 STATUSES = ("running", *RESUMABLE, *FINISHED)
 LIST_MAX = 1_000
-_GRAPH_MODULES = {"rpi": "app.graphs.rpi", "research": "app.graphs.research"}
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def _locked(backends: Backends, thread_ids: list[str]) -> set[str]:
 
 
 def list_runs(
-    backends: Backends,
+    runner: Runner,
     space_id: str,
     *,
     user_id: str | None = None,
@@ -100,13 +101,16 @@ def list_runs(
 
     An unknown space, or one that is not the user's, is refused the same way
     (``SpaceNotFound``): a listing tells nothing about other people's spaces.
+    Checkpoints are read through the runner's own compiled graphs, so a
+    listing sees a run exactly as ``runner.resume`` would.
     """
+    backends = runner.backends
     validate_space_id(space_id)
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"unknown status {status[:40]!r}: use one of {', '.join(STATUSES)}")
     if not 1 <= limit <= LIST_MAX:
         raise InvalidInput(f"limit must be 1 to {LIST_MAX}")
-    config = SpaceManager(backends.settings, backends).get_space(space_id)
+    config = SpaceManager(runner.settings, backends).get_space(space_id)
     user = validate_user_id(user_id if user_id is not None else config.owner_id)
     if user != config.owner_id:  # only the owner runs on a space (see admission)
         raise SpaceNotFound(f"no space {space_id!r}")
@@ -122,9 +126,8 @@ def list_runs(
     graphs: dict[str, Any] = {}
     runs: list[RunInfo] = []
     for thread_id, graph_name, started_at in rows:
-        if graph_name not in graphs:
-            builder = importlib.import_module(_GRAPH_MODULES[graph_name]).builder
-            graphs[graph_name] = builder.compile(checkpointer=backends.checkpointer())
+        if graph_name not in graphs:  # the runner's graphs, compiled as resume has them
+            graphs[graph_name] = runner._compiled(graph_name)
         snapshot = graphs[graph_name].get_state({"configurable": {"thread_id": thread_id}})
         found = run_status(snapshot, thread_id in locked)
         if status is not None and found != status:
@@ -136,9 +139,9 @@ def list_runs(
     return runs
 
 
-def last_resumable(backends: Backends, space_id: str, *, user_id: str | None = None) -> RunInfo:
+def last_resumable(runner: Runner, space_id: str, *, user_id: str | None = None) -> RunInfo:
     """The user's most recent run of the space that waits or was interrupted."""
-    for run in list_runs(backends, space_id, user_id=user_id, limit=LIST_MAX):
+    for run in list_runs(runner, space_id, user_id=user_id, limit=LIST_MAX):
         if run.status in RESUMABLE:
             return run
     raise InvalidInput(f"no run waiting for approval or interrupted in space {space_id!r}")

@@ -82,7 +82,7 @@ def test_runs_lists_every_status_newest_first(cli, settings, manager, new_id) ->
     waiting = runner.start("rpi", sid, "Third: waiting \x1b[2J")
     other = runner.start("rpi", sid, "Fourth: being resumed")
     with runner._thread_lock(other.thread_id):  # another process drives it now
-        runs = list_runs(runner.backends, sid)
+        runs = list_runs(runner, sid)
         code, out, _ = cli("runs", sid)
     assert [(r.thread_id, r.status) for r in runs] == [
         (other.thread_id, "running"),
@@ -99,17 +99,17 @@ def test_runs_lists_every_status_newest_first(cli, settings, manager, new_id) ->
     assert code == 0 and out.splitlines()[0].startswith(f"{other.thread_id}  running ")
     assert "waiting \\x1b[2J" in out and "\x1b" not in out
     # The lock released, the running run is found again as waiting.
-    assert last_resumable(runner.backends, sid).thread_id == other.thread_id
+    assert last_resumable(runner, sid).thread_id == other.thread_id
     code, out, _ = cli("runs", sid, "--status", "rejected", "--json")
     listed = json.loads(out)
     assert [r["thread_id"] for r in listed] == [rejected.thread_id]
     assert set(listed[0]) == {
         "thread_id", "space_id", "user_id", "graph", "status", "started_at", "query",
     }  # fmt: skip
-    assert len(list_runs(runner.backends, sid, limit=2)) == 2
+    assert len(list_runs(runner, sid, limit=2)) == 2
     # Runs are the owner's: another user learns nothing, not even that the space exists.
     with pytest.raises(SpaceNotFound):
-        list_runs(runner.backends, sid, user_id="bob")
+        list_runs(runner, sid, user_id="bob")
     code, _, err = cli("resume", "--last", sid, "--user", "bob")
     assert code == 2 and err == f"spaces: no space '{sid}'\n"
 
@@ -119,3 +119,23 @@ def test_a_thread_id_in_use_is_refused(settings, space) -> None:
     first = runner.start("rpi", space.space_id, "Q")
     with pytest.raises(InvalidInput, match="already in use"):
         runner.start("rpi", space.space_id, "Q again", thread_id=first.thread_id)
+
+
+def test_a_run_stopped_between_a_node_and_its_checkpoint_is_interrupted(settings, space):
+    """A node's writes saved but the step not checkpointed: not 'completed', and it resumes."""
+    runner = Runner(settings)
+
+    class Gone(Exception):
+        pass
+
+    def reader_goes_away(event: dict) -> None:
+        payload = event.get("payload") or {}
+        if event.get("event_type") == "phase.completed" and payload.get("phase") == "research":
+            raise Gone  # e.g. stderr closed under `2>&1 | head`
+
+    thread_id = "stopped-" + space.space_id.replace("_", "-")
+    with pytest.raises(Gone):
+        runner.start("rpi", space.space_id, "Q", on_event=reader_goes_away, thread_id=thread_id)
+    assert runner.status(thread_id).status == "interrupted"
+    assert [r.status for r in list_runs(runner, space.space_id)] == ["interrupted"]
+    assert runner.resume(thread_id).status == "awaiting_approval"

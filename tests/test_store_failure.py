@@ -1,16 +1,16 @@
-"""Postgres stopped in the middle of a run: one line, exit 1, and the run resumes later.
+"""A store dying in the middle of a run: one line, exit 1, and the run resumes later.
 
-The test has its own embedded services (its own home), because it stops
-Postgres while a ``spaces run`` works: the model provider (a local fake)
-stops the server before it answers an implementation step.
+The Postgres test has its own embedded services (its own home), because it
+stops Postgres while a ``spaces run`` works: the model provider (a local
+fake) stops the server before it answers an implementation step. The graph
+test points one command at a port where no graph server listens.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import socket
 import subprocess
-import sys
 
 import pytest
 
@@ -18,7 +18,7 @@ from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig
-from tests.conftest import ROOT, make_settings
+from tests.conftest import make_settings, run_cli
 from tests.fake_openai import FakeOpenAI, completion
 from tests.test_openai_wire import PLAN, _forced
 
@@ -43,21 +43,14 @@ def test_postgres_killed_mid_run_is_one_line_and_resumable(tmp_path) -> None:
         with SpaceManager(settings) as manager:
             manager.create_space(SpaceConfig("killed", "Killed", "alice"))
         with FakeOpenAI(responder) as server:
-            env = {
-                **os.environ,
-                "SPACES_HOME": str(settings.home),
-                "SPACES_VAULTS_DIR": str(settings.vaults_dir),
+            model = {
                 "OPENAI_BASE_URL": server.base_url,
                 "OPENAI_API_KEY": "sk-test",
                 "SPACES_MODEL": "openai:gpt-4o-mini",
             }
 
             def cli(*args: str) -> subprocess.CompletedProcess[str]:
-                return subprocess.run(
-                    [sys.executable, "-m", "app.cli", *args],
-                    env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                    stdin=subprocess.DEVNULL,
-                )  # fmt: skip
+                return run_cli(settings, *args, **model)
 
             died = cli("run", "killed", "Design the ledger", "--approve", "--json")
             assert stopped["done"]
@@ -83,3 +76,24 @@ def test_postgres_killed_mid_run_is_one_line_and_resumable(tmp_path) -> None:
     finally:
         stop_graph_server(settings)
         stop_postgres(settings)
+
+
+@pytest.mark.slow  # the graph driver retries its connection for about half a minute
+def test_graph_store_down_at_save_is_one_line_and_resumable(settings, space) -> None:
+    """The graph server unreachable when the approved run saves: exit 1, one line, resumable."""
+    waiting = run_cli(settings, "run", space.space_id, "How are ledger blocks final?", "--json")
+    thread_id = json.loads(waiting.stdout)["thread_id"]
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    down = run_cli(
+        settings, "resume", thread_id, "--approve", "--json", NEO4J_URI=f"bolt://127.0.0.1:{closed}"
+    )
+    assert down.returncode == 1, down.stderr
+    assert json.loads(down.stdout)["status"] == "interrupted"
+    errors = [ln for ln in down.stderr.splitlines()[1:] if not ln.startswith("  … ")]
+    assert len(errors) == 1 and errors[0].startswith("spaces: graph store failed")
+    assert f"spaces resume {thread_id} continues it" in errors[0]
+    done = run_cli(settings, "resume", thread_id, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "completed"

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from app.errors import InvalidInput, SpaceArchived
+from app.files import read_user_file
 from app.text import note_safe
 
 NOTE_MAX_BYTES = 1_000_000
@@ -162,11 +163,11 @@ class SpaceVault:
         target = self.resolve(rel_path)
         if not target.is_file():
             raise InvalidInput(f"no note {rel_path!r} in space {self.space_id!r}")
-        if target.stat().st_size > READ_MAX_BYTES:
-            raise InvalidInput(f"note {rel_path!r} is larger than {READ_MAX_BYTES} bytes")
+        # Bounded, and regular files only (a note swapped for a FIFO is refused, not waited on).
+        data = read_user_file(target, limit=READ_MAX_BYTES, what="note").data
         try:
             # obsidiantools fails obscurely on bytes that are not UTF-8; refuse them clearly.
-            target.read_bytes().decode("utf-8")
+            data.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput(f"note {rel_path!r} is not UTF-8 text") from None
         return Note(
