@@ -33,7 +33,12 @@ from app.settings import Settings
 from app.spaces.backends import Backends
 from app.spaces.budget import add_usage
 from app.spaces.graph import SpaceGraph, drop_graph_partition, ensure_graph_indexes, provision_graph
-from app.spaces.memory import SpaceMemory, drop_space_memory, open_space_memory
+from app.spaces.memory import (
+    SpaceMemory,
+    create_memory_table,
+    drop_space_memory,
+    open_space_memory,
+)
 from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
 from app.spaces.postgres import SpacePostgres
 from app.spaces.space_model import SpaceConfig, SpaceStatus, SpaceUsage, current_month
@@ -131,6 +136,9 @@ class SpaceManager:
                 if inserted is None:
                     raise SpaceExists(f"space {config.space_id!r} already exists")
                 migrate(conn, config.postgres_schema, SPACE_MIGRATIONS)
+                if not self.settings.qdrant_url:
+                    # pgvector memory: its table commits or rolls back with the space.
+                    create_memory_table(conn, config, self.backends.embedder().dims)
                 self._provision_stores(config, undo)
                 created_at = inserted[0]
         except psycopg.Error as exc:
@@ -145,8 +153,9 @@ class SpaceManager:
     def _provision_stores(self, config: SpaceConfig, undo: list[tuple[str, object]]) -> None:
         try:
             undo.append(("memory", None))
-            with open_space_memory(self.backends, config, writable=True):
-                pass  # opening creates the collection
+            if self.settings.qdrant_url:
+                with open_space_memory(self.backends, config, writable=True):
+                    pass  # opening creates the collection
         except SpacesError:
             raise
         except (OSError, ValueError, RuntimeError) as exc:
