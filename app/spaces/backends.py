@@ -62,7 +62,7 @@ class Backends:
         self._graph: GraphConnection | None = None
         self._qdrant_remote: QdrantClient | None = None
         self._embedder: Embedder | None = None
-        # Spaces whose memory table this process has already checked (see memory.py).
+        # Per-space tables this process has already checked: memory (memory.py), vault index.
         self.memory_tables: set[str] = set()
 
     # -- Postgres ---------------------------------------------------------------------------

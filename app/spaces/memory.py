@@ -126,6 +126,17 @@ def hit_from(row_id: object, payload: dict[str, Any], score: float | None) -> Me
     return MemoryHit(str(row_id), payload.get("data", ""), score, meta, payload.get("created_at"))
 
 
+def _kind(kind: str | None) -> sql.Composable:
+    """Row filter: ``document`` chunks only, plain ``memory`` only, or everything (None)."""
+    if kind is None:
+        return sql.SQL("TRUE")
+    if kind == "document":
+        return sql.SQL("payload->>'type' = 'document'")
+    if kind == "memory":
+        return sql.SQL("payload->>'type' IS DISTINCT FROM 'document'")
+    raise InvalidInput(f"unknown memory kind {kind!r}")
+
+
 class PgMemory:
     """Add, search, list and delete the memories of one space (pgvector table)."""
 
@@ -226,18 +237,18 @@ class PgMemory:
         """The query's vector in pgvector's text form (embed once, search many)."""
         return vector_literal(self._embedder.model.embed_query(query))
 
-    def vector_search(self, vector: str, limit: int) -> list[MemoryHit]:
-        """Nearest memories to an embedded query."""
+    def vector_search(self, vector: str, limit: int, kind: str | None = None) -> list[MemoryHit]:
+        """Nearest memories to an embedded query (``kind``: see ``_kind``)."""
         rows = self._fetch(
             sql.SQL(
-                "SELECT id, payload, 1 - (vector <=> %(v)s::vector) FROM {} "
+                "SELECT id, payload, 1 - (vector <=> %(v)s::vector) FROM {} WHERE {} "
                 "ORDER BY vector <=> %(v)s::vector LIMIT %(k)s"
-            ).format(self.table),
+            ).format(self.table, _kind(kind)),
             {"v": vector, "k": clamp(limit, SEARCH_MAX)},
         )
         return [hit_from(*row) for row in rows]
 
-    def text_search(self, query: str, limit: int) -> list[MemoryHit]:
+    def text_search(self, query: str, limit: int, kind: str | None = None) -> list[MemoryHit]:
         """Memories matching any word of ``query``, ranked by ``ts_rank_cd``."""
         source = tsquery_any(check_query(query))
         if not source:
@@ -245,9 +256,9 @@ class PgMemory:
         rows = self._fetch(
             sql.SQL(
                 "SELECT id, payload, ts_rank_cd(tsv, q) AS r FROM {}, "
-                "to_tsquery(%(c)s::regconfig, %(q)s) q WHERE tsv @@ q "
+                "to_tsquery(%(c)s::regconfig, %(q)s) q WHERE tsv @@ q AND {} "
                 "ORDER BY r DESC LIMIT %(k)s"
-            ).format(self.table),
+            ).format(self.table, _kind(kind)),
             {"c": TS_CONFIG, "q": source, "k": clamp(limit, SEARCH_MAX)},
         )
         return [hit_from(*row) for row in rows]

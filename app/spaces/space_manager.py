@@ -11,7 +11,7 @@ context and open the space through ``open_space``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ from app.ids import validate_space_id, validate_user_id
 from app.settings import Settings
 from app.spaces.backends import Backends
 from app.spaces.budget import add_usage
+from app.spaces.embeddings import Embedder
 from app.spaces.graph import SpaceGraph, drop_graph_partition, ensure_graph_indexes, provision_graph
 from app.spaces.memory import (
     SpaceMemory,
@@ -41,8 +42,10 @@ from app.spaces.memory import (
 )
 from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
 from app.spaces.postgres import SpacePostgres
+from app.spaces.recall import RecallHit, recall
 from app.spaces.space_model import SpaceConfig, SpaceStatus, SpaceUsage, current_month
 from app.spaces.vault import SpaceVault, provision_vault, undo_provision
+from app.spaces.vault_index import RefreshReport, VaultIndex
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 USAGE_MAX = 10**9
@@ -75,9 +78,32 @@ class SpaceHandle:
 
     @contextmanager
     def memory(self) -> Iterator[SpaceMemory]:
-        """The space's Mem0 memory, open for the duration of the block."""
+        """The space's memory (pgvector table, or Mem0 on a Qdrant server) for the block."""
         with open_space_memory(self._backends, self.config, writable=self.writable) as memory:
             yield memory
+
+    def embedder(self) -> Embedder:
+        """The embedder of this process (the one the space's vectors were made with)."""
+        return self._backends.embedder()
+
+    @property
+    def vault_index(self) -> VaultIndex:
+        """The incremental search index of the space's vault."""
+        return VaultIndex(self._backends, self.config, self.vault.root)
+
+    def reindex_changed(self) -> RefreshReport:
+        """Re-index only the vault notes changed since last time: call at a run's start."""
+        return self.vault_index.refresh()
+
+    def recall(
+        self,
+        query: str,
+        k: int = 5,
+        sources: Iterable[str] | str | None = None,
+        mode: str = "hybrid",
+    ) -> list[RecallHit]:
+        """Hybrid recall over memory, vault, documents and graph (``app.spaces.recall``)."""
+        return recall(self, query, k, sources, mode)
 
 
 class SpaceManager:
