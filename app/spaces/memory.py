@@ -47,6 +47,17 @@ QUERY_MAX = 2_000
 SEARCH_MAX = 1_000
 LIST_MAX = 1_000_000
 TS_CONFIG = "english"
+EMBED_BATCH = 512
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    """One memory to bulk-load (an import line)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -190,22 +201,48 @@ class PgMemory:
         return str(row[0])
 
     def add_many(self, items: list[tuple[str, dict[str, Any] | None]]) -> list[str]:
-        """Store many memories with one COPY; return their ids in order (bulk import)."""
+        """Store many memories in one bulk load; return their new ids in order."""
+        rows = [MemoryRow(str(uuid.uuid4()), text, meta) for text, meta in items]
+        self.bulk_load(rows)
+        return [r.id for r in rows]
+
+    def bulk_load(self, rows: list[MemoryRow]) -> int:
+        """Load ``rows`` with COPY in one transaction; return how many were new.
+
+        Embeds in batches; rows whose id (or idempotency key) is already stored
+        are skipped, so importing the same export twice adds nothing.
+        """
         self._write_check()
-        texts = [check_text(t) for t, _ in items]
-        vectors = self._embedder.model.embed_documents(texts) if texts else []
-        ids = [str(uuid.uuid4()) for _ in texts]
-        with (
-            self._conn() as conn,
-            conn.transaction(),
-            conn.cursor().copy(
-                sql.SQL("COPY {} (id, vector, payload) FROM STDIN").format(self.table)
-            ) as copy,
-        ):
-            for new_id, (text, meta), vector in zip(ids, items, vectors, strict=True):
-                payload = payload_for(self.space_id, text, meta)
-                copy.write_row((new_id, vector_literal(vector), json.dumps(payload)))
-        return ids
+        for row in rows:
+            check_text(row.text)
+        staged = sql.Identifier("memory_import")
+        with self._conn() as conn, conn.transaction():
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE {} (id UUID, vector TEXT, payload JSONB, "
+                    "created_at TIMESTAMPTZ) ON COMMIT DROP"
+                ).format(staged)
+            )
+            with conn.cursor().copy(
+                sql.SQL("COPY {} (id, vector, payload, created_at) FROM STDIN").format(staged)
+            ) as copy:
+                for start in range(0, len(rows), EMBED_BATCH):
+                    batch = rows[start : start + EMBED_BATCH]
+                    vectors = self._embedder.model.embed_documents([r.text for r in batch])
+                    for row, vector in zip(batch, vectors, strict=True):
+                        payload = payload_for(self.space_id, row.text, row.metadata)
+                        if row.created_at is not None:
+                            payload["created_at"] = row.created_at.isoformat()
+                        copy.write_row(
+                            (row.id, vector_literal(vector), json.dumps(payload), row.created_at)
+                        )
+            return conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (id, vector, payload, created_at) "
+                    "SELECT id, vector::public.vector, payload, coalesce(created_at, now()) "
+                    "FROM {} ON CONFLICT DO NOTHING"
+                ).format(self.table, staged)
+            ).rowcount
 
     def delete(self, memory_id: str) -> bool:
         """Remove one memory; return whether it existed."""
@@ -272,6 +309,18 @@ class PgMemory:
             [clamp(limit, LIST_MAX), max(0, int(offset))],
         )
         return [hit_from(*row) for row in rows]
+
+    def iter_all(self) -> Iterator[MemoryHit]:
+        """Every memory, oldest first, streamed by a server-side cursor (for export)."""
+        with self._conn() as conn, conn.transaction():
+            cursor = conn.cursor(name="memory_export")
+            cursor.execute(
+                sql.SQL("SELECT id, payload, NULL FROM {} ORDER BY created_at, id").format(
+                    self.table
+                )
+            )
+            for row in cursor:
+                yield hit_from(*row)
 
     def stats(self) -> dict[str, Any]:
         """Count, on-disk size (table and indexes) and embedder of the space's memory."""
