@@ -28,6 +28,7 @@ from app.text import words
 
 if TYPE_CHECKING:
     from app.spaces.space_manager import SpaceHandle
+    from app.spaces.vault_index import VaultIndex
 
 SOURCES = ("memory", "vault", "documents", "graph")
 MODES = ("hybrid", "vector", "text")
@@ -87,6 +88,10 @@ def _vault_hit(path: str, chunk: int, text: str, score: float) -> RecallHit:
     return RecallHit("vault", text, score, citation)
 
 
+def _is_open(hit: RecallHit, open_ids: set[int]) -> bool:
+    return hit.source != "documents" or hit.citation.get("version_id") in open_ids
+
+
 def _by_score(lists: list[list[RecallHit]], limit: int) -> list[RecallHit]:
     merged = sorted((h for hits in lists for h in hits), key=lambda h: -h.score)
     seen: set[tuple] = set()
@@ -135,6 +140,38 @@ def graph_ranking(space: SpaceHandle, query: str, limit: int) -> list[RecallHit]
                 )
                 hits.append(RecallHit("graph", text, 0.5, _graph_citation(near["name"])))
     return hits[:limit]
+
+
+def vault_rankings(
+    index: VaultIndex,
+    query: str,
+    depth: int,
+    prefixes: list[str],
+    mode: str = "hybrid",
+    embedded: str | None = None,
+) -> tuple[list[RecallHit], list[RecallHit]]:
+    """The vault's vector and text rankings for ``query`` (empty where ``mode`` excludes)."""
+    vectors: list[RecallHit] = []
+    texts: list[RecallHit] = []
+    if mode in ("hybrid", "vector"):
+        found = index.vector_search(embedded or index.embed_query(query), depth, prefixes)
+        vectors = [_vault_hit(c.path, c.chunk, c.text, c.score) for c in found]
+    if mode in ("hybrid", "text"):
+        found = index.text_search(query, depth, prefixes)
+        texts = [_vault_hit(c.path, c.chunk, c.text, c.score) for c in found]
+    return vectors, texts
+
+
+def _open_versions(space: SpaceHandle) -> set[int]:
+    """Ids of the versions that are open: the latest active version of each active object."""
+    with space.postgres.connection() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT ON (o.id) v.id FROM objects o "
+            "JOIN versions v ON v.object_id = o.id "
+            "WHERE o.active AND v.status = 'active' "
+            "ORDER BY o.id, v.ingested_at DESC, v.id DESC"
+        ).fetchall()
+    return {int(r[0]) for r in rows}
 
 
 def _graph_citation(name: str) -> dict[str, Any]:
@@ -186,23 +223,18 @@ def recall(
                 found = [_memory_hit(h) for h in memory.search(query, limit=depth)]
                 vector_lists.append([h for h in found if h.source in chosen])
     if "vault" in chosen:
-        index = space.vault_index
-        folders = prefixes or []
-        if want_vector:
-            if embedded is None:
-                from app.spaces.memory import vector_literal
-
-                embedder = space.embedder()
-                embedded = vector_literal(embedder.model.embed_query(query))
-            vector_lists.append(
-                [_vault_hit(c.path, c.chunk, c.text, c.score)
-                 for c in index.vector_search(embedded, depth, folders)]
-            )  # fmt: skip
-        if want_text:
-            text_lists.append(
-                [_vault_hit(c.path, c.chunk, c.text, c.score)
-                 for c in index.text_search(query, depth, folders)]
-            )  # fmt: skip
+        if want_vector and embedded is None:
+            embedded = space.vault_index.embed_query(query)
+        vectors, texts = vault_rankings(
+            space.vault_index, query, depth, prefixes or [], mode, embedded
+        )
+        vector_lists.append(vectors)
+        text_lists.append(texts)
+    if "documents" in chosen:
+        # Chunks of closed versions stay in memory (they are history): not recalled.
+        open_ids = _open_versions(space)
+        vector_lists = [[h for h in hits if _is_open(h, open_ids)] for hits in vector_lists]
+        text_lists = [[h for h in hits if _is_open(h, open_ids)] for hits in text_lists]
     if mode == "vector":
         return _by_score(vector_lists, k)
     if mode == "text":

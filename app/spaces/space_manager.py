@@ -89,7 +89,7 @@ class SpaceHandle:
     @property
     def vault_index(self) -> VaultIndex:
         """The incremental search index of the space's vault."""
-        return VaultIndex(self._backends, self.config, self.vault.root)
+        return self.vault.index or VaultIndex(self._backends, self.config, self.vault.root)
 
     def reindex_changed(self) -> RefreshReport:
         """Re-index only the vault notes changed since last time: call at a run's start."""
@@ -280,11 +280,13 @@ class SpaceManager:
         if write and not config.is_active:
             raise SpaceArchived(f"space {space_id!r} is archived: it refuses runs and writes")
         writable = config.is_active
+        vault = SpaceVault(self.vault_root(config), space_id, writable=writable)
+        vault.index = VaultIndex(self.backends, config, vault.root)
         return SpaceHandle(
             config=config,
             writable=writable,
             postgres=SpacePostgres(self.backends.pool, config.postgres_schema, writable=writable),
-            vault=SpaceVault(self.vault_root(config), space_id, writable=writable),
+            vault=vault,
             _backends=self.backends,
         )
 

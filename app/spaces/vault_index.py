@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +56,7 @@ class RefreshReport:
     changed: int
     removed: int
     chunks: int
+    errors: list[str] = field(default_factory=list)  # notes that cannot be indexed, and why
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
@@ -176,18 +177,27 @@ class VaultIndex:
                     for p, st in seen.items()
                     if known.get(p, (None, None))[:2] != (st.st_size, st.st_mtime_ns)
                 ]
-                changed, written = self._reindex(conn, embedder, stale, known)
+                errors: list[str] = []
+                changed, written = self._reindex(conn, embedder, stale, known, errors)
         except psycopg.OperationalError as exc:
             raise StoreUnavailable("postgres", f"vault index: {exc}") from exc
-        return RefreshReport(len(seen), changed, len(gone), written)
+        return RefreshReport(len(seen), changed, len(gone), written, errors)
 
-    def _reindex(self, conn, embedder, stale, known) -> tuple[int, int]:
+    def _reindex(self, conn, embedder, stale, known, errors: list[str]) -> tuple[int, int]:
         pending: list[tuple[str, int, str]] = []
         changed = 0
         for path, st in stale:
-            if st.st_size > NOTE_MAX_BYTES:
+            try:
+                if st.st_size > NOTE_MAX_BYTES:
+                    raise ValueError(f"is larger than {NOTE_MAX_BYTES} bytes")
+                raw_bytes = (self.root / path).read_bytes()
+                raw = raw_bytes.decode("utf-8").replace("\x00", "")
+            except (OSError, ValueError) as exc:
+                # Unreadable now: forget what it said before, and tell the caller why.
+                reason = "is not UTF-8 text" if isinstance(exc, UnicodeError) else str(exc)
+                errors.append(f"note {path!r} {reason}"[:300])
+                conn.execute(sql.SQL("DELETE FROM {} WHERE path = %s").format(self.files), [path])
                 continue
-            raw_bytes = (self.root / path).read_bytes()
             digest = hashlib.sha256(raw_bytes).hexdigest()
             old = known.get(path)
             if old is not None and old[2] == digest:  # touched, not changed
@@ -198,7 +208,7 @@ class VaultIndex:
                     [st.st_size, st.st_mtime_ns, path],
                 )
                 continue
-            body, tags = _split_note(raw_bytes.decode("utf-8", errors="replace"))
+            body, tags = _split_note(raw)
             changed += 1
             conn.execute(sql.SQL("DELETE FROM {} WHERE path = %s").format(self.chunks), [path])
             conn.execute(
@@ -224,6 +234,10 @@ class VaultIndex:
         return changed, len(pending)
 
     # -- search --------------------------------------------------------------------------
+    def embed_query(self, query: str) -> str:
+        """The query's vector in pgvector's text form."""
+        return vector_literal(self._backends.embedder().model.embed_query(query))
+
     def vector_search(self, vector: str, limit: int, prefixes: list[str]) -> list[VaultChunk]:
         """Nearest chunks to an embedded query, within path ``prefixes`` if given."""
         return self._search(
