@@ -23,6 +23,7 @@ from psycopg import sql
 
 from app.errors import StoreUnavailable
 from app.ids import validate_space_id
+from app.spaces.embeddings import embedder_dims
 from app.spaces.memory import create_memory_table, vector_literal
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def _migrate_one(backends: Backends, config, folder: Path) -> int:
     try:
         name = config.mem0_collection_name
         if not client.collection_exists(name):
-            points, dims = [], backends.embedder().dims
+            points, dims = [], embedder_dims(backends.settings.embeddings)
         else:
             dims = client.get_collection(name).config.params.vectors.size
             points = []

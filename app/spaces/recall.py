@@ -6,7 +6,7 @@ Three rankings are built:
   document chunks (stored as memories) and vault chunks; one embedder makes
   all of them, so their similarities are comparable and are merged by score;
 - **text**: Postgres full text (``tsvector``, any word of the query, ranked
-  by ``ts_rank_cd``) over the same rows, merged by score;
+  by ``ts_rank`` normalised by length) over the same rows, merged by score;
 - **graph**: entities of the space's graph whose names contain a word of the
   query, then their neighbours one relation away.
 

@@ -32,7 +32,7 @@ from app.ids import validate_space_id, validate_user_id
 from app.settings import Settings
 from app.spaces.backends import Backends
 from app.spaces.budget import add_usage
-from app.spaces.embeddings import Embedder
+from app.spaces.embeddings import Embedder, embedder_dims
 from app.spaces.graph import SpaceGraph, drop_graph_partition, ensure_graph_indexes, provision_graph
 from app.spaces.memory import (
     SpaceMemory,
@@ -164,7 +164,7 @@ class SpaceManager:
                 migrate(conn, config.postgres_schema, SPACE_MIGRATIONS)
                 if not self.settings.qdrant_url:
                     # pgvector memory: its table commits or rolls back with the space.
-                    create_memory_table(conn, config, self.backends.embedder().dims)
+                    create_memory_table(conn, config, embedder_dims(self.settings.embeddings))
                 self._provision_stores(config, undo)
                 created_at = inserted[0]
         except psycopg.Error as exc:

@@ -26,12 +26,12 @@ import yaml
 from psycopg import sql
 
 from app.errors import StoreUnavailable
+from app.spaces.embeddings import embedder_dims
 from app.spaces.extract import chunks
-from app.spaces.memory import TS_CONFIG, clamp, tsquery_any, vector_literal
+from app.spaces.memory import TEXT_RANK, TS_CONFIG, clamp, tsquery_any, vector_literal
 
 if TYPE_CHECKING:
     from app.spaces.backends import Backends
-    from app.spaces.embeddings import Embedder
     from app.spaces.space_model import SpaceConfig
 
 NOTE_MAX_BYTES = 5_000_000
@@ -114,7 +114,7 @@ class VaultIndex:
         key = f"spaces-vault-index:{self.config.space_id}"
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
 
-    def _ensure(self, conn: psycopg.Connection, embedder: Embedder) -> None:
+    def _ensure(self, conn: psycopg.Connection, dims: int) -> None:
         key = f"vault:{self.config.space_id}"
         if key in self._backends.memory_tables:
             return
@@ -133,7 +133,7 @@ class VaultIndex:
             ).format(
                 c=self.chunks,
                 f=self.files,
-                d=sql.Literal(embedder.dims),
+                d=sql.Literal(dims),
                 cfg=sql.Literal(TS_CONFIG),
             )
         )
@@ -153,12 +153,11 @@ class VaultIndex:
     # -- refresh -------------------------------------------------------------------------
     def refresh(self) -> RefreshReport:
         """Re-index the notes that changed since the last refresh; drop vanished ones."""
-        embedder = self._backends.embedder()
         seen = dict(_walk(self.root)) if self.root.is_dir() else {}
         try:
             with self._backends.pool.connection() as conn, conn.transaction():
                 self._lock(conn)
-                self._ensure(conn, embedder)
+                self._ensure(conn, embedder_dims(self._backends.settings.embeddings))
                 known = {
                     row[0]: row[1:]
                     for row in conn.execute(
@@ -178,12 +177,12 @@ class VaultIndex:
                     if known.get(p, (None, None))[:2] != (st.st_size, st.st_mtime_ns)
                 ]
                 errors: list[str] = []
-                changed, written = self._reindex(conn, embedder, stale, known, errors)
+                changed, written = self._reindex(conn, stale, known, errors)
         except psycopg.OperationalError as exc:
             raise StoreUnavailable("postgres", f"vault index: {exc}") from exc
         return RefreshReport(len(seen), changed, len(gone), written, errors)
 
-    def _reindex(self, conn, embedder, stale, known, errors: list[str]) -> tuple[int, int]:
+    def _reindex(self, conn, stale, known, errors: list[str]) -> tuple[int, int]:
         pending: list[tuple[str, int, str]] = []
         changed = 0
         for path, st in stale:
@@ -225,7 +224,7 @@ class VaultIndex:
                 pending.append((path, n, f"{title}\n{piece}" if n == 0 else piece))
         for start in range(0, len(pending), EMBED_BATCH):
             batch = pending[start : start + EMBED_BATCH]
-            vectors = embedder.model.embed_documents([t for _, _, t in batch])
+            vectors = self._backends.embedder().model.embed_documents([t for _, _, t in batch])
             with conn.cursor().copy(
                 sql.SQL("COPY {} (path, chunk, text, vector) FROM STDIN").format(self.chunks)
             ) as copy:
@@ -252,13 +251,13 @@ class VaultIndex:
         )
 
     def text_search(self, query: str, limit: int, prefixes: list[str]) -> list[VaultChunk]:
-        """Chunks matching any word of ``query`` (title included), by ``ts_rank_cd``."""
+        """Chunks matching any word of ``query`` (title included), by ``TEXT_RANK``."""
         source = tsquery_any(query)
         if not source:
             return []
         return self._search(
             sql.SQL(
-                "SELECT path, chunk, text, ts_rank_cd(tsv, q) AS r FROM {}, "
+                "SELECT path, chunk, text, {rank} AS r FROM {}, "
                 "to_tsquery(%(c)s::regconfig, %(q)s) q WHERE tsv @@ q "
                 "AND (%(any)s OR path LIKE ANY(%(p)s)) ORDER BY r DESC LIMIT %(k)s"
             ),
@@ -277,8 +276,8 @@ class VaultIndex:
                 if f"vault:{self.config.space_id}" not in self._backends.memory_tables:
                     with conn.transaction():
                         self._lock(conn)
-                        self._ensure(conn, self._backends.embedder())
-                rows = conn.execute(query.format(self.chunks), params).fetchall()
+                        self._ensure(conn, embedder_dims(self._backends.settings.embeddings))
+                rows = conn.execute(query.format(self.chunks, rank=TEXT_RANK), params).fetchall()
         except psycopg.OperationalError as exc:
             raise StoreUnavailable("postgres", f"vault index: {exc}") from exc
         return [VaultChunk(p, n, t, float(s)) for p, n, t, s in rows]
