@@ -118,3 +118,58 @@ def test_legacy_local_mode_space_migrates_on_start(settings, new_id) -> None:
         assert memory.add("again", key="k3") in {m.id for m in listed}
     assert not folder.exists()
     assert (settings.home / "qdrant-migrated" / space.space_id).is_dir()
+
+
+def test_large_load_rebuilds_the_index(manager, space, monkeypatch) -> None:
+    """Past REBUILD_AT rows into a smaller table, the HNSW index is rebuilt once, not lost."""
+    from app.spaces import memory as memory_module
+
+    monkeypatch.setattr(memory_module, "REBUILD_AT", 10)
+    with manager.open_space(space.space_id, write=True).memory() as memory:
+        memory.add_many([(f"bulk fact {n} about gearboxes", None) for n in range(40)])
+        assert memory.search("gearboxes", limit=50).__len__() == 40
+    with manager.backends.pool.connection() as conn:
+        indexes = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+            [space.postgres_schema, space.mem0_collection_name],
+        ).fetchall()
+    assert f"{space.mem0_collection_name}_hnsw" in {i[0] for i in indexes}
+
+
+def test_mem0_pgvector_provider_reads_the_table(manager: SpaceManager, space) -> None:
+    """The payload layout is Mem0's: its own pgvector provider finds what we stored."""
+    from psycopg.conninfo import make_conninfo
+
+    from app.llm.resolve import resolve_chat_model
+    from app.spaces.memory_qdrant import _mem0_class
+
+    with manager.open_space(space.space_id, write=True).memory() as memory:
+        stored = memory.add("Heron valves are serviced every spring")
+    backends = manager.backends
+    uri = make_conninfo(backends._uri, options=f"-c search_path={space.postgres_schema},public")
+    mem0 = _mem0_class(backends.settings.home).from_config(
+        {
+            "vector_store": {
+                "provider": "pgvector",
+                "config": {
+                    "connection_string": uri,
+                    "collection_name": space.mem0_collection_name,
+                    "embedding_model_dims": backends.embedder().dims,
+                    "hnsw": True,
+                },
+            },
+            "embedder": {"provider": "langchain", "config": {"model": backends.embedder().model}},
+            "llm": {
+                "provider": "langchain",
+                "config": {"model": resolve_chat_model("offline", backends.settings)},
+            },
+            "history_db_path": str(backends.settings.home / f"mem0-{space.space_id}.db"),
+        }
+    )
+    try:
+        found = mem0.get_all(filters={"user_id": space.space_id}, top_k=10)["results"]
+        assert [(m["id"], m["memory"]) for m in found] == [
+            (stored, "Heron valves are serviced every spring")
+        ]
+    finally:
+        mem0.close()

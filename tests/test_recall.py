@@ -102,3 +102,22 @@ def test_recall_never_crosses_spaces(manager: SpaceManager, new_id) -> None:
     # A hostile folder prefix cannot reach another space's notes either.
     assert a.vault_index.text_search("zebra", 10, ["%"]) == []
     assert b.vault_index.text_search("zebra", 10, [f"../{a.config.space_id}/"]) == []
+
+
+def test_documents_recall_only_open_versions(manager: SpaceManager, space, tmp_path) -> None:
+    from app.spaces.documents import DocumentStore
+
+    store = DocumentStore(manager)
+    first = tmp_path / "a" / "spec.md"
+    first.parent.mkdir()
+    first.write_text("The osprey pump is rated for 30 bar.")
+    obj, v1 = store.create_object(space.space_id, first)
+    second = tmp_path / "b" / "spec.md"
+    second.parent.mkdir()
+    second.write_text("The osprey pump is rated for 55 bar after the upgrade.")
+    v2 = store.add_version(space.space_id, obj.name, second)
+    hits = manager.open_space(space.space_id).recall("osprey pump rated bar", k=5)
+    docs = [h for h in hits if h.source == "documents"]
+    assert [h.citation["version_id"] for h in docs] == [v2.id]
+    assert docs[0].citation["ref"] == f"spec.md#v{v2.id}" and "55 bar" in docs[0].text
+    assert v1.id != v2.id
