@@ -18,7 +18,7 @@ rank fusion (score = sum of 1 / (60 + rank)), as seed
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,16 +103,26 @@ def _by_score(lists: list[list[RecallHit]], limit: int) -> list[RecallHit]:
     return out[:limit]
 
 
-def rrf(rankings: list[list[RecallHit]], limit: int) -> list[RecallHit]:
-    """Reciprocal rank fusion: each ranking adds 1 / (RRF_K + rank) to a hit's score."""
-    scores: dict[tuple, float] = {}
-    first: dict[tuple, RecallHit] = {}
+def fuse[T](
+    rankings: list[list[T]], key: Callable[[T], Hashable], limit: int
+) -> list[tuple[T, float]]:
+    """Reciprocal rank fusion: each ranking adds 1 / (RRF_K + rank) to an item's score."""
+    scores: dict[Hashable, float] = {}
+    first: dict[Hashable, T] = {}
     for ranking in rankings:
-        for rank, hit in enumerate(ranking, start=1):
-            scores[hit.key] = scores.get(hit.key, 0.0) + 1.0 / (RRF_K + rank)
-            first.setdefault(hit.key, hit)
-    order = sorted(scores, key=lambda key: -scores[key])[:limit]
-    return [RecallHit(first[k].source, first[k].text, scores[k], first[k].citation) for k in order]
+        for rank, item in enumerate(ranking, start=1):
+            scores[key(item)] = scores.get(key(item), 0.0) + 1.0 / (RRF_K + rank)
+            first.setdefault(key(item), item)
+    order = sorted(scores, key=lambda k: -scores[k])[:limit]
+    return [(first[k], scores[k]) for k in order]
+
+
+def rrf(rankings: list[list[RecallHit]], limit: int) -> list[RecallHit]:
+    """``fuse`` for recall hits; a hit's score becomes its fused score."""
+    return [
+        RecallHit(hit.source, hit.text, score, hit.citation)
+        for hit, score in fuse(rankings, lambda h: h.key, limit)
+    ]
 
 
 def graph_ranking(space: SpaceHandle, query: str, limit: int) -> list[RecallHit]:

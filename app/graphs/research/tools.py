@@ -20,7 +20,7 @@ from app.graphs.research.spec import DataSource, GraphSource, UrlSource, VaultSo
 from app.graphs.research.state import Finding
 from app.spaces.graph import SpaceGraph
 from app.spaces.memory import PgMemory, SpaceMemory
-from app.spaces.recall import RRF_K, rrf, vault_rankings
+from app.spaces.recall import fuse, rrf, vault_rankings
 from app.spaces.vault import SpaceVault
 from app.text import overlap, words
 
@@ -261,13 +261,7 @@ def _memory_hits(memory: SpaceMemory, query: str, top_k: int) -> list:
         memory.vector_search(memory.embed_query(query), depth),
         memory.text_search(query, depth),
     ]
-    scores: dict[str, float] = {}
-    first = {}
-    for ranking in rankings:
-        for rank, hit in enumerate(ranking, start=1):
-            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (RRF_K + rank)
-            first.setdefault(hit.id, hit)
-    return [first[i] for i in sorted(scores, key=lambda i: -scores[i])[:top_k]]
+    return [hit for hit, _ in fuse(rankings, lambda h: h.id, top_k)]
 
 
 def search_memory(memory: SpaceMemory, graph: SpaceGraph, query: str, top_k: int) -> list[Finding]:
