@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import psycopg
-from filelock import FileLock
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.errors import StoreUnavailable
@@ -183,36 +182,23 @@ class Backends:
             return self._graph
 
     # -- Qdrant -----------------------------------------------------------------------------
-    def qdrant_path(self, space_id: str) -> str:
-        """Local-mode storage folder of one space (each space has its own)."""
-        return str(self.settings.home / "qdrant" / space_id)
-
     @contextmanager
     def qdrant(self, space_id: str) -> Iterator[QdrantClient]:
-        """A Qdrant client for ``space_id``'s collection.
+        """The client of the Qdrant server named by ``QDRANT_URL`` (memory's scale-out path).
 
-        In local mode each space has its own storage folder, which qdrant-client
-        lets only one process open at a time; a file lock makes other processes
-        wait their turn instead of failing.
+        Without ``QDRANT_URL`` memory is pgvector; qdrant-client's local
+        folders of older spaces are read only by ``memory_migrate``.
         """
         from qdrant_client import QdrantClient
 
-        if self.settings.qdrant_url:
-            with self._lock:
-                if self._qdrant_remote is None:
-                    self._qdrant_remote = QdrantClient(
-                        url=self.settings.qdrant_url, api_key=self.settings.qdrant_api_key
-                    )
-            yield self._qdrant_remote
-            return
-        root = self.settings.home / "qdrant"
-        root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(root / f"{space_id}.lock")):
-            client = QdrantClient(path=self.qdrant_path(space_id))
-            try:
-                yield client
-            finally:
-                client.close()
+        if not self.settings.qdrant_url:
+            raise StoreUnavailable("memory", "QDRANT_URL is not set")
+        with self._lock:
+            if self._qdrant_remote is None:
+                self._qdrant_remote = QdrantClient(
+                    url=self.settings.qdrant_url, api_key=self.settings.qdrant_api_key
+                )
+        yield self._qdrant_remote
 
     # -- Embeddings -------------------------------------------------------------------------
     def embedder(self) -> Embedder:

@@ -138,8 +138,7 @@ def open_qdrant_memory(
     """Open Mem0 on the space's collection for the duration of the block.
 
     Creates the collection if missing (Mem0 creates it with the embedder's
-    dimension, cosine distance). In local mode the block holds the space's
-    storage lock, so keep it short.
+    dimension, cosine distance).
     """
     from app.llm.resolve import resolve_chat_model  # langchain is slow to import; only here
 
@@ -190,9 +189,6 @@ def open_qdrant_memory(
 
 def drop_qdrant_memory(backends: Backends, config: SpaceConfig) -> None:
     """Delete the space's collection and history; used only to undo a failed creation."""
-    if backends.settings.qdrant_url:
-        with backends.qdrant(config.space_id) as client:
-            client.delete_collection(config.mem0_collection_name)
-    else:
-        shutil.rmtree(backends.qdrant_path(config.space_id), ignore_errors=True)
+    with backends.qdrant(config.space_id) as client:
+        client.delete_collection(config.mem0_collection_name)
     shutil.rmtree(_history_path(backends, config.space_id).parent, ignore_errors=True)
