@@ -9,13 +9,14 @@ in the space's schema, memories are isolated like the rest of the space, and
 any number of processes read and write them at once.
 
 Why this module talks to the table itself instead of through a Mem0
-``Memory`` object: building one costs far more than the 50 ms budget for
-opening a space's memory (bench/recall_bench.py prints "mem0 open"): it
-resolves the chat model, opens a history database and a connection pool per
-object. Facts are stored as given (Mem0's ``infer=False``), so Mem0 adds
-nothing to a write but the payload layout, which is kept here so that a Mem0
-``Memory`` configured with ``provider: pgvector`` on the same table still
-reads and writes it. With ``QDRANT_URL`` set, memory is Mem0 on a Qdrant
+``Memory`` object: building one per open, as the Qdrant path does, measured
+p50 36-85 ms and p95 about 200 ms here (bench/recall_bench.py, "Mem0
+Memory.from_config"), over the 50 ms budget for opening a space's memory,
+against 0.3 ms for this class on the shared pool; each Mem0 object also
+opens its own connection pool and history database. Facts are stored as
+given (Mem0's ``infer=False``), so Mem0 adds nothing to a write but the
+payload layout, which is kept here: Mem0's own ``pgvector`` provider reads
+the same table (tests/test_memory_store.py checks it). With ``QDRANT_URL`` set, memory is Mem0 on a Qdrant
 server instead (``memory_qdrant``), the scale-out path.
 """
 
