@@ -7,7 +7,7 @@ import pytest
 from psycopg import sql
 
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound
-from app.spaces.memory import table_dims
+from app.spaces.memory_schema import table_dims
 from app.spaces.migrations import REGISTRY_MIGRATIONS, REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig, SpaceStatus, SpaceUsage

@@ -16,8 +16,9 @@ against 0.3 ms for this class on the shared pool; each Mem0 object also
 opens its own connection pool and history database. Facts are stored as
 given (Mem0's ``infer=False``), so Mem0 adds nothing to a write but the
 payload layout, which is kept here: Mem0's own ``pgvector`` provider reads
-the same table (tests/test_memory_store.py checks it). With ``QDRANT_URL`` set, memory is Mem0 on a Qdrant
-server instead (``memory_qdrant``), the scale-out path.
+the same table (tests/test_memory_store.py checks it). With ``QDRANT_URL``
+set, memory is Mem0 on a Qdrant server instead (``memory_qdrant``), the
+scale-out path. The table's DDL is in ``memory_schema``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from psycopg.types.json import Jsonb
 
 from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
 from app.spaces.embeddings import embedder_dims
+from app.spaces.memory_schema import TS_CONFIG, ensure_memory_table, hnsw_index
 
 if TYPE_CHECKING:
     from app.spaces.backends import Backends
@@ -48,7 +50,6 @@ TEXT_MAX = 20_000
 QUERY_MAX = 2_000
 SEARCH_MAX = 1_000
 LIST_MAX = 1_000_000
-TS_CONFIG = "english"
 EMBED_BATCH = 512
 # Full-text rank: term frequency, divided by 1 + log(document length). On the labelled
 # set it beat ts_rank_cd and the other normalisations (README "Memory" has the figures).
@@ -375,89 +376,6 @@ class PgMemory:
     def _fetch(self, query: sql.Composable, params: Any) -> list[tuple]:
         with self._conn() as conn:
             return conn.execute(query, params).fetchall()
-
-
-def create_memory_table(conn: psycopg.Connection, config: SpaceConfig, dims: int) -> None:
-    """Create the space's memory table and its indexes (idempotent).
-
-    HNSW on cosine distance (pgvector's defaults m=16, ef_construction=64;
-    ``hnsw.ef_search`` is set per connection by ``Backends``), GIN on the
-    generated ``tsvector``, and a partial unique index on the idempotency key.
-    """
-    schema, name = config.postgres_schema, config.mem0_collection_name
-    table = sql.Identifier(schema, name)
-    conn.execute(
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {t} ("
-            "id UUID PRIMARY KEY, vector public.vector({d}), payload JSONB NOT NULL, "
-            "tsv tsvector GENERATED ALWAYS AS "
-            "(to_tsvector({c}, coalesce(payload->>'data', ''))) STORED, "
-            "created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        ).format(t=table, d=sql.Literal(int(dims)), c=sql.Literal(TS_CONFIG))
-    )
-    conn.execute(hnsw_index(schema, name))
-    for suffix, body in (
-        ("tsv", "USING gin (tsv)"),
-        ("created", "(created_at)"),
-    ):
-        conn.execute(
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} " + body).format(
-                sql.Identifier(f"{name}_{suffix}"), table
-            )
-        )
-    conn.execute(
-        sql.SQL(
-            "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ((payload->>'idempotency_key')) "
-            "WHERE payload ? 'idempotency_key'"
-        ).format(sql.Identifier(f"{name}_ikey"), table)
-    )
-
-
-def hnsw_index(schema: str, name: str) -> sql.Composed:
-    """``CREATE INDEX`` of the memory table's HNSW index (cosine, pgvector's m/ef defaults)."""
-    return sql.SQL(
-        "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (vector public.vector_cosine_ops)"
-    ).format(sql.Identifier(f"{name}_hnsw"), sql.Identifier(schema, name))
-
-
-def table_dims(conn: psycopg.Connection, config: SpaceConfig) -> int | None:
-    """The vector dimension of the space's memory table, or None if it has none yet."""
-    row = conn.execute(
-        "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-        "AND attname = 'vector'",
-        [sql.Identifier(config.postgres_schema, config.mem0_collection_name).as_string(conn)],
-    ).fetchone()
-    return int(row[0]) if row else None
-
-
-def ensure_memory_table(backends: Backends, config: SpaceConfig) -> None:
-    """Make sure the table exists with the embedder's dimension (checked once per process)."""
-    name = backends.settings.embeddings
-    want = embedder_dims(name)
-    cache = backends.memory_tables
-    if config.space_id in cache:
-        return
-    try:
-        with backends.pool.connection() as conn:
-            dims = table_dims(conn, config)
-            if dims is None:
-                with conn.transaction():
-                    conn.execute(
-                        "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                        [f"spaces-memory:{config.space_id}"],
-                    )
-                    create_memory_table(conn, config, want)
-                dims = want
-    except psycopg.OperationalError as exc:
-        raise StoreUnavailable("memory", str(exc)) from exc
-    if dims != want:
-        raise StoreUnavailable(
-            "memory",
-            f"table {config.mem0_collection_name} holds {dims}-dimension vectors but "
-            f"embeddings {name!r} make {want}; "
-            "set SPACES_EMBEDDINGS to the embedder the space was created with",
-        )
-    cache.add(config.space_id)
 
 
 @contextmanager

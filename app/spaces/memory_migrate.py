@@ -24,7 +24,8 @@ from psycopg import sql
 from app.errors import StoreUnavailable
 from app.ids import validate_space_id
 from app.spaces.embeddings import embedder_dims
-from app.spaces.memory import create_memory_table, vector_literal
+from app.spaces.memory import vector_literal
+from app.spaces.memory_schema import create_memory_table
 
 if TYPE_CHECKING:
     from app.spaces.backends import Backends

@@ -34,12 +34,8 @@ from app.spaces.backends import Backends
 from app.spaces.budget import add_usage
 from app.spaces.embeddings import Embedder, embedder_dims
 from app.spaces.graph import SpaceGraph, drop_graph_partition, ensure_graph_indexes, provision_graph
-from app.spaces.memory import (
-    SpaceMemory,
-    create_memory_table,
-    drop_space_memory,
-    open_space_memory,
-)
+from app.spaces.memory import SpaceMemory, drop_space_memory, open_space_memory
+from app.spaces.memory_schema import create_memory_table
 from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
 from app.spaces.postgres import SpacePostgres
 from app.spaces.recall import RecallHit, recall

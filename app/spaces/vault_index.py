@@ -28,7 +28,8 @@ from psycopg import sql
 from app.errors import StoreUnavailable
 from app.spaces.embeddings import embedder_dims
 from app.spaces.extract import chunks
-from app.spaces.memory import TEXT_RANK, TS_CONFIG, clamp, tsquery_any, vector_literal
+from app.spaces.memory import TEXT_RANK, clamp, tsquery_any, vector_literal
+from app.spaces.memory_schema import TS_CONFIG
 
 if TYPE_CHECKING:
     from app.spaces.backends import Backends
