@@ -141,6 +141,7 @@ def _hit_json(hit: Any) -> dict[str, Any]:
 
 def memory_command(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one ``memory``/``recall``/``reindex`` command; return the exit code."""
+    from app.spaces.memory import PgMemory
     from app.spaces.memory_migrate import migrate_legacy_memory
     from app.spaces.space_manager import SpaceManager
 
@@ -173,6 +174,8 @@ def memory_command(args: argparse.Namespace, settings: Settings) -> int:
         write = action in ("add", "delete", "import", "prune")
         rows = read_import(Path(args.file)) if action == "import" else None
         with manager.open_space(args.space_id, write=write).memory() as memory:
+            if not isinstance(memory, PgMemory) and action not in ("add", "search", "delete"):
+                raise InvalidInput(f"memory {action} needs the pgvector store (QDRANT_URL is set)")
             return _memory_action(args, memory, rows)
 
 

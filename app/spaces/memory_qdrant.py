@@ -92,14 +92,17 @@ class QdrantMemory:
             raise StoreUnavailable("memory", str(exc)) from exc
         return result["results"][0]["id"]
 
-    def delete(self, memory_id: str) -> None:
-        """Remove one memory (used to undo a half-done ingestion)."""
+    def delete(self, memory_id: str) -> bool:
+        """Remove one memory; return whether it existed (as ``PgMemory.delete``)."""
         if not self.writable:
             raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
         try:
+            if self._memory.get(memory_id) is None:
+                return False
             self._memory.delete(memory_id)
         except _qdrant_errors() as exc:
             raise StoreUnavailable("memory", str(exc)) from exc
+        return True
 
     def search(self, query: str, limit: int = 5) -> list[MemoryHit]:
         """The memories most similar to ``query``, best first."""
