@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from app.cli_memory import COMMANDS as MEMORY_COMMANDS
+from app.cli_memory import add_memory_commands, memory_command
 from app.cli_objects import add_objects_commands, objects_command
 from app.cli_runs import add_run_commands, run_command, runs_command
 from app.errors import InvalidInput, SpacesError
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop the embedded services this project started")
     add_run_commands(sub)
     add_objects_commands(sub)
+    add_memory_commands(sub)
     return p
 
 
@@ -98,6 +101,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return objects_command(args, settings)
     if args.command == "runs":
         return runs_command(args, settings)
+    if args.command in MEMORY_COMMANDS:
+        return memory_command(args, settings)
     if args.command == "down":
         stopped = [
             name

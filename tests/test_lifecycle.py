@@ -7,6 +7,7 @@ import pytest
 from psycopg import sql
 
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound
+from app.spaces.memory_schema import table_dims
 from app.spaces.migrations import REGISTRY_MIGRATIONS, REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig, SpaceStatus, SpaceUsage
@@ -26,10 +27,13 @@ def test_create_provisions_all_four_stores(manager: SpaceManager, space: SpaceCo
             )
         }
     assert {"runs", "artifacts", "schema_migrations"} <= tables
-    with manager.backends.qdrant(space.space_id) as client:
-        info = client.get_collection(space.mem0_collection_name)
-        assert info.config.params.vectors.size == manager.backends.embedder().dims
-        assert info.config.params.vectors.distance.value == "Cosine"
+    with manager.backends.pool.connection() as conn:
+        assert table_dims(conn, space) == manager.backends.embedder().dims
+        indexes = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+            [space.postgres_schema, space.mem0_collection_name],
+        ).fetchall()
+    assert any("hnsw" in i[0] and "vector_cosine_ops" in i[0] for i in indexes)
     handle = manager.open_space(space.space_id)
     assert handle.graph.counts() == {"entities": 0, "relations": 0}
     assert space.created_at is not None

@@ -8,8 +8,10 @@
 - ``openai:<model>`` or ``openai:<model>:<dims>``: any OpenAI-compatible
   embeddings endpoint (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``).
 
-A space's Qdrant collection takes its dimension from the embedder it was
-created with; opening it with an embedder of another dimension is an error.
+A space's memory table (or Qdrant collection) takes its dimension from the
+embedder it was created with; opening it with an embedder of another
+dimension is an error. ``embedder_dims`` knows the dimension without loading
+the model, so opening a space's memory does not pay for the model.
 """
 
 from __future__ import annotations
@@ -81,6 +83,18 @@ def _wordllama_cache(cache_dir: Path) -> Path:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
     return cache_dir
+
+
+def embedder_dims(name: str) -> int:
+    """The dimension ``name`` makes, without loading the model (opening memory is cheap)."""
+    if name == "wordllama":
+        return 256
+    parts = name.split(":")
+    if name.startswith("openai:") and len(parts) == 3 and parts[2].isdigit():
+        return int(parts[2])
+    if name.startswith("openai:") and len(parts) == 2 and parts[1] in _OPENAI_DIMS:
+        return _OPENAI_DIMS[parts[1]]
+    raise InvalidInput(f"unknown embeddings {name!r}: use 'wordllama' or 'openai:<model>:<dims>'")
 
 
 def resolve_embedder(name: str, settings: Settings) -> Embedder:

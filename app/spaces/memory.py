@@ -1,32 +1,70 @@
-"""Space memory: Mem0 on the space's own Qdrant collection.
+"""Space memory: a pgvector table in the space's own Postgres schema.
 
-Each space has its own collection (``mem0_<id>``); in qdrant-client's local
-mode it also has its own storage folder, so one space's vectors are not even
-in the same files as another's. Mem0 is configured per space with our
-embedder and chat model; its history database lives with the space too.
+Each space's memories live in ``space_<id>.mem0_<id>``: the table layout of
+Mem0 2.2's ``pgvector`` provider (``id UUID``, ``vector``, ``payload JSONB``
+with the text under ``data``), plus columns Mem0 does not know about and
+fills by default: a generated ``tsvector`` for full-text search, the time of
+insertion (for ``prune``) and a unique index on the idempotency key. Being
+in the space's schema, memories are isolated like the rest of the space, and
+any number of processes read and write them at once.
 
-Facts are stored as given (Mem0 ``infer=False``): extraction of facts from
-text is the caller's job, which keeps writes deterministic and idempotent.
+Why this module talks to the table itself instead of through a Mem0
+``Memory`` object: building one per open, as the Qdrant path does, measured
+p50 36-85 ms and p95 about 200 ms here (bench/recall_bench.py, "Mem0
+Memory.from_config"), over the 50 ms budget for opening a space's memory,
+against 0.3 ms for this class on the shared pool; each Mem0 object also
+opens its own connection pool and history database. Facts are stored as
+given (Mem0's ``infer=False``), so Mem0 adds nothing to a write but the
+payload layout, which is kept here: Mem0's own ``pgvector`` provider reads
+the same table (tests/test_memory_store.py checks it). With ``QDRANT_URL``
+set, memory is Mem0 on a Qdrant server instead (``memory_qdrant``), the
+scale-out path. The table's DDL is in ``memory_schema``.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import shutil
-import warnings
-from collections.abc import Iterator
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
-from app.spaces.backends import Backends
-from app.spaces.space_model import SpaceConfig
+from app.spaces.embeddings import embedder_dims
+from app.spaces.memory_schema import TS_CONFIG, ensure_memory_table, hnsw_index
+
+if TYPE_CHECKING:
+    from app.spaces.backends import Backends
+    from app.spaces.embeddings import Embedder
+    from app.spaces.space_model import SpaceConfig
 
 TEXT_MAX = 20_000
 QUERY_MAX = 2_000
+SEARCH_MAX = 1_000
+LIST_MAX = 1_000_000
+EMBED_BATCH = 512
+# Full-text rank: term frequency, divided by 1 + log(document length). On the labelled
+# set it beat ts_rank_cd and the other normalisations (README "Memory" has the figures).
+TEXT_RANK = sql.SQL("ts_rank(tsv, q, 1)")
+REBUILD_AT = 10_000
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    """One memory to bulk-load (an import line)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -37,35 +75,106 @@ class MemoryHit:
     text: str
     score: float | None
     metadata: dict[str, Any]
+    created_at: str | None = None
 
 
-def _mem0_class(home: Path) -> type:
-    # Mem0 reads these at import time: no telemetry (nothing outside is reachable)
-    # and its own config folder under SPACES_HOME instead of ~/.mem0.
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    os.environ.setdefault("MEM0_DIR", str(home / "mem0"))
-    from mem0 import Memory
-
-    # Mem0 logs at WARNING that optional spaCy/fastembed extras are missing; they
-    # would download models at run time, so their absence is expected here.
-    for name in ("mem0", "mem0.vector_stores.qdrant", "mem0.utils.spacy_models"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    return Memory
+def check_text(text: object) -> str:
+    """The memory text, or InvalidInput naming what is wrong with it."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("memory text must be non-empty text")
+    if len(text) > TEXT_MAX:
+        raise InvalidInput(f"memory text is too long: {len(text)} characters, at most {TEXT_MAX}")
+    return text
 
 
-def _qdrant_errors() -> tuple[type[BaseException], ...]:
-    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+def check_query(query: object) -> str:
+    """The search query, or InvalidInput naming what is wrong with it."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("memory query must be non-empty text")
+    if len(query) > QUERY_MAX:
+        raise InvalidInput(
+            f"memory query is too long: {len(query)} characters, at most {QUERY_MAX}"
+        )
+    return query
 
-    return (ResponseHandlingException, UnexpectedResponse, ConnectionError, OSError)
+
+def check_key(key: object) -> str:
+    """An idempotency key of 1 to 200 characters."""
+    if not isinstance(key, str) or not 1 <= len(key) <= 200:
+        raise InvalidInput("memory key must be 1 to 200 characters")
+    return key
 
 
-class SpaceMemory:
-    """Add and search the memories of one space."""
+def clamp(limit: object, top: int) -> int:
+    """``limit`` as an int in 1..top (bad values are an input error, not a crash)."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInput("limit must be a whole number")
+    return max(1, min(limit, top))
 
-    def __init__(self, memory: Any, space_id: str, *, writable: bool):
-        self._memory = memory
-        self.space_id = space_id
+
+def vector_literal(vector: Iterable[float]) -> str:
+    """pgvector's text form of a vector (``[x,y,...]``)."""
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+def tsquery_any(text: str) -> str:
+    """A ``to_tsquery`` source matching any word of ``text`` (words only, no operators)."""
+    words = re.findall(r"[A-Za-z0-9]+", text.lower())[:64]
+    return " | ".join(dict.fromkeys(words))
+
+
+def payload_for(space_id: str, text: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """Mem0's payload layout: metadata flattened, text under ``data``, an md5 ``hash``."""
+    return {
+        **(metadata or {}),
+        "data": text,
+        "hash": hashlib.md5(text.encode()).hexdigest(),
+        "created_at": datetime.now(UTC).isoformat(),
+        "user_id": space_id,
+        "space_id": space_id,
+    }
+
+
+_RESERVED = {"data", "hash", "created_at", "user_id", "updated_at", "text_lemmatized"}
+
+
+def hit_from(row_id: object, payload: dict[str, Any], score: float | None) -> MemoryHit:
+    """A ``MemoryHit`` from a stored row (Mem0's bookkeeping keys kept out of metadata)."""
+    meta = {k: v for k, v in payload.items() if k not in _RESERVED}
+    return MemoryHit(str(row_id), payload.get("data", ""), score, meta, payload.get("created_at"))
+
+
+def _kind(kind: str | None) -> sql.Composable:
+    """Row filter: ``document`` chunks only, plain ``memory`` only, or everything (None)."""
+    if kind is None:
+        return sql.SQL("TRUE")
+    if kind == "document":
+        return sql.SQL("payload->>'type' = 'document'")
+    if kind == "memory":
+        return sql.SQL("payload->>'type' IS DISTINCT FROM 'document'")
+    raise InvalidInput(f"unknown memory kind {kind!r}")
+
+
+class PgMemory:
+    """Add, search, list and delete the memories of one space (pgvector table)."""
+
+    def __init__(self, backends: Backends, config: SpaceConfig, *, writable: bool):
+        self._backends = backends
+        self.space_id = config.space_id
+        self.schema = config.postgres_schema
+        self.table = sql.Identifier(config.postgres_schema, config.mem0_collection_name)
+        self.table_name = config.mem0_collection_name
         self.writable = writable
+
+    @property
+    def _embedder(self) -> Embedder:
+        # Loaded on first embedding, not on open: listing or deleting needs no model.
+        return self._backends.embedder()
+
+    # -- writes ------------------------------------------------------------------------------
+    def _write_check(self) -> None:
+        if not self.writable:
+            raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
 
     def add(
         self, text: str, metadata: dict[str, Any] | None = None, *, key: str | None = None
@@ -73,142 +182,223 @@ class SpaceMemory:
         """Store ``text`` as one memory; return its id.
 
         With ``key``, adding the same key again returns the first memory's id
-        and stores nothing, so a run resumed after a crash does not duplicate
-        its memories. (The space's storage lock makes look-then-add safe.)
+        and stores nothing (a unique index decides, so concurrent writers and
+        resumed runs cannot duplicate a memory).
         """
-        if not self.writable:
-            raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInput("memory text must be non-empty text")
-        if len(text) > TEXT_MAX:
-            raise InvalidInput(
-                f"memory text is too long: {len(text)} characters, at most {TEXT_MAX}"
-            )
-        meta = {**(metadata or {}), "space_id": self.space_id}
+        self._write_check()
+        check_text(text)
+        payload = payload_for(self.space_id, text, metadata)
         if key is not None:
-            if not isinstance(key, str) or not 1 <= len(key) <= 200:
-                raise InvalidInput("memory key must be 1 to 200 characters")
-            meta["idempotency_key"] = key
-            try:
-                found = self._memory.get_all(
-                    filters={"user_id": self.space_id, "idempotency_key": key}, limit=1
-                )
-            except _qdrant_errors() as exc:
-                raise StoreUnavailable("memory", str(exc)) from exc
-            if found["results"]:
-                return found["results"][0]["id"]
-        try:
-            result = self._memory.add(text, user_id=self.space_id, metadata=meta, infer=False)
-        except _qdrant_errors() as exc:
-            raise StoreUnavailable("memory", str(exc)) from exc
-        return result["results"][0]["id"]
+            payload["idempotency_key"] = check_key(key)
+        vector = vector_literal(self._embedder.model.embed_documents([text])[0])
+        new_id = str(uuid.uuid4())
+        with self._conn() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (id, vector, payload) VALUES (%s, %s::vector, %s) "
+                    "ON CONFLICT ((payload->>'idempotency_key')) "
+                    "WHERE payload ? 'idempotency_key' DO NOTHING RETURNING id"
+                ).format(self.table),
+                [new_id, vector, Jsonb(payload)],
+            ).fetchone()
+            if row is None:
+                row = conn.execute(
+                    sql.SQL("SELECT id FROM {} WHERE payload->>'idempotency_key' = %s").format(
+                        self.table
+                    ),
+                    [key],
+                ).fetchone()
+        return str(row[0])
 
-    def delete(self, memory_id: str) -> None:
-        """Remove one memory (used to undo a half-done ingestion)."""
-        if not self.writable:
-            raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
-        try:
-            self._memory.delete(memory_id)
-        except _qdrant_errors() as exc:
-            raise StoreUnavailable("memory", str(exc)) from exc
+    def add_many(self, items: list[tuple[str, dict[str, Any] | None]]) -> list[str]:
+        """Store many memories in one bulk load; return their new ids in order."""
+        rows = [MemoryRow(str(uuid.uuid4()), text, meta) for text, meta in items]
+        self.bulk_load(rows)
+        return [r.id for r in rows]
 
+    def bulk_load(self, rows: list[MemoryRow]) -> int:
+        """Load ``rows`` with COPY in one transaction; return how many were new.
+
+        Embeds in batches; rows whose id (or idempotency key) is already stored
+        are skipped, so importing the same export twice adds nothing.
+        """
+        self._write_check()
+        for row in rows:
+            check_text(row.text)
+        staged = sql.Identifier("memory_import")
+        with self._conn() as conn, conn.transaction():
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE {} (id UUID, vector TEXT, payload JSONB, "
+                    "created_at TIMESTAMPTZ) ON COMMIT DROP"
+                ).format(staged)
+            )
+            with conn.cursor().copy(
+                sql.SQL("COPY {} (id, vector, payload, created_at) FROM STDIN").format(staged)
+            ) as copy:
+                for start in range(0, len(rows), EMBED_BATCH):
+                    batch = rows[start : start + EMBED_BATCH]
+                    vectors = self._embedder.model.embed_documents([r.text for r in batch])
+                    for row, vector in zip(batch, vectors, strict=True):
+                        payload = payload_for(self.space_id, row.text, row.metadata)
+                        if row.created_at is not None:
+                            payload["created_at"] = row.created_at.isoformat()
+                        copy.write_row(
+                            (row.id, vector_literal(vector), json.dumps(payload), row.created_at)
+                        )
+            # A large load into a small table: building the HNSW graph once at the end is
+            # several times faster than growing it row by row. Readers of this space
+            # wait for the load meanwhile (the index is dropped inside the transaction).
+            existing = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.table))
+            rebuild = len(rows) >= REBUILD_AT and len(rows) > existing.fetchone()[0]
+            hnsw = sql.Identifier(self.schema, f"{self.table_name}_hnsw")
+            if rebuild:
+                conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(hnsw))
+            added = conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (id, vector, payload, created_at) "
+                    "SELECT id, vector::public.vector, payload, coalesce(created_at, now()) "
+                    "FROM {} ON CONFLICT DO NOTHING"
+                ).format(self.table, staged)
+            ).rowcount
+            if rebuild:
+                conn.execute(hnsw_index(self.schema, self.table_name))
+            return added
+
+    def delete(self, memory_id: str) -> bool:
+        """Remove one memory; return whether it existed."""
+        self._write_check()
+        try:
+            uuid.UUID(str(memory_id))
+        except ValueError:
+            raise InvalidInput(f"not a memory id: {str(memory_id)[:60]!r}") from None
+        with self._conn() as conn:
+            done = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE id = %s").format(self.table), [memory_id]
+            ).rowcount
+        return bool(done)
+
+    def prune(self, before: datetime) -> int:
+        """Delete memories stored before ``before``; return how many."""
+        self._write_check()
+        with self._conn() as conn:
+            return conn.execute(
+                sql.SQL("DELETE FROM {} WHERE created_at < %s").format(self.table), [before]
+            ).rowcount
+
+    # -- reads -------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 5) -> list[MemoryHit]:
-        """The memories most similar to ``query``, best first."""
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInput("memory query must be non-empty text")
-        if len(query) > QUERY_MAX:
-            raise InvalidInput(
-                f"memory query is too long: {len(query)} characters, at most {QUERY_MAX}"
+        """The memories most similar to ``query``, best first (HNSW, cosine)."""
+        return self.vector_search(self.embed_query(check_query(query)), limit)
+
+    def embed_query(self, query: str) -> str:
+        """The query's vector in pgvector's text form (embed once, search many)."""
+        return vector_literal(self._embedder.model.embed_query(query))
+
+    def vector_search(self, vector: str, limit: int, kind: str | None = None) -> list[MemoryHit]:
+        """Nearest memories to an embedded query (``kind``: see ``_kind``)."""
+        rows = self._fetch(
+            sql.SQL(
+                "SELECT id, payload, 1 - (vector <=> %(v)s::vector) FROM {} WHERE {} "
+                "ORDER BY vector <=> %(v)s::vector LIMIT %(k)s"
+            ).format(self.table, _kind(kind)),
+            {"v": vector, "k": clamp(limit, SEARCH_MAX)},
+        )
+        return [hit_from(*row) for row in rows]
+
+    def text_search(self, query: str, limit: int, kind: str | None = None) -> list[MemoryHit]:
+        """Memories matching any word of ``query``, ranked by ``TEXT_RANK``."""
+        source = tsquery_any(check_query(query))
+        if not source:
+            return []
+        rows = self._fetch(
+            sql.SQL(
+                "SELECT id, payload, {rank} AS r FROM {}, "
+                "to_tsquery(%(c)s::regconfig, %(q)s) q WHERE tsv @@ q AND {} "
+                "ORDER BY r DESC LIMIT %(k)s"
+            ).format(self.table, _kind(kind), rank=TEXT_RANK),
+            {"c": TS_CONFIG, "q": source, "k": clamp(limit, SEARCH_MAX)},
+        )
+        return [hit_from(*row) for row in rows]
+
+    def all(self, limit: int = 100, offset: int = 0) -> list[MemoryHit]:
+        """Memories of the space, oldest first, up to ``limit`` (ids are stable across calls)."""
+        rows = self._fetch(
+            sql.SQL(
+                "SELECT id, payload, NULL FROM {} ORDER BY created_at, id LIMIT %s OFFSET %s"
+            ).format(self.table),
+            [clamp(limit, LIST_MAX), max(0, int(offset))],
+        )
+        return [hit_from(*row) for row in rows]
+
+    def iter_all(self) -> Iterator[MemoryHit]:
+        """Every memory, oldest first, streamed by a server-side cursor (for export)."""
+        with self._conn() as conn, conn.transaction():
+            cursor = conn.cursor(name="memory_export")
+            cursor.execute(
+                sql.SQL("SELECT id, payload, NULL FROM {} ORDER BY created_at, id").format(
+                    self.table
+                )
             )
+            for row in cursor:
+                yield hit_from(*row)
+
+    def stats(self) -> dict[str, Any]:
+        """Count, on-disk size (table and indexes) and embedder of the space's memory."""
+        with self._conn() as conn:
+            count, size = conn.execute(
+                sql.SQL("SELECT count(*), pg_total_relation_size(%s::regclass) FROM {}").format(
+                    self.table
+                ),
+                [self.table.as_string(conn)],
+            ).fetchone()
+        name = self._backends.settings.embeddings
+        return {
+            "count": int(count),
+            "bytes": int(size),
+            "embedder": name,
+            "dims": embedder_dims(name),
+            "store": "pgvector",
+        }
+
+    # -- plumbing ----------------------------------------------------------------------------
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection]:
         try:
-            found = self._memory.search(
-                query, filters={"user_id": self.space_id}, limit=max(1, min(int(limit), 100))
-            )
-        except _qdrant_errors() as exc:
+            with self._backends.pool.connection() as conn:
+                yield conn
+        except psycopg.errors.DataException as exc:
+            raise InvalidInput(f"memory: {exc}".splitlines()[0]) from exc
+        except psycopg.OperationalError as exc:
             raise StoreUnavailable("memory", str(exc)) from exc
-        return [self._hit(r) for r in found["results"]]
 
-    def all(self, limit: int = 100) -> list[MemoryHit]:
-        """Every memory of the space, up to ``limit``."""
-        try:
-            found = self._memory.get_all(
-                filters={"user_id": self.space_id}, limit=max(1, min(int(limit), 10_000))
-            )
-        except _qdrant_errors() as exc:
-            raise StoreUnavailable("memory", str(exc)) from exc
-        return [self._hit(r) for r in found["results"]]
-
-    @staticmethod
-    def _hit(row: dict[str, Any]) -> MemoryHit:
-        return MemoryHit(row["id"], row["memory"], row.get("score"), row.get("metadata") or {})
-
-
-def _history_path(backends: Backends, space_id: str) -> Path:
-    return backends.settings.home / "mem0" / "history" / space_id / "history.db"
+    def _fetch(self, query: sql.Composable, params: Any) -> list[tuple]:
+        with self._conn() as conn:
+            return conn.execute(query, params).fetchall()
 
 
 @contextmanager
-def open_space_memory(
-    backends: Backends, config: SpaceConfig, *, writable: bool
-) -> Iterator[SpaceMemory]:
-    """Open Mem0 on the space's collection for the duration of the block.
+def open_space_memory(backends: Backends, config: SpaceConfig, *, writable: bool) -> Iterator[Any]:
+    """The space's memory for the duration of the block (pgvector, or Mem0 on Qdrant)."""
+    if backends.settings.qdrant_url:
+        from app.spaces.memory_qdrant import open_qdrant_memory
 
-    Creates the collection if missing (Mem0 creates it with the embedder's
-    dimension, cosine distance). In local mode the block holds the space's
-    storage lock, so keep it short.
-    """
-    from app.llm.resolve import resolve_chat_model  # langchain is slow to import; only here
-
-    memory_cls = _mem0_class(backends.settings.home)
-    embedder = backends.embedder()
-    model_name = config.preferred_model or backends.settings.model
-    history = _history_path(backends, config.space_id)
-    history.parent.mkdir(parents=True, exist_ok=True)
-    with backends.qdrant(config.space_id) as client:
-        try:
-            if client.collection_exists(config.mem0_collection_name):
-                info = client.get_collection(config.mem0_collection_name)
-                size = info.config.params.vectors.size
-                if size != embedder.dims:
-                    raise StoreUnavailable(
-                        "memory",
-                        f"collection {config.mem0_collection_name} holds {size}-dimension "
-                        f"vectors but embeddings {embedder.name!r} make {embedder.dims}; "
-                        "set SPACES_EMBEDDINGS to the embedder the space was created with",
-                    )
-            with warnings.catch_warnings():
-                # Mem0 asks local Qdrant for payload indexes, which it warns are no-ops.
-                warnings.simplefilter("ignore", UserWarning)
-                memory = memory_cls.from_config(
-                    {
-                        "vector_store": {
-                            "provider": "qdrant",
-                            "config": {
-                                "collection_name": config.mem0_collection_name,
-                                "client": client,
-                                "embedding_model_dims": embedder.dims,
-                                "on_disk": True,
-                            },
-                        },
-                        "embedder": {"provider": "langchain", "config": {"model": embedder.model}},
-                        "llm": {
-                            "provider": "langchain",
-                            "config": {"model": resolve_chat_model(model_name, backends.settings)},
-                        },
-                        "history_db_path": str(history),
-                    }
-                )
-        except _qdrant_errors() as exc:
-            raise StoreUnavailable("memory", str(exc)) from exc
-        with memory:  # closes Mem0's history database
-            yield SpaceMemory(memory, config.space_id, writable=writable)
+        with open_qdrant_memory(backends, config, writable=writable) as memory:
+            yield memory
+        return
+    ensure_memory_table(backends, config)
+    yield PgMemory(backends, config, writable=writable)
 
 
 def drop_space_memory(backends: Backends, config: SpaceConfig) -> None:
-    """Delete the space's collection and history; used only to undo a failed creation."""
+    """Undo a failed creation's memory (a pgvector table rolls back with its transaction)."""
+    backends.memory_tables.discard(config.space_id)
     if backends.settings.qdrant_url:
-        with backends.qdrant(config.space_id) as client:
-            client.delete_collection(config.mem0_collection_name)
-    else:
-        shutil.rmtree(backends.qdrant_path(config.space_id), ignore_errors=True)
-    shutil.rmtree(_history_path(backends, config.space_id).parent, ignore_errors=True)
+        from app.spaces.memory_qdrant import drop_qdrant_memory
+
+        drop_qdrant_memory(backends, config)
+
+
+# Kept for callers typed against the old name.
+SpaceMemory = PgMemory

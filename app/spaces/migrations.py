@@ -184,7 +184,19 @@ def _registry_v3(s: sql.Identifier) -> list[sql.Composable]:
     ]
 
 
-REGISTRY_MIGRATIONS: list[Migration] = [_registry_v1, _registry_v2, _registry_v3]
+def _registry_pgvector(s: sql.Identifier) -> list[sql.Composable]:
+    # pgvector, once per database, in public: every space's memory table uses its
+    # type. ``migrate`` holds an advisory lock, so processes starting together do
+    # not race on CREATE EXTENSION.
+    return [sql.SQL("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")]
+
+
+REGISTRY_MIGRATIONS: list[Migration] = [
+    _registry_v1,
+    _registry_v2,
+    _registry_v3,
+    _registry_pgvector,
+]
 SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3]
 
 

@@ -11,7 +11,7 @@ context and open the space through ``open_space``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +32,16 @@ from app.ids import validate_space_id, validate_user_id
 from app.settings import Settings
 from app.spaces.backends import Backends
 from app.spaces.budget import add_usage
+from app.spaces.embeddings import Embedder, embedder_dims
 from app.spaces.graph import SpaceGraph, drop_graph_partition, ensure_graph_indexes, provision_graph
 from app.spaces.memory import SpaceMemory, drop_space_memory, open_space_memory
+from app.spaces.memory_schema import create_memory_table
 from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
 from app.spaces.postgres import SpacePostgres
+from app.spaces.recall import RecallHit, recall
 from app.spaces.space_model import SpaceConfig, SpaceStatus, SpaceUsage, current_month
 from app.spaces.vault import SpaceVault, provision_vault, undo_provision
+from app.spaces.vault_index import RefreshReport, VaultIndex
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 USAGE_MAX = 10**9
@@ -70,9 +74,32 @@ class SpaceHandle:
 
     @contextmanager
     def memory(self) -> Iterator[SpaceMemory]:
-        """The space's Mem0 memory, open for the duration of the block."""
+        """The space's memory (pgvector table, or Mem0 on a Qdrant server) for the block."""
         with open_space_memory(self._backends, self.config, writable=self.writable) as memory:
             yield memory
+
+    def embedder(self) -> Embedder:
+        """The embedder of this process (the one the space's vectors were made with)."""
+        return self._backends.embedder()
+
+    @property
+    def vault_index(self) -> VaultIndex:
+        """The incremental search index of the space's vault."""
+        return self.vault.index or VaultIndex(self._backends, self.config, self.vault.root)
+
+    def reindex_changed(self) -> RefreshReport:
+        """Re-index only the vault notes changed since last time: call at a run's start."""
+        return self.vault_index.refresh()
+
+    def recall(
+        self,
+        query: str,
+        k: int = 5,
+        sources: Iterable[str] | str | None = None,
+        mode: str = "hybrid",
+    ) -> list[RecallHit]:
+        """Hybrid recall over memory, vault, documents and graph (``app.spaces.recall``)."""
+        return recall(self, query, k, sources, mode)
 
 
 class SpaceManager:
@@ -131,6 +158,9 @@ class SpaceManager:
                 if inserted is None:
                     raise SpaceExists(f"space {config.space_id!r} already exists")
                 migrate(conn, config.postgres_schema, SPACE_MIGRATIONS)
+                if not self.settings.qdrant_url:
+                    # pgvector memory: its table commits or rolls back with the space.
+                    create_memory_table(conn, config, embedder_dims(self.settings.embeddings))
                 self._provision_stores(config, undo)
                 created_at = inserted[0]
         except psycopg.Error as exc:
@@ -145,8 +175,9 @@ class SpaceManager:
     def _provision_stores(self, config: SpaceConfig, undo: list[tuple[str, object]]) -> None:
         try:
             undo.append(("memory", None))
-            with open_space_memory(self.backends, config, writable=True):
-                pass  # opening creates the collection
+            if self.settings.qdrant_url:
+                with open_space_memory(self.backends, config, writable=True):
+                    pass  # opening creates the collection
         except SpacesError:
             raise
         except (OSError, ValueError, RuntimeError) as exc:
@@ -252,11 +283,13 @@ class SpaceManager:
         Writable only while the space is active.
         """
         writable = config.is_active
+        vault = SpaceVault(self.vault_root(config), config.space_id, writable=writable)
+        vault.index = VaultIndex(self.backends, config, vault.root)
         return SpaceHandle(
             config=config,
             writable=writable,
             postgres=SpacePostgres(self.backends.pool, config.postgres_schema, writable=writable),
-            vault=SpaceVault(self.vault_root(config), config.space_id, writable=writable),
+            vault=vault,
             _backends=self.backends,
         )
 

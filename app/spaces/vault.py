@@ -92,6 +92,7 @@ class SpaceVault:
         self.root = root
         self.space_id = space_id
         self.writable = writable
+        self.index: Any = None  # the space's VaultIndex, set by SpaceManager.open_space
 
     def resolve(self, rel_path: str, suffixes: tuple[str, ...] = (".md",)) -> Path:
         """The absolute path of a note (or a file with one of ``suffixes``) inside the vault.

@@ -1,9 +1,11 @@
 """What the research sub-agents gather: candidate findings from one source, each cited.
 
 Each function reads through a space-scoped adapter (or, for links, the
-crawler), so it can only ever see the space it was given. Candidates are
-ranked by word overlap with the query; the sub-agent then asks the model
-which of them are relevant (see ``graph.py``).
+crawler), so it can only ever see the space it was given. Vault notes and
+memories are ranked by the space's indexes (vector + full text, fused by
+reciprocal rank: ``app.spaces.recall``); other candidates by word overlap
+with the query. The sub-agent then asks the model which of them are
+relevant (see ``graph.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from app.graphs.research.data import SUFFIXES, DataError, analyse, describe, loa
 from app.graphs.research.spec import DataSource, GraphSource, UrlSource, VaultSource
 from app.graphs.research.state import Finding
 from app.spaces.graph import SpaceGraph
-from app.spaces.memory import SpaceMemory
+from app.spaces.memory import PgMemory, SpaceMemory
+from app.spaces.recall import fuse, rrf, vault_rankings
 from app.spaces.vault import SpaceVault
 from app.text import overlap, words
 
@@ -49,6 +52,41 @@ def _ranked(found: list[Finding], limit: int) -> list[Finding]:
 
 
 def search_vault(
+    vault: SpaceVault, query: str, source: VaultSource, skip: str | None, visit: Visit
+) -> list[Finding]:
+    """The best chunk of each matching note, within folders/tags, from the vault index.
+
+    The index is refreshed first, which re-reads only notes changed since the
+    last refresh (``VaultIndex.refresh``); vector and full-text rankings of the
+    chunks are fused by reciprocal rank (``app.spaces.recall``).
+    """
+    if vault.index is None:  # a vault opened outside a SpaceManager has no index
+        return _scan_vault(vault, query, source, skip, visit)
+    errors = [_error("files", e) for e in vault.index.refresh().errors[:5]]
+    folders = [f.strip("/") + "/" for f in source.folders]
+    depth = max(20, source.top_k * 6)
+    hits = rrf(list(vault_rankings(vault.index, query, depth, folders)), depth)
+    skip_prefix = skip.rstrip("/") + "/" if skip else None
+    best: dict[str, Finding] = {}
+    for hit in hits:
+        path = hit.citation["path"]
+        if path in best or (skip_prefix and path.startswith(skip_prefix)):
+            continue
+        best[path] = {
+            "agent": "files",
+            "text": hit.text[:PASSAGE_MAX],
+            "citation": {"kind": "vault", "ref": path, "label": path[:-3]},
+            "score": round(hit.score * 1000, 3),
+        }
+    if source.tags:
+        tags = vault.index.tags_of(list(best))
+        best = {p: f for p, f in best.items() if set(source.tags) & set(tags.get(p, []))}
+    for path in best:
+        visit(path)
+    return _ranked(list(best.values()), source.top_k * 3) + errors
+
+
+def _scan_vault(
     vault: SpaceVault, query: str, source: VaultSource, skip: str | None, visit: Visit
 ) -> list[Finding]:
     """The best passage of each matching note (title and tags count), within folders/tags."""
@@ -214,9 +252,21 @@ def search_graph(graph: SpaceGraph, query: str, source: GraphSource) -> list[Fin
     return _ranked(found, source.top_k * 3)
 
 
+def _memory_hits(memory: SpaceMemory, query: str, top_k: int) -> list:
+    """Vector and full-text rankings fused by RRF (vector alone on a Qdrant server)."""
+    if not isinstance(memory, PgMemory):
+        return memory.search(query, limit=top_k)
+    depth = max(20, top_k * 4)
+    rankings = [
+        memory.vector_search(memory.embed_query(query), depth),
+        memory.text_search(query, depth),
+    ]
+    return [hit for hit, _ in fuse(rankings, lambda h: h.id, top_k)]
+
+
 def search_memory(memory: SpaceMemory, graph: SpaceGraph, query: str, top_k: int) -> list[Finding]:
-    """The nearest memories, plus the graph neighbourhood of the entities they name."""
-    hits = memory.search(query, limit=top_k)
+    """The best memories (vector + full text), plus the graph neighbourhood they name."""
+    hits = _memory_hits(memory, query, top_k)
     found: list[Finding] = [
         {
             "agent": "memory",
