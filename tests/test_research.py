@@ -101,3 +101,23 @@ def test_file_explorer_reads_the_space_documents(manager, space, settings, tmp_p
         }
     ]
     assert f"document runbook.md (version {version.id})" in state["research"]
+
+
+def test_each_run_sees_notes_edited_renamed_or_deleted_in_obsidian(manager, space, settings):
+    """Runs re-index what changed first: no stale note is cited, a new one is found."""
+    vault = settings.vaults_dir / space.space_id
+    (vault / "Learning").mkdir(exist_ok=True)
+    (vault / "Learning" / "kestrel.md").write_text("The kestrel protocol hovers before it votes.")
+    first = _run(settings, space.space_id, "kestrel protocol")
+    refs = {f["citation"]["ref"] for f in first["findings"] if f.get("citation")}
+    assert "Learning/kestrel.md" in refs
+    # Edited and renamed outside the project, as Obsidian would, between two runs.
+    (vault / "Learning" / "kestrel.md").rename(vault / "Learning" / "kite.md")
+    (vault / "Learning" / "kite.md").write_text("The kestrel protocol now dives instead.")
+    second = _run(settings, space.space_id, "kestrel protocol dives")
+    refs = {f["citation"]["ref"] for f in second["findings"] if f.get("citation")}
+    assert "Learning/kite.md" in refs and "Learning/kestrel.md" not in refs
+    (vault / "Learning" / "kite.md").unlink()
+    third = _run(settings, space.space_id, "kestrel protocol dives again")
+    refs = {f["citation"]["ref"] for f in third["findings"] if f.get("citation")}
+    assert not {"Learning/kite.md", "Learning/kestrel.md"} & refs
