@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench down clean
+.PHONY: install demo test test-all lint bench serve down clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required: install python3.12 (or set PYTHON=/path/to/python3.12)" >&2; exit 1; }
@@ -35,6 +35,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/rpi_bench.py
 	PYTHONPATH=. $(BIN)/python bench/research_bench.py
 	PYTHONPATH=. $(BIN)/python bench/sse_bench.py
+
+# The Agent Server API on Aegra (Postgres + Redis), durable: `spaces serve --instances N`.
+serve: $(STAMP)
+	$(BIN)/spaces serve
 
 down: $(STAMP)
 	$(BIN)/spaces down

@@ -15,9 +15,12 @@ from typing import Any, NoReturn
 
 from app.cli_objects import add_objects_commands, objects_command
 from app.cli_runs import add_run_commands, run_command
+from app.cli_serve import add_serve_command, serve_command
 from app.errors import InvalidInput, SpacesError
+from app.services.aegra import stop_instances
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
+from app.services.redis import stop_redis
 from app.settings import Settings
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig, SpaceUsage
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop the embedded services this project started")
     add_run_commands(sub)
     add_objects_commands(sub)
+    add_serve_command(sub)
     return p
 
 
@@ -91,12 +95,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return run_command(args, settings)
     if args.command == "objects":
         return objects_command(args, settings)
+    if args.command == "serve":
+        return serve_command(args, settings)
     if args.command == "down":
-        stopped = [
-            name
-            for name, stop in (("postgres", stop_postgres), ("falkordb", stop_graph_server))
-            if stop(settings)
-        ]
+        services = (("aegra", stop_instances), ("redis", stop_redis), ("postgres", stop_postgres),
+                    ("falkordb", stop_graph_server))  # fmt: skip
+        stopped = [name for name, stop in services if stop(settings)]
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
         return 0
     with SpaceManager(settings) as manager:

@@ -1,4 +1,4 @@
-"""Through the real LangGraph server (``langgraph dev``): auth, isolation, REST, SSE events."""
+"""Through both real servers (``langgraph dev`` and Aegra): auth, isolation, REST, SSE events."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from langgraph_sdk import get_sync_client
 from app.server.tokens import issue_token
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
+from tests.aegraserver import start_aegra, stop_aegra
 from tests.conftest import make_settings
 from tests.devserver import start_dev_server
 
@@ -30,10 +31,22 @@ ENVELOPE = {
 }
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``langgraph dev`` on a free loopback port, with its own embedded services."""
+@pytest.fixture(scope="module", params=["langgraph-dev", "aegra"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Each server on free loopback ports, with its own embedded services.
+
+    ``langgraph dev`` runs in its temporary home with the project's
+    ``langgraph.json`` named by absolute path (it used to resolve the auth
+    path against the working folder); Aegra through ``spaces serve``.
+    """
     home = tmp_path_factory.mktemp("served")
+    if request.param == "aegra":
+        url = start_aegra(home, SECRET)[0]
+        yield url
+        stop_aegra(home, SECRET)
+        return
     url, proc = start_dev_server(home, SECRET)
     yield url
     proc.terminate()
@@ -162,9 +175,9 @@ def test_rest_rate_limit_and_swagger(server) -> None:
     limited = httpx.get(f"{server}/my/spaces", headers=headers, timeout=30)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert httpx.get(f"{server}/my/spaces", headers=bearer("dave"), timeout=30).status_code == 200
-    docs = httpx.get(f"{server}/my/openapi.json", timeout=30).json()
+    docs = httpx.get(f"{server}/my/openapi.json", headers=bearer("dave"), timeout=30).json()
     assert "/my/spaces" in docs["paths"]
-    assert httpx.get(f"{server}/my/docs", timeout=30).status_code == 200
+    assert httpx.get(f"{server}/my/docs", headers=bearer("dave"), timeout=30).status_code == 200
 
 
 def test_studio_header_does_not_bypass_auth_and_schemes_are_case_insensitive(server) -> None:

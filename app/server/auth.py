@@ -10,21 +10,45 @@ on a space the user does not own ends as "no space" (see admission.py).
 
 from __future__ import annotations
 
+import sys
+import time
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph_sdk import Auth
 from langgraph_sdk.auth import is_studio_user
 
+from app.graphs.context import RunContext
+from app.graphs.resources import settings_of
+from app.server.serialise import ThreadRefused, check_thread_dev, claim_run
 from app.server.tokens import TokenError, user_from_authorization
 
 auth = Auth()
+# `langgraph dev` names a new thread with a fresh uuid7 before the hook sees
+# it; an id older than this was chosen by the client (see no_chosen_thread_ids).
+SERVER_ID_MAX_AGE_S = 10
+
+
+def _authorization(headers: Mapping[Any, Any] | None) -> str | None:
+    # `langgraph dev` passes bytes keys and values, Aegra str ones.
+    for key, value in (headers or {}).items():
+        name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+        if name.lower() == "authorization":
+            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return None
 
 
 @auth.authenticate
-async def authenticate(authorization: str | None) -> Auth.types.MinimalUserDict:
-    """Who is calling, from ``Authorization: Bearer <jwt>``; 401 otherwise."""
+async def authenticate(headers: Mapping[Any, Any] | None) -> Auth.types.MinimalUserDict:
+    """Who is calling, from ``Authorization: Bearer <jwt>``; 401 otherwise.
+
+    It takes the whole ``headers`` mapping, because Aegra passes it
+    positionally: a handler taking ``authorization`` by name refuses everyone
+    there.
+    """
     try:
-        user = user_from_authorization(authorization)
+        user = user_from_authorization(_authorization(headers))
     except TokenError as exc:
         raise Auth.exceptions.HTTPException(status_code=401, detail=str(exc)) from None
     return {"identity": user, "is_authenticated": True}
@@ -50,6 +74,60 @@ async def owner_only(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
         elif "metadata" in value or ctx.action == "create":
             value["metadata"] = dict(owner)
     return owner
+
+
+def _server_named(thread_id: object) -> bool:
+    # A uuid7 minted in the last few seconds, as `langgraph dev` makes them.
+    try:
+        parsed = uuid.UUID(str(thread_id))
+    except ValueError:
+        return False
+    if parsed.version != 7:
+        return False
+    return abs(time.time() - (parsed.int >> 80) / 1000) <= SERVER_ID_MAX_AGE_S
+
+
+@auth.on.threads.create
+async def no_chosen_thread_ids(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """Threads get their ids from the server, never from the client.
+
+    Thread ids are global, so a client-chosen id that is taken answers 409 on
+    both servers (or returns the thread with ``if_exists``), which would tell
+    a guesser that someone else's thread exists. Refusing every chosen id
+    answers alike whether it exists or not.
+    """
+    thread_id = value.get("thread_id") if isinstance(value, dict) else None
+    if thread_id is not None and not _server_named(thread_id):
+        raise Auth.exceptions.HTTPException(
+            status_code=403, detail="thread ids are chosen by the server: omit thread_id"
+        )
+    return await owner_only(ctx, value)
+
+
+@auth.on.threads.create_run
+async def one_run_per_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """A new run (or resume) only on the caller's existing, idle thread.
+
+    404 for a missing thread and for another user's alike, 409 while the
+    thread is busy, on both servers (see app/server/serialise.py).
+    """
+    filters = await owner_only(ctx, value)
+    if value.get("if_not_exists") not in (None, "reject"):
+        raise Auth.exceptions.HTTPException(
+            status_code=400, detail="create the thread first: if_not_exists: reject"
+        )
+    thread_id = value.get("thread_id")
+    if thread_id is None:
+        return filters  # a stateless run: its thread is new and the caller's
+    try:
+        if "aegra_api" in sys.modules:
+            settings = settings_of(RunContext(user_id=ctx.user.identity))
+            await claim_run(settings.database_url or "", str(thread_id), ctx.user.identity)
+        else:
+            await check_thread_dev(str(thread_id), ctx.user.identity)
+    except ThreadRefused as exc:
+        raise Auth.exceptions.HTTPException(status_code=exc.status, detail=exc.detail) from None
+    return filters
 
 
 @auth.on.assistants.read

@@ -9,6 +9,7 @@ answers 404, exactly like a space that does not exist.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import threading
 import time
@@ -33,6 +34,18 @@ RATE_WINDOW_S = 60.0
 TEXT_MAX = 5_000_000
 
 
+class RateLimited(Exception):
+    """Over the limit; answered 429 with ``Retry-After`` by :func:`rate_limited`.
+
+    An exception of our own rather than FastAPI's ``HTTPException``, whose
+    headers Aegra's handler drops.
+    """
+
+    def __init__(self, retry_after_s: int):
+        super().__init__("rate limit: 100 requests a minute")
+        self.retry_after_s = retry_after_s
+
+
 class RateLimiter:
     """A sliding one-minute window of request times per user (in this process)."""
 
@@ -49,10 +62,7 @@ class RateLimiter:
             while hits and hits[0] <= now - self.window_s:
                 hits.popleft()
             if len(hits) >= self.limit:
-                retry = max(1, int(hits[0] + self.window_s - now) + 1)
-                raise HTTPException(
-                    429, "rate limit: 100 requests a minute", {"Retry-After": str(retry)}
-                )
+                raise RateLimited(max(1, int(hits[0] + self.window_s - now) + 1))
             hits.append(now)
 
 
@@ -254,13 +264,32 @@ async def pending_approvals(request: Request, user: User) -> list[dict[str, Any]
     """
     from langgraph_sdk import get_client
 
-    client = get_client()
+    if "aegra_api" in sys.modules:
+        # Aegra has no in-process client: ask this same server over loopback,
+        # as the caller, so its auth handler applies the owner filter too.
+        port = request.scope["server"][1]
+        client = get_client(
+            url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": request.headers.get("authorization", "")},
+        )
+    else:
+        client = get_client()
     threads = await client.threads.search(metadata={"owner": user}, status="interrupted", limit=100)
     pending = []
     for thread in threads:
-        for task_interrupts in (thread.get("interrupts") or {}).values():
-            for item in task_interrupts:
-                pending.append({"thread_id": thread["thread_id"], "request": item.get("value")})
+        interrupts = thread.get("interrupts") or {}
+        if not interrupts:
+            # Aegra leaves a thread's interrupts out of search results.
+            state = await client.threads.get_state(thread["thread_id"])
+            interrupts = {t["id"]: t.get("interrupts") or [] for t in state.get("tasks") or []}
+        # langgraph dev maps task ids to lists; a flat list is taken as is.
+        items = (
+            [i for task in interrupts.values() for i in task]
+            if isinstance(interrupts, dict)
+            else interrupts
+        )
+        for item in items:
+            pending.append({"thread_id": thread["thread_id"], "request": item.get("value")})
     return pending
 
 
@@ -270,7 +299,18 @@ app = FastAPI(
     openapi_url="/my/openapi.json",
     redoc_url=None,
 )
-app.include_router(router)
+# The routes themselves, not ``include_router``: langgraph-api's custom route
+# auth (http.enable_custom_route_auth) wraps each route's app and fails on
+# FastAPI's included-router entries.
+app.router.routes.extend(router.routes)
+
+
+@app.exception_handler(RateLimited)
+async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+    """429 with the seconds to wait."""
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after_s)}
+    )
 
 
 @app.exception_handler(SpacesError)
