@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -209,3 +212,78 @@ def test_rest_uploads_refuse_bad_names(server) -> None:
         headers=bearer("gina"), timeout=30,
     )  # fmt: skip
     assert taken.status_code == 409 and "frank" not in taken.text
+
+
+def test_bob_gets_the_same_answer_for_alices_thread_as_for_a_missing_one(server, alice_run):
+    """Thread ids are global: nothing Bob sends may tell him that Alice's exists."""
+    theirs, missing = alice_run["thread_id"], str(uuid.uuid4())
+    # langgraph dev's own fresh ids (uuid7, under 2 s old) pass the hook; Alice's is older.
+    minted = uuid.UUID(theirs).int >> 80 if uuid.UUID(theirs).version == 7 else 0
+    time.sleep(max(0.0, minted / 1000 + 2.5 - time.time()))
+    requests = [
+        ("POST", "/threads", {"thread_id": "{id}", "if_exists": "do_nothing"}),
+        ("POST", "/threads", {"thread_id": "{id}"}),
+        ("GET", "/threads/{id}", None),
+        ("GET", "/threads/{id}/state", None),
+        ("POST", "/threads/{id}/history", {}),
+        ("PATCH", "/threads/{id}", {"metadata": {"owner": "bob"}}),
+        ("POST", "/threads/{id}/runs", {"assistant_id": "rpi", "input": {}}),
+        ("POST", "/threads/{id}/runs/wait", {"assistant_id": "rpi", "input": {}}),
+        ("POST", "/threads/{id}/runs", {"assistant_id": "rpi", "if_not_exists": "create"}),
+        (
+            "POST",
+            "/threads/{id}/runs",
+            {"assistant_id": "rpi", "input": {}, "if_not_exists": "create"},
+        ),
+        ("GET", "/threads/{id}/runs", None),
+        ("DELETE", "/threads/{id}", None),
+    ]
+    for method, path, body in requests:
+        answers = []
+        for thread_id in (theirs, missing):
+            sent = json.loads(json.dumps(body).replace("{id}", thread_id))
+            answer = httpx.request(
+                method, server + path.replace("{id}", thread_id), json=sent,
+                headers=bearer("bob"), timeout=60,
+            )  # fmt: skip
+            answers.append((answer.status_code, answer.text.replace(thread_id, "ID")))
+        assert answers[0] == answers[1], (method, path, answers)
+        assert answers[0][0] in (400, 403, 404, 422) or answers[0][1] == "[]", answers
+    assert alice_run["client"].threads.get(theirs)["metadata"]["owner"] == "alice"
+
+
+def test_a_second_run_on_a_busy_thread_is_refused_with_409(server) -> None:
+    """Runs on one thread are serialised on both servers: never two at once."""
+    created = httpx.post(
+        f"{server}/my/spaces", json={"space_id": "hana_lab", "name": "H"},
+        headers=bearer("hana"), timeout=60,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    client = get_sync_client(url=server, headers=bearer("hana"))
+    thread_id = client.threads.create()["thread_id"]
+    run = {"assistant_id": "rpi", "input": {"space_id": "hana_lab", "query": "Raft?"}}
+    first = httpx.post(f"{server}/threads/{thread_id}/runs", json=run, headers=bearer("hana"))
+    assert first.status_code == 200, first.text
+    second = httpx.post(f"{server}/threads/{thread_id}/runs", json=run, headers=bearer("hana"))
+    assert second.status_code == 409, second.text
+    client.runs.join(thread_id, first.json()["run_id"])
+    for _ in range(100):  # Aegra settles the thread's status just after the join
+        if client.threads.get(thread_id)["status"] == "interrupted":
+            break
+        time.sleep(0.1)
+    # Five resumes of the one approval at the same moment: exactly one runs.
+    resume = {"assistant_id": "rpi", "command": {"resume": {"action": "approve"}}}
+
+    async def race() -> list[int]:
+        async with httpx.AsyncClient(headers=bearer("hana"), timeout=60) as http:
+            answers = await asyncio.gather(
+                *(http.post(f"{server}/threads/{thread_id}/runs", json=resume) for _ in range(5))
+            )
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(race()) == [200, 409, 409, 409, 409]
+    runs = client.runs.list(thread_id)
+    assert len(runs) == 2
+    for r in runs:
+        client.runs.join(thread_id, r["run_id"])
+    assert client.threads.get_state(thread_id)["values"]["status"] == "completed"

@@ -10,8 +10,8 @@ answers 404 for another user's: that reveals which ids exist.
 The auth handler's ``threads.create_run`` hook runs before either server
 inserts the run. On ``langgraph dev`` :func:`check_thread_dev` reads the
 thread through the server's in-process client: 404 unless the caller owns
-it, 409 while it is busy (one process, so the window between the check and
-the insert is one event-loop step). On Aegra :func:`claim_run` answers from
+it, 409 while it is busy or claimed by a request whose run is not inserted
+yet (one process: a lock and a table in memory). On Aegra :func:`claim_run` answers from
 Aegra's own tables, in the same Postgres, under a per-thread advisory lock:
 
 - a thread that is missing or someone else's: 404, the same answer for both;
@@ -25,6 +25,9 @@ of the thread is created after it, so finished runs never block the next.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
 import psycopg
 from psycopg import sql
 
@@ -32,19 +35,46 @@ CLAIM_TTL_S = 30
 CLAIMS_TABLE = sql.Identifier("spaces_thread_claims")
 
 
+class _DevClaims:
+    """Threads admitted in this process whose run is not inserted yet (``langgraph dev``).
+
+    The dev server is one process, so one lock and one table in memory
+    serialise its hooks; Aegra's instances use Postgres instead.
+    """
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.claimed_at: dict[str, datetime] = {}
+
+
+_dev = _DevClaims()
+
+
 async def check_thread_dev(thread_id: str, user: str) -> None:
-    """On ``langgraph dev``: the caller's idle thread, or :class:`ThreadRefused`."""
+    """On ``langgraph dev``: admit a run on the caller's idle thread, or :class:`ThreadRefused`."""
     from langgraph_sdk import get_client
     from langgraph_sdk.errors import NotFoundError
 
-    try:
-        thread = await get_client().threads.get(thread_id)
-    except NotFoundError:
-        thread = None
-    if thread is None or (thread.get("metadata") or {}).get("owner") != user:
-        raise ThreadRefused(404, f"Thread '{thread_id}' not found")
-    if thread.get("status") == "busy":
-        raise ThreadRefused(409, "the thread is busy: wait for its run to finish")
+    client = get_client()
+    async with _dev.lock:
+        try:
+            thread = await client.threads.get(thread_id)
+        except NotFoundError:
+            thread = None
+        if thread is None or (thread.get("metadata") or {}).get("owner") != user:
+            raise ThreadRefused(404, f"Thread '{thread_id}' not found")
+        if thread.get("status") == "busy":
+            raise ThreadRefused(409, "the thread is busy: wait for its run to finish")
+        now = datetime.now(UTC)
+        claimed = _dev.claimed_at.get(thread_id)
+        if claimed is not None and now - claimed < timedelta(seconds=CLAIM_TTL_S):
+            latest = await client.runs.list(thread_id, limit=1)
+            created = [datetime.fromisoformat(str(r["created_at"])) for r in latest]
+            if not any(c >= claimed for c in created):
+                raise ThreadRefused(409, "the thread is busy: wait for its run to finish")
+        _dev.claimed_at[thread_id] = now
+        for old in [t for t, at in _dev.claimed_at.items() if now - at > timedelta(hours=1)]:
+            del _dev.claimed_at[old]
 
 
 class ThreadRefused(Exception):
