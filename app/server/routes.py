@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
 from app.graphs.context import RunContext
 from app.graphs.resources import manager_for
+from app.ids import SPACE_ID_MAX, SPACE_ID_PATTERN
 from app.server.tokens import TokenError, user_from_authorization
 from app.spaces.documents import DocumentStore
 from app.spaces.space_manager import SpaceManager
@@ -98,10 +100,37 @@ def owned(spaces: SpaceManager, user: str, space_id: str) -> SpaceConfig:
     return config
 
 
+class ErrorBody(BaseModel):
+    """Every error answer: one line."""
+
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    texts = {
+        400: "bad input (an id, a file name, a value)",
+        401: "missing, forged or expired bearer token",
+        404: "no such space or object, or not yours (the same answer)",
+        409: "the id or name is taken",
+        423: "the space is archived (read-only)",
+        429: "over 100 requests a minute; see Retry-After",
+        503: "a store is down",
+    }
+    return {c: {"model": ErrorBody, "description": texts[c]} for c in codes}
+
+
+# Documented so that generated clients and fuzzers agree with the server.
+READ_ERRORS = _errors(400, 401, 404, 429, 503)
+WRITE_ERRORS = _errors(409, 423)
+# Documented, not enforced by FastAPI: a bad id stays a one-line 400 (app/ids.py).
+SPACE_ID_SCHEMA = {"pattern": SPACE_ID_PATTERN, "maxLength": SPACE_ID_MAX}
+SpaceId = Annotated[str, PathParam(json_schema_extra=SPACE_ID_SCHEMA)]
+
+
 class NewSpace(BaseModel):
     """A space to create; the owner is the caller."""
 
-    space_id: str
+    space_id: str = Field(json_schema_extra=SPACE_ID_SCHEMA)
     name: str
     description: str = ""
     token_budget: int = 1_000_000
@@ -128,10 +157,10 @@ class Status(BaseModel):
     status: str
 
 
-router = APIRouter(prefix="/my")
+router = APIRouter(prefix="/my", responses=READ_ERRORS)
 
 
-@router.post("/spaces", status_code=201)
+@router.post("/spaces", status_code=201, responses=WRITE_ERRORS)
 def create_space(body: NewSpace, user: User, spaces: Manager) -> dict[str, Any]:
     """Create a space owned by the caller."""
     config = SpaceConfig(
@@ -153,27 +182,27 @@ def list_spaces(user: User, spaces: Manager) -> list[dict[str, Any]]:
 
 
 @router.get("/spaces/{space_id}")
-def show_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+def show_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """One of the caller's spaces."""
     return owned(spaces, user, space_id).to_json()
 
 
-@router.post("/spaces/{space_id}/archive")
-def archive_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+@router.post("/spaces/{space_id}/archive", responses=WRITE_ERRORS)
+def archive_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """Archive: read-only from now on."""
     owned(spaces, user, space_id)
     return spaces.archive_space(space_id).to_json()
 
 
-@router.post("/spaces/{space_id}/activate")
-def activate_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+@router.post("/spaces/{space_id}/activate", responses=WRITE_ERRORS)
+def activate_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """Bring an archived space back."""
     owned(spaces, user, space_id)
     return spaces.activate_space(space_id).to_json()
 
 
 @router.get("/spaces/{space_id}/usage")
-def usage(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+def usage(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """This month's usage against the budget."""
     config = owned(spaces, user, space_id)
     used = spaces.get_usage(space_id)
@@ -200,14 +229,14 @@ def _with_file(body: NewObject) -> Any:
 
 
 @router.get("/spaces/{space_id}/objects")
-def list_objects(space_id: str, user: User, spaces: Manager) -> list[dict[str, Any]]:
+def list_objects(space_id: SpaceId, user: User, spaces: Manager) -> list[dict[str, Any]]:
     """The space's documents."""
     owned(spaces, user, space_id)
     return [o.to_json() for o in DocumentStore(spaces).list_objects(space_id)]
 
 
-@router.post("/spaces/{space_id}/objects", status_code=201)
-def add_object(space_id: str, body: NewObject, user: User, spaces: Manager) -> dict[str, Any]:
+@router.post("/spaces/{space_id}/objects", status_code=201, responses=WRITE_ERRORS)
+def add_object(space_id: SpaceId, body: NewObject, user: User, spaces: Manager) -> dict[str, Any]:
     """A new object from a text document (its first version)."""
     owned(spaces, user, space_id)
     folder, path = _with_file(body)
@@ -218,16 +247,18 @@ def add_object(space_id: str, body: NewObject, user: User, spaces: Manager) -> d
 
 @router.get("/spaces/{space_id}/objects/{object_ref}/versions")
 def list_versions(
-    space_id: str, object_ref: str, user: User, spaces: Manager
+    space_id: SpaceId, object_ref: str, user: User, spaces: Manager
 ) -> list[dict[str, Any]]:
     """Every version of one object."""
     owned(spaces, user, space_id)
     return [v.to_json() for v in DocumentStore(spaces).list_versions(space_id, object_ref)]
 
 
-@router.post("/spaces/{space_id}/objects/{object_ref}/versions", status_code=201)
+@router.post(
+    "/spaces/{space_id}/objects/{object_ref}/versions", status_code=201, responses=WRITE_ERRORS
+)
 def add_version(
-    space_id: str, object_ref: str, body: NewObject, user: User, spaces: Manager
+    space_id: SpaceId, object_ref: str, body: NewObject, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """A new version of an object (same file name)."""
     owned(spaces, user, space_id)
@@ -236,18 +267,18 @@ def add_version(
         return DocumentStore(spaces).add_version(space_id, object_ref, path).to_json()
 
 
-@router.post("/spaces/{space_id}/objects/{object_ref}/active")
+@router.post("/spaces/{space_id}/objects/{object_ref}/active", responses=WRITE_ERRORS)
 def set_object_active(
-    space_id: str, object_ref: str, body: Active, user: User, spaces: Manager
+    space_id: SpaceId, object_ref: str, body: Active, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """Turn an object on or off."""
     owned(spaces, user, space_id)
     return DocumentStore(spaces).set_object_active(space_id, object_ref, body.active).to_json()
 
 
-@router.post("/spaces/{space_id}/versions/{version_id}")
+@router.post("/spaces/{space_id}/versions/{version_id}", responses=WRITE_ERRORS)
 def set_version_status(
-    space_id: str, version_id: str, body: Status, user: User, spaces: Manager
+    space_id: SpaceId, version_id: str, body: Status, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """Mark a version active or inactive."""
     owned(spaces, user, space_id)
