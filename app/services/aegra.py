@@ -81,12 +81,12 @@ def instance_env(settings: Settings, environ: Mapping[str, str]) -> dict[str, st
     }
 
 
-def _spawn(settings: Settings, port: int, env: Mapping[str, str]) -> int:
+def _spawn(settings: Settings, port: int, env: Mapping[str, str], config: Path) -> int:
     _dir(settings).mkdir(parents=True, exist_ok=True)
     log = (_dir(settings) / f"instance-{port}.log").open("ab")
     aegra = Path(sys.executable).parent / "aegra"
     proc = subprocess.Popen(
-        [str(aegra), "serve", "-c", str(CONFIG), "--host", "127.0.0.1", "--port", str(port)],
+        [str(aegra), "serve", "-c", str(config), "--host", "127.0.0.1", "--port", str(port)],
         cwd=_dir(settings), env=dict(env), stdout=log, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
@@ -116,11 +116,18 @@ def _wait_up(settings: Settings, port: int, pid: int) -> None:
     raise StoreUnavailable("aegra", f"the instance on port {port} did not start; see {log}")
 
 
-def serve(settings: Settings, instances: int, port: int, environ: Mapping[str, str]) -> list[str]:
+def serve(
+    settings: Settings,
+    instances: int,
+    port: int,
+    environ: Mapping[str, str],
+    config: Path = CONFIG,
+) -> list[str]:
     """Start the missing ones of ``instances`` instances from ``port`` on; return their URLs.
 
     Instances already running from this home are kept, so calling it again
-    after one died brings that one back. The first new instance starts
+    after one died brings that one back. ``config`` is the project's
+    ``aegra.json`` unless a benchmark registers graphs of its own. The first new instance starts
     alone (it runs Aegra's migrations), the rest together.
     """
     if not 1 <= instances <= 32:
@@ -141,7 +148,7 @@ def serve(settings: Settings, instances: int, port: int, environ: Mapping[str, s
         try:
             for group in (missing[:1], missing[1:]):
                 for p in group:
-                    started[p] = _spawn(settings, p, env)
+                    started[p] = _spawn(settings, p, env, config)
                     _save(settings, {**running, **started})
                 for p in group:
                     _wait_up(settings, p, started[p])
