@@ -89,7 +89,9 @@ async def runs_per_second(urls: list[str], label: str) -> float:
             c = clients[n % len(clients)]
             thread = await c.threads.create()
             out = await c.runs.wait(
-                thread["thread_id"], "rpi", input={"space_id": "bench", "query": f"Raft {n}?"}
+                thread["thread_id"],
+                "rpi",
+                input={"space_id": f"bench_{n % CONCURRENCY}", "query": f"Raft {n}?"},
             )
             return out.get("status", "?")
 
@@ -123,8 +125,10 @@ async def takeover(settings, urls: list[str]) -> None:
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)
     instances = running_instances(settings)
-    # Aegra names its workers <host>-<pid>-worker-<n>.
-    victim = next((p for p, pid in instances.items() if f"-{pid}-" in f"{owner}-"), None)
+    # Aegra names its workers <host>-<pid>-worker-<n>; that pid is uvicorn's,
+    # in the process group of the `aegra serve` that spaces serve started.
+    worker_pid = int(str(owner).split("-worker-")[0].rsplit("-", 1)[-1])
+    victim = next((p for p, pid in instances.items() if os.getpgid(worker_pid) == pid), None)
     if victim is None:
         print(f"takeover: could not tell which instance claimed the run ({owner})")
         return
@@ -188,13 +192,16 @@ async def sse(urls: list[str]) -> None:
 async def main_async(settings, env: dict[str, str], config: Path) -> None:
     port = free_ports(2)
     one = serve(settings, 1, port, env, config)
+    # A space per concurrent run: one space's runs share its Qdrant local
+    # folder, whose file lock would serialise them across instances.
     async with httpx.AsyncClient(timeout=60) as http:
-        created = await http.post(
-            f"{one[0]}/my/spaces", json={"space_id": "bench", "name": "Bench",
-                                         "token_budget": 10**9, "api_call_budget": 10**6},
-            headers={"Authorization": f"Bearer {issue_token('bench', secret=SECRET)}"},
-        )  # fmt: skip
-        assert created.status_code == 201, created.text
+        for space_id in ["bench"] + [f"bench_{n}" for n in range(CONCURRENCY)]:
+            created = await http.post(
+                f"{one[0]}/my/spaces", json={"space_id": space_id, "name": "Bench",
+                                             "token_budget": 10**9, "api_call_budget": 10**6},
+                headers={"Authorization": f"Bearer {issue_token('bench', secret=SECRET)}"},
+            )  # fmt: skip
+            assert created.status_code == 201, created.text
     rate1 = await runs_per_second(one, "1 instance ")
     both = serve(settings, 2, port, env, config)
     rate2 = await runs_per_second(both, "2 instances")
