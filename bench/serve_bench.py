@@ -14,7 +14,9 @@ embedded Redis, Aegra instances, and a stand-in OpenAI-protocol model
 3. ``CONNECTIONS`` (1,000) concurrent SSE connections for one user, held
    ``SSE_HOLD_S`` (60) s: 20 runs each emit an event a second, each joined
    by 50 connections, spread over both instances. Prints completed,
-   errors and the p99 delivery time (emission to receipt).
+   errors and the p99 delivery time (emission to receipt). Each connection
+   holds a Redis connection, so ``REDIS_MAX_CONNECTIONS`` (Aegra's default
+   250 per instance) is raised to fit.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/serve_bench.py``. The loops are
 bounded; set ``SSE_HOLD_S`` to shorten the hold.
@@ -175,7 +177,10 @@ async def sse(urls: list[str]) -> None:
         return received
 
     start = time.monotonic()
-    results = await asyncio.gather(*(hold(n) for n in range(CONNECTIONS)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(asyncio.wait_for(hold(n), HOLD_S + 120) for n in range(CONNECTIONS)),
+        return_exceptions=True,
+    )
     errors = [r for r in results if isinstance(r, BaseException)]
     completed = [r for r in results if not isinstance(r, BaseException) and r > 0]
     delays.sort()
@@ -226,6 +231,8 @@ def main() -> None:
             "OPENAI_API_KEY": "sk-bench",
             "LOG_LEVEL": "WARNING",
             "N_JOBS_PER_WORKER": "100",
+            # Each SSE connection holds a Redis connection; Aegra's default pool is 250.
+            "REDIS_MAX_CONNECTIONS": str(CONNECTIONS + 200),
         }
         try:
             asyncio.run(main_async(settings, env, probe_config(home)))

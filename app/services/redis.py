@@ -10,8 +10,6 @@ instances, so this Redis does not persist anything.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from app.errors import StoreUnavailable
-from app.services.falkordb import _pid_alive, _port_open
+from app.services.falkordb import _pid_alive, _port_open, terminate
 from app.settings import Settings
 
 START_TIMEOUT_S = 15.0
@@ -101,10 +99,6 @@ def stop_redis(settings: Settings) -> bool:
         state = _state(settings)
         if state is None:
             return False
-        pid = int(state["pid"])
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        terminate(int(state["pid"]))
         (_dir(settings) / "server.json").unlink(missing_ok=True)
         return True
