@@ -163,15 +163,22 @@ async def sse(urls: list[str]) -> None:
     joiners = [client(urls[i % len(urls)]) for i in range(max(1, CONNECTIONS // 50))]
     delays: list[float] = []
 
+    replayed = 0
+
     async def hold(n: int) -> int:
+        nonlocal replayed
         thread_id, run_id = runs[n % len(runs)]
         received = 0
+        opened = time.time()
         async for chunk in joiners[n % len(joiners)].runs.join_stream(
             thread_id, run_id, stream_mode=["custom"]
         ):
             if chunk.event.startswith("custom"):
                 received += 1
-                delays.append((time.time() - chunk.data["sent_at"]) * 1000)
+                if chunk.data["sent_at"] < opened:
+                    replayed += 1  # emitted before this connection opened
+                else:
+                    delays.append((time.time() - chunk.data["sent_at"]) * 1000)
             elif chunk.event == "error":
                 raise RuntimeError(f"connection {n}: {chunk.data}")
         return received
@@ -188,7 +195,8 @@ async def sse(urls: list[str]) -> None:
     p50 = statistics.median(delays) if delays else float("nan")
     print(f"{CONNECTIONS} concurrent SSE connections, one user, {len(urls)} instances, held "
           f"{HOLD_S:.0f} s ({time.monotonic() - start:.0f} s wall): {len(completed)} completed, "
-          f"{len(errors)} errors; {len(delays)} events, delivery p50 {p50:.0f} ms, "
+          f"{len(errors)} errors; {len(delays)} live events (+{replayed} replayed), "
+          f"delivery p50 {p50:.0f} ms, "
           f"p99 {p99:.0f} ms")  # fmt: skip
     for error in errors[:3]:
         print("  error:", type(error).__name__, str(error)[:200])

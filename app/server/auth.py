@@ -1,4 +1,4 @@
-"""The LangGraph server's auth handler (``auth.path`` in ``langgraph.json``).
+"""The auth handler of both servers (``auth.path`` in ``langgraph.json`` and ``aegra.json``).
 
 Every request needs a valid bearer token; the user it names owns what it
 creates (``metadata.owner``), and every read, update, delete, search and run
@@ -6,6 +6,9 @@ of threads, runs and crons is filtered to that owner, so another user's
 thread answers 404. Assistants (one per graph) are shared and read-only.
 The store is keyed by user. The graphs then check the space itself: a run
 on a space the user does not own ends as "no space" (see admission.py).
+Thread ids are never chosen by clients, and a run is admitted only on the
+caller's own idle thread (app/server/serialise.py), so no answer tells one
+user that another's thread exists, and no thread runs twice at once.
 """
 
 from __future__ import annotations
