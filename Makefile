@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/rpi_bench.py
 	PYTHONPATH=. $(BIN)/python bench/research_bench.py
 	PYTHONPATH=. $(BIN)/python bench/sse_bench.py
+	PYTHONPATH=. $(BIN)/python bench/serve_bench.py
 
 # The Agent Server API on Aegra (Postgres + Redis), durable: `spaces serve --instances N`.
 serve: $(STAMP)
