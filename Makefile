@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench down clean
+.PHONY: install demo test test-all lint bench serve down clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required: install python3.12 (or set PYTHON=/path/to/python3.12)" >&2; exit 1; }
@@ -36,6 +36,11 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/research_bench.py
 	PYTHONPATH=. $(BIN)/python bench/sse_bench.py
 	PYTHONPATH=. $(BIN)/python bench/runs_bench.py
+	PYTHONPATH=. $(BIN)/python bench/serve_bench.py
+
+# The Agent Server API on Aegra (Postgres + Redis), durable: `spaces serve --instances N`.
+serve: $(STAMP)
+	$(BIN)/spaces serve
 
 down: $(STAMP)
 	$(BIN)/spaces down

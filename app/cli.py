@@ -17,10 +17,13 @@ from app.cli_memory import COMMANDS as MEMORY_COMMANDS
 from app.cli_memory import add_memory_commands, memory_command
 from app.cli_objects import add_objects_commands, objects_command
 from app.cli_runs import add_run_commands, run_command, runs_command
+from app.cli_serve import add_serve_command, serve_command
 from app.errors import InvalidInput, SpacesError
 from app.failures import STORE_ERRORS, store_failure
+from app.services.aegra import stop_instances
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
+from app.services.redis import stop_redis
 from app.settings import Settings
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig, SpaceUsage
@@ -70,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     add_run_commands(sub)
     add_objects_commands(sub)
     add_memory_commands(sub)
+    add_serve_command(sub)
     return p
 
 
@@ -103,12 +107,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return runs_command(args, settings)
     if args.command in MEMORY_COMMANDS:
         return memory_command(args, settings)
+    if args.command == "serve":
+        return serve_command(args, settings)
     if args.command == "down":
-        stopped = [
-            name
-            for name, stop in (("postgres", stop_postgres), ("falkordb", stop_graph_server))
-            if stop(settings)
-        ]
+        services = (("aegra", stop_instances), ("redis", stop_redis), ("postgres", stop_postgres),
+                    ("falkordb", stop_graph_server))  # fmt: skip
+        stopped = [name for name, stop in services if stop(settings)]
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
         return 0
     with SpaceManager(settings) as manager:

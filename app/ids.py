@@ -16,6 +16,7 @@ SPACE_ID_MAX = 48
 USER_ID_MAX = 128
 _SPACE_ID = re.compile(r"[a-z][a-z0-9_]*")
 _USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")
+SPACE_ID_PATTERN = f"^{_SPACE_ID.pattern}$"  # the same rule, for OpenAPI schemas
 
 
 def _shown(value: object) -> str:

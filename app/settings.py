@@ -41,6 +41,7 @@ class Settings:
     langfuse_secret_key: str | None = field(default=None, repr=False)
     langfuse_host: str | None = None
     allow_private_urls: bool = False
+    redis_url: str | None = None  # Aegra's job queue (`spaces serve`); None: embedded Redis
 
     @classmethod
     def from_env(
@@ -78,4 +79,5 @@ class Settings:
             langfuse_host=env.get("LANGFUSE_HOST") or env.get("LANGFUSE_BASE_URL") or None,
             allow_private_urls=(env.get("SPACES_ALLOW_PRIVATE_URLS") or "").lower()
             in ("1", "true", "yes"),
+            redis_url=env.get("REDIS_URL") or None,
         )

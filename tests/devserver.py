@@ -1,8 +1,8 @@
 """Start ``langgraph dev`` for tests and benchmarks, isolated in a temporary home.
 
 The dev server keeps its threads in ``./.langgraph_api``, so it runs in the
-temporary home, from a copy of ``langgraph.json`` whose paths point back at
-the project (plus any extra graphs a benchmark registers).
+temporary home, with the project's own ``langgraph.json`` given by absolute
+path (or a copy with the extra graphs a benchmark registers).
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ def start_dev_server(
     home: Path, secret: str, extra_graphs: dict[str, str] | None = None, *args: str
 ) -> tuple[str, subprocess.Popen]:
     """Start the server; return its URL and process once ``/ok`` answers."""
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    config["dependencies"] = [str(ROOT)]
-    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
-    config["graphs"].update(extra_graphs or {})
-    config["auth"]["path"] = str(ROOT / config["auth"]["path"].removeprefix("./"))
-    config["http"]["app"] = str(ROOT / config["http"]["app"].removeprefix("./"))
-    (home / "langgraph.json").write_text(json.dumps(config))
+    config_path = ROOT / "langgraph.json"
+    if extra_graphs:
+        # A copy with the extra graphs; the project's graphs, auth and http
+        # name modules, so they resolve wherever the copy lives.
+        config = json.loads(config_path.read_text())
+        config["dependencies"] = [str(ROOT)]
+        config["graphs"].update(extra_graphs)
+        config_path = home / "langgraph.json"
+        config_path.write_text(json.dumps(config))
     port = free_port()
     env = {
         **os.environ,
@@ -48,7 +50,7 @@ def start_dev_server(
     log = (home / "server.log").open("w")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "langgraph"), "dev", "--no-browser", "--no-reload",
-         "--host", "127.0.0.1", "--port", str(port), "--config", str(home / "langgraph.json"),
+         "--host", "127.0.0.1", "--port", str(port), "--config", str(config_path),
          *args],
         cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -1,8 +1,11 @@
-"""Through the real LangGraph server (``langgraph dev``): auth, isolation, REST, SSE events."""
+"""Through both real servers (``langgraph dev`` and Aegra): auth, isolation, REST, SSE events."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +16,7 @@ from langgraph_sdk import get_sync_client
 from app.server.tokens import issue_token
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
+from tests.aegraserver import start_aegra, stop_aegra
 from tests.conftest import make_settings
 from tests.devserver import start_dev_server
 
@@ -30,10 +34,22 @@ ENVELOPE = {
 }
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``langgraph dev`` on a free loopback port, with its own embedded services."""
+@pytest.fixture(scope="module", params=["langgraph-dev", "aegra"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Each server on free loopback ports, with its own embedded services.
+
+    ``langgraph dev`` runs in its temporary home with the project's
+    ``langgraph.json`` named by absolute path (it used to resolve the auth
+    path against the working folder); Aegra through ``spaces serve``.
+    """
     home = tmp_path_factory.mktemp("served")
+    if request.param == "aegra":
+        url = start_aegra(home, SECRET)[0]
+        yield url
+        stop_aegra(home, SECRET)
+        return
     url, proc = start_dev_server(home, SECRET)
     yield url
     proc.terminate()
@@ -162,9 +178,9 @@ def test_rest_rate_limit_and_swagger(server) -> None:
     limited = httpx.get(f"{server}/my/spaces", headers=headers, timeout=30)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert httpx.get(f"{server}/my/spaces", headers=bearer("dave"), timeout=30).status_code == 200
-    docs = httpx.get(f"{server}/my/openapi.json", timeout=30).json()
+    docs = httpx.get(f"{server}/my/openapi.json", headers=bearer("dave"), timeout=30).json()
     assert "/my/spaces" in docs["paths"]
-    assert httpx.get(f"{server}/my/docs", timeout=30).status_code == 200
+    assert httpx.get(f"{server}/my/docs", headers=bearer("dave"), timeout=30).status_code == 200
 
 
 def test_studio_header_does_not_bypass_auth_and_schemes_are_case_insensitive(server) -> None:
@@ -196,3 +212,78 @@ def test_rest_uploads_refuse_bad_names(server) -> None:
         headers=bearer("gina"), timeout=30,
     )  # fmt: skip
     assert taken.status_code == 409 and "frank" not in taken.text
+
+
+def test_bob_gets_the_same_answer_for_alices_thread_as_for_a_missing_one(server, alice_run):
+    """Thread ids are global: nothing Bob sends may tell him that Alice's exists."""
+    theirs, missing = alice_run["thread_id"], str(uuid.uuid4())
+    # langgraph dev's own fresh ids (uuid7, under 2 s old) pass the hook; Alice's is older.
+    minted = uuid.UUID(theirs).int >> 80 if uuid.UUID(theirs).version == 7 else 0
+    time.sleep(max(0.0, minted / 1000 + 2.5 - time.time()))
+    requests = [
+        ("POST", "/threads", {"thread_id": "{id}", "if_exists": "do_nothing"}),
+        ("POST", "/threads", {"thread_id": "{id}"}),
+        ("GET", "/threads/{id}", None),
+        ("GET", "/threads/{id}/state", None),
+        ("POST", "/threads/{id}/history", {}),
+        ("PATCH", "/threads/{id}", {"metadata": {"owner": "bob"}}),
+        ("POST", "/threads/{id}/runs", {"assistant_id": "rpi", "input": {}}),
+        ("POST", "/threads/{id}/runs/wait", {"assistant_id": "rpi", "input": {}}),
+        ("POST", "/threads/{id}/runs", {"assistant_id": "rpi", "if_not_exists": "create"}),
+        (
+            "POST",
+            "/threads/{id}/runs",
+            {"assistant_id": "rpi", "input": {}, "if_not_exists": "create"},
+        ),
+        ("GET", "/threads/{id}/runs", None),
+        ("DELETE", "/threads/{id}", None),
+    ]
+    for method, path, body in requests:
+        answers = []
+        for thread_id in (theirs, missing):
+            sent = json.loads(json.dumps(body).replace("{id}", thread_id))
+            answer = httpx.request(
+                method, server + path.replace("{id}", thread_id), json=sent,
+                headers=bearer("bob"), timeout=60,
+            )  # fmt: skip
+            answers.append((answer.status_code, answer.text.replace(thread_id, "ID")))
+        assert answers[0] == answers[1], (method, path, answers)
+        assert answers[0][0] in (400, 403, 404, 422) or answers[0][1] == "[]", answers
+    assert alice_run["client"].threads.get(theirs)["metadata"]["owner"] == "alice"
+
+
+def test_a_second_run_on_a_busy_thread_is_refused_with_409(server) -> None:
+    """Runs on one thread are serialised on both servers: never two at once."""
+    created = httpx.post(
+        f"{server}/my/spaces", json={"space_id": "hana_lab", "name": "H"},
+        headers=bearer("hana"), timeout=60,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    client = get_sync_client(url=server, headers=bearer("hana"))
+    thread_id = client.threads.create()["thread_id"]
+    run = {"assistant_id": "rpi", "input": {"space_id": "hana_lab", "query": "Raft?"}}
+    first = httpx.post(f"{server}/threads/{thread_id}/runs", json=run, headers=bearer("hana"))
+    assert first.status_code == 200, first.text
+    second = httpx.post(f"{server}/threads/{thread_id}/runs", json=run, headers=bearer("hana"))
+    assert second.status_code == 409, second.text
+    client.runs.join(thread_id, first.json()["run_id"])
+    for _ in range(100):  # Aegra settles the thread's status just after the join
+        if client.threads.get(thread_id)["status"] == "interrupted":
+            break
+        time.sleep(0.1)
+    # Five resumes of the one approval at the same moment: exactly one runs.
+    resume = {"assistant_id": "rpi", "command": {"resume": {"action": "approve"}}}
+
+    async def race() -> list[int]:
+        async with httpx.AsyncClient(headers=bearer("hana"), timeout=60) as http:
+            answers = await asyncio.gather(
+                *(http.post(f"{server}/threads/{thread_id}/runs", json=resume) for _ in range(5))
+            )
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(race()) == [200, 409, 409, 409, 409]
+    runs = client.runs.list(thread_id)
+    assert len(runs) == 2
+    for r in runs:
+        client.runs.join(thread_id, r["run_id"])
+    assert client.threads.get_state(thread_id)["values"]["status"] == "completed"

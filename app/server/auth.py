@@ -1,4 +1,4 @@
-"""The LangGraph server's auth handler (``auth.path`` in ``langgraph.json``).
+"""The auth handler of both servers (``auth.path`` in ``langgraph.json`` and ``aegra.json``).
 
 Every request needs a valid bearer token; the user it names owns what it
 creates (``metadata.owner``), and every read, update, delete, search and run
@@ -6,25 +6,54 @@ of threads, runs and crons is filtered to that owner, so another user's
 thread answers 404. Assistants (one per graph) are shared and read-only.
 The store is keyed by user. The graphs then check the space itself: a run
 on a space the user does not own ends as "no space" (see admission.py).
+Thread ids are never chosen by clients, and a run is admitted only on the
+caller's own idle thread (app/server/serialise.py), so no answer tells one
+user that another's thread exists, and no thread runs twice at once.
 """
 
 from __future__ import annotations
 
+import sys
+import time
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph_sdk import Auth
 from langgraph_sdk.auth import is_studio_user
 
+from app.server.serialise import ThreadRefused, check_thread_dev, claim_run
 from app.server.tokens import TokenError, user_from_authorization
+from app.settings import Settings
 
 auth = Auth()
+# The served process's settings, read once when the server loads this handler
+# (as the served graphs and routes read theirs).
+SETTINGS = Settings.from_env()
+# `langgraph dev` names a new thread with a fresh uuid7 before the hook sees
+# it; an id older than this was chosen by the client (see no_chosen_thread_ids).
+SERVER_ID_MAX_AGE_S = 2
+
+
+def _authorization(headers: Mapping[Any, Any] | None) -> str | None:
+    # `langgraph dev` passes bytes keys and values, Aegra str ones.
+    for key, value in (headers or {}).items():
+        name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+        if name.lower() == "authorization":
+            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return None
 
 
 @auth.authenticate
-async def authenticate(authorization: str | None) -> Auth.types.MinimalUserDict:
-    """Who is calling, from ``Authorization: Bearer <jwt>``; 401 otherwise."""
+async def authenticate(headers: Mapping[Any, Any] | None) -> Auth.types.MinimalUserDict:
+    """Who is calling, from ``Authorization: Bearer <jwt>``; 401 otherwise.
+
+    It takes the whole ``headers`` mapping, because Aegra passes it
+    positionally: a handler taking ``authorization`` by name refuses everyone
+    there.
+    """
     try:
-        user = user_from_authorization(authorization)
+        user = user_from_authorization(_authorization(headers))
     except TokenError as exc:
         raise Auth.exceptions.HTTPException(status_code=401, detail=str(exc)) from None
     return {"identity": user, "is_authenticated": True}
@@ -50,6 +79,66 @@ async def owner_only(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
         elif "metadata" in value or ctx.action == "create":
             value["metadata"] = dict(owner)
     return owner
+
+
+def _server_named(thread_id: object) -> bool:
+    # A uuid7 minted in the last few seconds, as `langgraph dev` makes them.
+    try:
+        parsed = uuid.UUID(str(thread_id))
+    except ValueError:
+        return False
+    if parsed.version != 7:
+        return False
+    return abs(time.time() - (parsed.int >> 80) / 1000) <= SERVER_ID_MAX_AGE_S
+
+
+@auth.on.threads.create
+async def no_chosen_thread_ids(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """Threads get their ids from the server, never from the client.
+
+    Thread ids are global, so a client-chosen id that is taken answers 409 on
+    both servers (or returns the thread with ``if_exists``), which would tell
+    a guesser that someone else's thread exists. Refusing every chosen id
+    answers alike whether it exists or not. ``langgraph dev`` shows the hook
+    the id it has just minted (a uuid7) when the client sent none, so there a
+    uuid7 minted in the last ``SERVER_ID_MAX_AGE_S`` seconds is let through:
+    only a thread created in those seconds, whose 74 random bits a guesser
+    would also need, could still answer 409.
+    """
+    thread_id = value.get("thread_id") if isinstance(value, dict) else None
+    if thread_id is not None and (
+        "aegra_api" in sys.modules  # Aegra shows the hook the client's id only
+        or not _server_named(thread_id)
+    ):
+        raise Auth.exceptions.HTTPException(
+            status_code=403, detail="thread ids are chosen by the server: omit thread_id"
+        )
+    return await owner_only(ctx, value)
+
+
+@auth.on.threads.create_run
+async def one_run_per_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """A new run (or resume) only on the caller's existing, idle thread.
+
+    404 for a missing thread and for another user's alike, 409 while the
+    thread is busy, on both servers (see app/server/serialise.py).
+    """
+    filters = await owner_only(ctx, value)
+    if value.get("if_not_exists") not in (None, "reject"):
+        raise Auth.exceptions.HTTPException(
+            status_code=400, detail="create the thread first: if_not_exists: reject"
+        )
+    thread_id = value.get("thread_id")
+    if thread_id is None:
+        return filters  # a stateless run: its thread is new and the caller's
+    try:
+        if "aegra_api" in sys.modules:
+            await claim_run(SETTINGS.database_url or "", str(thread_id), ctx.user.identity)
+        else:
+            await check_thread_dev(str(thread_id), ctx.user.identity)
+    except ThreadRefused as exc:
+        raise Auth.exceptions.HTTPException(status_code=exc.status, detail=exc.detail) from None
+    return filters
 
 
 @auth.on.assistants.read

@@ -9,6 +9,7 @@ answers 404, exactly like a space that does not exist.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import threading
 import time
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
 from app.graphs.deps import Deps
+from app.ids import SPACE_ID_MAX, SPACE_ID_PATTERN
 from app.server.tokens import TokenError, user_from_authorization
 from app.spaces.documents import DocumentStore
 from app.spaces.space_manager import SpaceManager
@@ -30,6 +33,18 @@ from app.spaces.space_model import SpaceConfig
 RATE_LIMIT = 100
 RATE_WINDOW_S = 60.0
 TEXT_MAX = 5_000_000
+
+
+class RateLimited(Exception):
+    """Over the limit; answered 429 with ``Retry-After`` by :func:`rate_limited`.
+
+    An exception of our own rather than FastAPI's ``HTTPException``, whose
+    headers Aegra's handler drops.
+    """
+
+    def __init__(self, retry_after_s: int):
+        super().__init__("rate limit: 100 requests a minute")
+        self.retry_after_s = retry_after_s
 
 
 class RateLimiter:
@@ -48,10 +63,7 @@ class RateLimiter:
             while hits and hits[0] <= now - self.window_s:
                 hits.popleft()
             if len(hits) >= self.limit:
-                retry = max(1, int(hits[0] + self.window_s - now) + 1)
-                raise HTTPException(
-                    429, "rate limit: 100 requests a minute", {"Retry-After": str(retry)}
-                )
+                raise RateLimited(max(1, int(hits[0] + self.window_s - now) + 1))
             hits.append(now)
 
 
@@ -88,10 +100,37 @@ def owned(spaces: SpaceManager, user: str, space_id: str) -> SpaceConfig:
     return config
 
 
+class ErrorBody(BaseModel):
+    """Every error answer: one line."""
+
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    texts = {
+        400: "bad input (an id, a file name, a value)",
+        401: "missing, forged or expired bearer token",
+        404: "no such space or object, or not yours (the same answer)",
+        409: "the id or name is taken",
+        423: "the space is archived (read-only)",
+        429: "over 100 requests a minute; see Retry-After",
+        503: "a store is down",
+    }
+    return {c: {"model": ErrorBody, "description": texts[c]} for c in codes}
+
+
+# Documented so that generated clients and fuzzers agree with the server.
+READ_ERRORS = _errors(400, 401, 404, 429, 503)
+WRITE_ERRORS = _errors(409, 423)
+# Documented, not enforced by FastAPI: a bad id stays a one-line 400 (app/ids.py).
+SPACE_ID_SCHEMA = {"pattern": SPACE_ID_PATTERN, "maxLength": SPACE_ID_MAX}
+SpaceId = Annotated[str, PathParam(json_schema_extra=SPACE_ID_SCHEMA)]
+
+
 class NewSpace(BaseModel):
     """A space to create; the owner is the caller."""
 
-    space_id: str
+    space_id: str = Field(json_schema_extra=SPACE_ID_SCHEMA)
     name: str
     description: str = ""
     token_budget: int = 1_000_000
@@ -118,10 +157,10 @@ class Status(BaseModel):
     status: str
 
 
-router = APIRouter(prefix="/my")
+router = APIRouter(prefix="/my", responses=READ_ERRORS)
 
 
-@router.post("/spaces", status_code=201)
+@router.post("/spaces", status_code=201, responses=WRITE_ERRORS)
 def create_space(body: NewSpace, user: User, spaces: Manager) -> dict[str, Any]:
     """Create a space owned by the caller."""
     config = SpaceConfig(
@@ -143,27 +182,27 @@ def list_spaces(user: User, spaces: Manager) -> list[dict[str, Any]]:
 
 
 @router.get("/spaces/{space_id}")
-def show_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+def show_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """One of the caller's spaces."""
     return owned(spaces, user, space_id).to_json()
 
 
-@router.post("/spaces/{space_id}/archive")
-def archive_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+@router.post("/spaces/{space_id}/archive", responses=WRITE_ERRORS)
+def archive_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """Archive: read-only from now on."""
     owned(spaces, user, space_id)
     return spaces.archive_space(space_id).to_json()
 
 
-@router.post("/spaces/{space_id}/activate")
-def activate_space(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+@router.post("/spaces/{space_id}/activate", responses=WRITE_ERRORS)
+def activate_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """Bring an archived space back."""
     owned(spaces, user, space_id)
     return spaces.activate_space(space_id).to_json()
 
 
 @router.get("/spaces/{space_id}/usage")
-def usage(space_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+def usage(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """This month's usage against the budget."""
     config = owned(spaces, user, space_id)
     used = spaces.get_usage(space_id)
@@ -190,14 +229,14 @@ def _with_file(body: NewObject) -> Any:
 
 
 @router.get("/spaces/{space_id}/objects")
-def list_objects(space_id: str, user: User, spaces: Manager) -> list[dict[str, Any]]:
+def list_objects(space_id: SpaceId, user: User, spaces: Manager) -> list[dict[str, Any]]:
     """The space's documents."""
     owned(spaces, user, space_id)
     return [o.to_json() for o in DocumentStore(spaces).list_objects(space_id)]
 
 
-@router.post("/spaces/{space_id}/objects", status_code=201)
-def add_object(space_id: str, body: NewObject, user: User, spaces: Manager) -> dict[str, Any]:
+@router.post("/spaces/{space_id}/objects", status_code=201, responses=WRITE_ERRORS)
+def add_object(space_id: SpaceId, body: NewObject, user: User, spaces: Manager) -> dict[str, Any]:
     """A new object from a text document (its first version)."""
     owned(spaces, user, space_id)
     folder, path = _with_file(body)
@@ -208,16 +247,18 @@ def add_object(space_id: str, body: NewObject, user: User, spaces: Manager) -> d
 
 @router.get("/spaces/{space_id}/objects/{object_ref}/versions")
 def list_versions(
-    space_id: str, object_ref: str, user: User, spaces: Manager
+    space_id: SpaceId, object_ref: str, user: User, spaces: Manager
 ) -> list[dict[str, Any]]:
     """Every version of one object."""
     owned(spaces, user, space_id)
     return [v.to_json() for v in DocumentStore(spaces).list_versions(space_id, object_ref)]
 
 
-@router.post("/spaces/{space_id}/objects/{object_ref}/versions", status_code=201)
+@router.post(
+    "/spaces/{space_id}/objects/{object_ref}/versions", status_code=201, responses=WRITE_ERRORS
+)
 def add_version(
-    space_id: str, object_ref: str, body: NewObject, user: User, spaces: Manager
+    space_id: SpaceId, object_ref: str, body: NewObject, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """A new version of an object (same file name)."""
     owned(spaces, user, space_id)
@@ -226,18 +267,18 @@ def add_version(
         return DocumentStore(spaces).add_version(space_id, object_ref, path).to_json()
 
 
-@router.post("/spaces/{space_id}/objects/{object_ref}/active")
+@router.post("/spaces/{space_id}/objects/{object_ref}/active", responses=WRITE_ERRORS)
 def set_object_active(
-    space_id: str, object_ref: str, body: Active, user: User, spaces: Manager
+    space_id: SpaceId, object_ref: str, body: Active, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """Turn an object on or off."""
     owned(spaces, user, space_id)
     return DocumentStore(spaces).set_object_active(space_id, object_ref, body.active).to_json()
 
 
-@router.post("/spaces/{space_id}/versions/{version_id}")
+@router.post("/spaces/{space_id}/versions/{version_id}", responses=WRITE_ERRORS)
 def set_version_status(
-    space_id: str, version_id: str, body: Status, user: User, spaces: Manager
+    space_id: SpaceId, version_id: str, body: Status, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """Mark a version active or inactive."""
     owned(spaces, user, space_id)
@@ -254,13 +295,32 @@ async def pending_approvals(request: Request, user: User) -> list[dict[str, Any]
     """
     from langgraph_sdk import get_client
 
-    client = get_client()
+    if "aegra_api" in sys.modules:
+        # Aegra has no in-process client: ask this same server over loopback,
+        # as the caller, so its auth handler applies the owner filter too.
+        port = request.scope["server"][1]
+        client = get_client(
+            url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": request.headers.get("authorization", "")},
+        )
+    else:
+        client = get_client()
     threads = await client.threads.search(metadata={"owner": user}, status="interrupted", limit=100)
     pending = []
     for thread in threads:
-        for task_interrupts in (thread.get("interrupts") or {}).values():
-            for item in task_interrupts:
-                pending.append({"thread_id": thread["thread_id"], "request": item.get("value")})
+        interrupts = thread.get("interrupts") or {}
+        if not interrupts:
+            # Aegra leaves a thread's interrupts out of search results.
+            state = await client.threads.get_state(thread["thread_id"])
+            interrupts = {t["id"]: t.get("interrupts") or [] for t in state.get("tasks") or []}
+        # langgraph dev maps task ids to lists; a flat list is taken as is.
+        items = (
+            [i for task in interrupts.values() for i in task]
+            if isinstance(interrupts, dict)
+            else interrupts
+        )
+        for item in items:
+            pending.append({"thread_id": thread["thread_id"], "request": item.get("value")})
     return pending
 
 
@@ -270,7 +330,20 @@ app = FastAPI(
     openapi_url="/my/openapi.json",
     redoc_url=None,
 )
-app.include_router(router)
+# The routes themselves, not ``include_router``: langgraph-api's custom route
+# auth (http.enable_custom_route_auth) wraps each route's app and fails on
+# FastAPI's included-router entries.
+app.router.routes.extend(router.routes)
+
+
+@app.exception_handler(RateLimited)
+async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+    """429 with the seconds to wait."""
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after_s)}
+    )
+
+
 app.state.deps = Deps.from_env()  # the served app's connections, as the served graphs have
 
 

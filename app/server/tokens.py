@@ -1,13 +1,22 @@
 """Bearer tokens: HS256 JWTs signed with ``SPACES_JWT_SECRET``; ``sub`` is the user id.
 
-One function checks a token for both the LangGraph auth handler and the
-``/my/`` routes, so the two can never disagree on who is calling.
+One function checks a token for both servers' auth handler and the
+``/my/`` routes, so they can never disagree on who is calling.
+
+A token must carry ``sub``, and ``iat`` and ``exp`` as integers, and live at
+most ``SPACES_JWT_MAX_LIFETIME_S`` seconds (default 24 h) from ``iat`` to
+``exp``; PyJWT checks the rest (signature, expiry, ``iat`` not in the
+future, ``sub`` a string, and ``iss``/``aud`` when ``SPACES_JWT_ISSUER`` /
+``SPACES_JWT_AUDIENCE`` are set). PyJWT takes ``exp`` 1.5 or "2000000000"
+as numbers, so the integer type and the lifetime are the only checks made
+here.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 
 import jwt
 
@@ -16,6 +25,7 @@ from app.ids import validate_user_id
 
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
+DEFAULT_MAX_LIFETIME_S = 24 * 3600
 
 
 class TokenError(SpacesError):
@@ -31,29 +41,62 @@ def _secret(secret: str | None) -> str:
     return value
 
 
-def issue_token(user_id: str, *, ttl_s: int = 3_600, secret: str | None = None) -> str:
-    """A token for ``user_id`` that expires in ``ttl_s`` seconds."""
+def _limits(environ: Mapping[str, str]) -> tuple[int, str | None, str | None]:
+    raw = environ.get("SPACES_JWT_MAX_LIFETIME_S") or str(DEFAULT_MAX_LIFETIME_S)
+    try:
+        max_lifetime = int(raw)
+    except ValueError:
+        raise TokenError("SPACES_JWT_MAX_LIFETIME_S must be a whole number of seconds") from None
+    issuer = environ.get("SPACES_JWT_ISSUER") or None
+    audience = environ.get("SPACES_JWT_AUDIENCE") or None
+    return max_lifetime, issuer, audience
+
+
+def issue_token(
+    user_id: str,
+    *,
+    ttl_s: int = 3_600,
+    secret: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """A token for ``user_id`` that expires in ``ttl_s`` seconds (with ``iss``/``aud`` if set)."""
+    _, issuer, audience = _limits(os.environ if environ is None else environ)
     now = int(time.time())
-    claims = {"sub": validate_user_id(user_id), "iat": now, "exp": now + ttl_s}
+    claims: dict[str, object] = {"sub": validate_user_id(user_id), "iat": now, "exp": now + ttl_s}
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
     return jwt.encode(claims, _secret(secret), algorithm=ALGORITHM)
 
 
-def user_from_authorization(header: str | None, *, secret: str | None = None) -> str:
+def user_from_authorization(
+    header: str | None, *, secret: str | None = None, environ: Mapping[str, str] | None = None
+) -> str:
     """The user id of ``Authorization: Bearer <jwt>``, or ``TokenError``."""
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("missing bearer token")
+    max_lifetime, issuer, audience = _limits(os.environ if environ is None else environ)
+    required = ["sub", "iat", "exp"] + (["iss"] if issuer else []) + (["aud"] if audience else [])
     try:
         claims = jwt.decode(
             token.strip(),
             _secret(secret),
             algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp"]},
+            issuer=issuer,
+            audience=audience,
+            options={"require": required, "verify_sub": True, "strict_aud": bool(audience)},
         )
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None
     except jwt.InvalidTokenError:
         raise TokenError("invalid token") from None
+    iat, exp = claims["iat"], claims["exp"]
+    if not all(type(v) is int for v in (iat, exp)) or not 0 < exp - iat <= max_lifetime:
+        raise TokenError(
+            f"invalid token: iat and exp must be integers at most {max_lifetime} s apart"
+        )
     try:
         return validate_user_id(claims["sub"])
     except SpacesError:

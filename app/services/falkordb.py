@@ -194,6 +194,14 @@ def revive_graph_server(settings: Settings) -> bool:
         return True
 
 
+def terminate(pid: int, timeout_s: float = START_TIMEOUT_S) -> None:
+    """SIGTERM ``pid`` and wait up to ``timeout_s`` for it to exit (shared with redis.py)."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def stop_graph_server(settings: Settings) -> bool:
     """Stop embedded FalkorDB (it saves its snapshot on SIGTERM); return whether it ran."""
     if settings.neo4j_uri:
@@ -202,10 +210,6 @@ def stop_graph_server(settings: Settings) -> bool:
         state = _read_state(settings)
         if state is None:
             return False
-        pid = int(state["pid"])
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        terminate(int(state["pid"]))
         _state_file(settings).unlink(missing_ok=True)
         return True
