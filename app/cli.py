@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from app.cli_agents import add_agents_commands, agents_command, chat_command, sessions_command
 from app.cli_objects import add_objects_commands, objects_command
 from app.cli_runs import add_run_commands, run_command
 from app.errors import InvalidInput, SpacesError
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop the embedded services this project started")
     add_run_commands(sub)
     add_objects_commands(sub)
+    add_agents_commands(sub)
     return p
 
 
@@ -86,11 +88,16 @@ def _emit(args: argparse.Namespace, doc: Any, human: str) -> None:
     print(json.dumps(doc, indent=2, default=str) if getattr(args, "json", False) else human)
 
 
+_TEAM = {"agents": agents_command, "chat": chat_command, "sessions": sessions_command}
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("run", "resume", "research"):
         return run_command(args, settings)
     if args.command == "objects":
         return objects_command(args, settings)
+    if args.command in _TEAM:
+        return _TEAM[args.command](args, settings)
     if args.command == "down":
         stopped = [
             name

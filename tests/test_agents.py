@@ -1,0 +1,103 @@
+"""Personal agents: versions, soft delete, config checks, the CLI, and isolation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.errors import InvalidInput, SpaceNotFound
+from app.spaces.agents import AgentStore
+from app.spaces.space_model import SpaceConfig
+from tests.conftest import run_cli
+
+
+def _store(manager, space_id: str) -> AgentStore:
+    return AgentStore(manager.open_space(space_id, write=True))
+
+
+def test_versions_and_soft_delete(manager, space):
+    store = _store(manager, space.space_id)
+    first = store.create(
+        "coder", system_prompt="You write code.", model="offline", user_id="alice",
+        tools=["vault_search", "http_get"],
+    )  # fmt: skip
+    assert first.agent_id == f"{space.space_id}_coder_1"
+    assert (first.version, first.concurrency_limit, first.status) == (1, 1, "ready")
+    second = store.update("coder", user_id="alice", system_prompt="You write tests.")
+    assert second.version == 2 and second.agent_id.endswith("_coder_2")
+    assert second.tools == ["vault_search", "http_get"]  # unchanged fields carry over
+    assert store.get("coder", 1).system_prompt == "You write code."
+    assert [a.version for a in store.versions("coder")] == [1, 2]
+    store.delete("coder")
+    assert store.list() == []
+    with pytest.raises(SpaceNotFound):
+        store.get("coder")
+    kept = store.get("coder", include_deleted=True)
+    assert kept.deleted and kept.version == 2
+    assert store.by_id(first.agent_id).system_prompt == "You write code."
+    again = store.create("coder", system_prompt="Back.", model="offline", user_id="alice")
+    assert again.version == 3 and not again.deleted
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "message"),
+    [
+        ("Bad-Name", {}, "invalid agent name"),
+        ("ok", {"model": "gpt"}, "unknown model"),
+        ("ok", {"tools": ["rm_rf"]}, "unknown tool 'rm_rf'"),
+        ("ok", {"concurrency_limit": 0}, "concurrency_limit"),
+        ("ok", {"system_prompt": "  "}, "system_prompt must not be empty"),
+    ],
+)
+def test_bad_config_is_refused(manager, space, name, fields, message):
+    store = _store(manager, space.space_id)
+    config = {"system_prompt": "p", "model": "offline", **fields}
+    with pytest.raises(InvalidInput, match=message):
+        store.create(name, user_id="alice", **config)
+    assert store.list(include_deleted=True) == []
+
+
+def test_duplicate_and_unknown(manager, space):
+    store = _store(manager, space.space_id)
+    store.create("a", system_prompt="p", model="offline", user_id="alice")
+    with pytest.raises(InvalidInput, match="already exists"):
+        store.create("a", system_prompt="q", model="offline", user_id="alice")
+    with pytest.raises(SpaceNotFound):
+        store.update("nobody", user_id="alice", model="offline")
+    with pytest.raises(InvalidInput, match="cannot update 'status'"):
+        store.update("a", user_id="alice", status="busy")
+    assert store.set_status("a", "busy") and store.get("a").status == "busy"
+    assert store.get("a").version == 1  # status is not a version
+
+
+def test_cli_agents_round_trip_and_isolation(settings, manager, new_id):
+    mine = manager.create_space(SpaceConfig(new_id(), "Mine", "alice"))
+    theirs = manager.create_space(SpaceConfig(new_id(), "Theirs", "bob"))
+    made = run_cli(
+        settings, "agents", "create", mine.space_id, "writer", "--prompt", "You write.",
+        "--model", "offline", "--tools", "vault_read,recall", "--json",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["tools"] == ["vault_read", "recall"]
+    upd = run_cli(settings, "agents", "update", mine.space_id, "writer", "--concurrency", "2")
+    assert upd.returncode == 0 and "writer_2" in upd.stdout
+    listed = json.loads(run_cli(settings, "agents", "list", mine.space_id, "--json").stdout)
+    assert [(a["name"], a["version"], a["concurrency_limit"]) for a in listed] == [("writer", 2, 2)]
+    # bob cannot see or touch alice's agents: her space is "no space" to him
+    for args in (
+        ("agents", "list", mine.space_id, "--user", "bob"),
+        ("agents", "show", mine.space_id, "writer", "--user", "bob"),
+        ("agents", "delete", mine.space_id, "writer", "--user", "bob"),
+    ):
+        denied = run_cli(settings, *args)
+        assert denied.returncode == 2 and f"no space '{mine.space_id}'" in denied.stderr
+    # and an agent name means nothing in another space
+    other = run_cli(settings, "agents", "show", theirs.space_id, "writer")
+    assert other.returncode == 2 and other.stderr.strip() == "spaces: no agent 'writer'"
+    bad = run_cli(settings, "agents", "create", mine.space_id, "x", "--prompt", "p", "--model", "?")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    gone = run_cli(settings, "agents", "delete", mine.space_id, "writer", "--json")
+    assert json.loads(gone.stdout)["deleted"] is True
+    versions = run_cli(settings, "agents", "show", mine.space_id, "writer", "--versions", "--json")
+    assert [v["version"] for v in json.loads(versions.stdout)] == [1, 2]
