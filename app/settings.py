@@ -41,6 +41,10 @@ class Settings:
     langfuse_secret_key: str | None = field(default=None, repr=False)
     langfuse_host: str | None = None
     allow_private_urls: bool = False
+    approval_timeout_s: int = 300  # chat plans: an answer after this counts as declined
+    chat_context_tokens: int = 16_000  # a chat session's history budget (compaction)
+    compact_at: float = 0.8  # summarise older turns above this share of the budget
+    truncate_at: float = 0.95  # drop the oldest turns, without the model, above this
 
     @classmethod
     def from_env(
@@ -78,4 +82,8 @@ class Settings:
             langfuse_host=env.get("LANGFUSE_HOST") or env.get("LANGFUSE_BASE_URL") or None,
             allow_private_urls=(env.get("SPACES_ALLOW_PRIVATE_URLS") or "").lower()
             in ("1", "true", "yes"),
+            approval_timeout_s=int(env.get("SPACES_APPROVAL_TIMEOUT_S") or 300),
+            chat_context_tokens=int(env.get("SPACES_CHAT_CONTEXT_TOKENS") or 16_000),
+            compact_at=float(env.get("SPACES_COMPACT_AT") or 0.8),
+            truncate_at=float(env.get("SPACES_TRUNCATE_AT") or 0.95),
         )

@@ -101,3 +101,38 @@ def test_cli_agents_round_trip_and_isolation(settings, manager, new_id):
     assert json.loads(gone.stdout)["deleted"] is True
     versions = run_cli(settings, "agents", "show", mine.space_id, "writer", "--versions", "--json")
     assert [v["version"] for v in json.loads(versions.stdout)] == [1, 2]
+
+
+def test_cli_chat_and_sessions(settings, manager, new_id):
+    space = manager.create_space(SpaceConfig(new_id(), "Team", "alice"))
+    for name in ("researcher", "writer"):
+        made = run_cli(
+            settings, "agents", "create", space.space_id, name, "--prompt", f"You are a {name}.",
+            "--model", "offline",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    direct = run_cli(settings, "chat", space.space_id, "@writer draft a haiku", "--json")
+    assert direct.returncode == 0, direct.stderr
+    turn = json.loads(direct.stdout)
+    assert (turn["status"], turn["mode"]) == ("completed", "direct")
+    session = turn["session_id"]
+    asked = run_cli(settings, "chat", space.space_id, "research a; write b", "--session", session)
+    assert asked.returncode == 0 and "[awaiting_approval]" in asked.stdout
+    busy = run_cli(settings, "chat", space.space_id, "another", "--session", session)
+    assert busy.returncode == 2 and "waits for an approval" in busy.stderr
+    done = run_cli(
+        settings, "chat", space.space_id, "", "--session", session, "--approve", "--json"
+    )
+    assert json.loads(done.stdout)["status"] == "completed", done.stderr
+    listed = json.loads(run_cli(settings, "sessions", "list", space.space_id, "--json").stdout)
+    assert [(s["session_id"], s["messages"]) for s in listed] == [(session, 4)]
+    shown = json.loads(
+        run_cli(settings, "sessions", "show", space.space_id, session, "--json").stdout
+    )
+    assert [t["task_id"] for t in shown["tasks"]] == ["t1", "t1", "t2"]  # turn 1, then turn 2
+    for args in (
+        ("sessions", "show", space.space_id, session, "--user", "bob"),
+        ("chat", space.space_id, "@writer hi", "--session", session, "--user", "bob"),
+    ):
+        denied = run_cli(settings, *args)
+        assert denied.returncode == 2 and "no space" in denied.stderr
