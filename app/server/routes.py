@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
 from app.graphs.deps import Deps
+from app.server.agents_routes import team_router
 from app.server.tokens import TokenError, user_from_authorization
 from app.spaces.documents import DocumentStore
 from app.spaces.space_manager import SpaceManager
@@ -288,3 +289,6 @@ async def spaces_error(request: Request, exc: SpacesError) -> JSONResponse:
     elif exc.exit_code == 1:
         status = 503
     return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+app.include_router(team_router(User, Manager, owned))

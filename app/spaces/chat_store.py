@@ -16,13 +16,28 @@ from typing import Any
 
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from app.errors import SpaceNotFound
 from app.ids import validate_thread_id
 from app.spaces.postgres import SpacePostgres
+from app.spaces.run_records import get_thread
 
 TITLE_MAX = 80
 LIST_MAX = 1_000
+
+
+def check_session(pool: ConnectionPool, space_id: str, user_id: str, session_id: str) -> None:
+    """Refuse a session id that is a thread of another space, user or graph ("no session").
+
+    A session id not yet used anywhere passes: its first turn claims it.
+    """
+    validate_thread_id(session_id)
+    record = get_thread(pool, session_id)
+    if record is not None and (record.space_id, record.user_id, record.graph) != (
+        space_id, user_id, "chat",
+    ):  # fmt: skip
+        raise SpaceNotFound(f"no session {session_id!r}")
 
 
 class ChatStore:

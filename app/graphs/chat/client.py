@@ -18,13 +18,13 @@ from typing import Any
 
 from langgraph.types import Command
 
-from app.errors import InvalidInput, SpaceNotFound
+from app.errors import InvalidInput
 from app.graphs.admission import authorize
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.tracing import flush, run_config
-from app.ids import validate_space_id, validate_thread_id, validate_user_id
-from app.spaces.run_records import get_thread
+from app.ids import validate_space_id, validate_user_id
+from app.spaces.chat_store import check_session
 
 EventSink = Callable[[dict[str, Any]], None]
 ANSWER_ROUNDS = 20  # --approve answers each approval a turn asks, up to this many
@@ -85,12 +85,7 @@ class ChatClient:
     def _owned(self, space_id: str, user_id: str, session_id: str) -> None:
         """Refuse, as "no space" or "no session", what is not ``user_id``'s."""
         authorize(self.deps.manager(), RunContext(user_id=user_id), space_id)
-        validate_thread_id(session_id)
-        record = get_thread(self.deps.backends.pool, session_id)
-        if record is not None and (record.space_id, record.user_id, record.graph) != (
-            space_id, user_id, "chat",
-        ):  # fmt: skip
-            raise SpaceNotFound(f"no session {session_id!r}")
+        check_session(self.deps.backends.pool, space_id, user_id, session_id)
 
     def send(
         self,
