@@ -31,6 +31,56 @@ class Retrieved:
     space: list[MemoryHit]
 
 
+@dataclass(frozen=True)
+class Interaction:
+    """One interaction of an agent, to remember in its scope."""
+
+    agent: str
+    text: str
+    task_id: str
+    success: bool
+    kind: str
+    key: str | None = None
+
+
+def remember_all(space: SpaceHandle, items: list[Interaction]) -> list[str]:
+    """Store interactions of any agents of the space with one opening of its memory."""
+    now = datetime.now(UTC).isoformat()
+    with space.memory() as memory:
+        return [
+            memory.add(
+                item.text[:TEXT_MAX],
+                {
+                    "task_id": item.task_id,
+                    "timestamp": now,
+                    "success": item.success,
+                    "type": item.kind,
+                },
+                key=item.key,
+                agent_id=item.agent,
+            )
+            for item in items
+        ]
+
+
+def retrieve_for(
+    space: SpaceHandle, asks: list[tuple[str, str]], limit: int = 4
+) -> list[Retrieved]:
+    """For each ``(agent, query)``: the agent's own closest interactions and the space's recall.
+
+    One opening of the space's memory serves every ask (a wave's tasks share it).
+    """
+    found: list[Retrieved] = []
+    with space.memory() as memory:
+        for agent, query in asks:
+            own = memory.search(query[:2_000], limit, agent_id=agent)
+            shared = memory.search(query[:2_000], limit * 3)
+            found.append(
+                Retrieved(own, [h for h in shared if "agent_id" not in h.metadata][:limit])
+            )
+    return found
+
+
 class AgentContext:
     """The context of agent ``name`` in ``space``."""
 
@@ -42,22 +92,12 @@ class AgentContext:
         self, text: str, *, task_id: str, success: bool, kind: str, key: str | None = None
     ) -> str:
         """Store one interaction of the agent; ``key`` makes a re-run store nothing twice."""
-        meta = {
-            "task_id": task_id,
-            "timestamp": datetime.now(UTC).isoformat(),
-            "success": success,
-            "type": kind,
-        }
-        with self.space.memory() as memory:
-            return memory.add(text[:TEXT_MAX], meta, key=key, agent_id=self.name)
+        item = Interaction(self.name, text, task_id, success, kind, key)
+        return remember_all(self.space, [item])[0]
 
     def retrieve(self, query: str, limit: int = 4) -> Retrieved:
         """The agent's own closest interactions, and the space's closest shared memories."""
-        query = query[:2_000]
-        with self.space.memory() as memory:
-            own = memory.search(query, limit, agent_id=self.name)
-            shared = [h for h in memory.search(query, limit * 3) if "agent_id" not in h.metadata]
-        return Retrieved(own, shared[:limit])
+        return retrieve_for(self.space, [(self.name, query)], limit)[0]
 
     def _all(self) -> list[MemoryHit]:
         with self.space.memory() as memory:

@@ -8,8 +8,9 @@ with the error), then stops at a ``plan_approval`` interrupt that carries
 ``expires_at``. ``dispatch`` runs the tasks in dependency order, in waves
 of ``Send`` branches (at most 3 at once, each agent within its
 ``concurrency_limit``); a failed task fails its dependents. ``reply``
-stores and sends the answer, citing the tasks; ``compact`` then trims the
-history, so compaction never delays the reply. ``build_chat(deps)`` builds
+stores and sends the answer, citing the tasks; ``remember`` then stores the
+turn's interactions in each agent's context and ``compact`` trims the
+history, so neither delays the reply. ``build_chat(deps)`` builds
 it; ``langgraph.json`` serves the module-level ``graph``.
 """
 
@@ -27,6 +28,7 @@ from langgraph.types import Command, Send, interrupt
 
 from app.errors import BudgetExceeded, InvalidInput, SpacesError
 from app.graphs.admission import check_query, run_context, run_model
+from app.graphs.chat.agent_context import Interaction, remember_all, retrieve_for
 from app.graphs.chat.compaction import SUMMARY_MAX_OUTPUT, compact
 from app.graphs.chat.planning import (
     MAX_PARALLEL,
@@ -187,14 +189,37 @@ def dispatch(state: ChatState, scope: Scope) -> Command[Literal["run_task", "ask
                total=len(tasks))  # fmt: skip
     keys = {"space_id": state["space_id"], "model": state["model"], "turn": state["turn"],
             "mode": state.get("mode", "orchestrated")}  # fmt: skip
+    contexts = _retrieve(scope, [t for t in wave if t["status"] == "pending"])
     sends = [
         Send(
             "ask_tool" if t["status"] == "waiting" else "run_task",
-            {**keys, "task": t, "earlier": {d: tasks[d]["result"] for d in t["depends_on"]}},
+            {
+                **keys,
+                "task": t,
+                "earlier": {d: tasks[d]["result"] for d in t["depends_on"]},
+                "context": contexts.get(t["id"], {}),
+            },
         )
         for t in wave
     ]
     return Command(goto=sends, update={"tasks": changed})
+
+
+def _retrieve(scope: Scope, starting: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    """Each starting task's context: its agent's own interactions and the space's recall."""
+    if not starting:
+        return {}
+    found = retrieve_for(scope.space, [(t["agent"], t["description"]) for t in starting])
+    contexts = {}
+    for task, hits in zip(starting, found, strict=True):
+        scope.emit(
+            "context.retrieved", task_id=task["id"], agent=task["agent"],
+            own=len(hits.own), recall=len(hits.space),
+        )  # fmt: skip
+        contexts[task["id"]] = {
+            "own": [h.text for h in hits.own], "recall": [h.text for h in hits.space],
+        }  # fmt: skip
+    return contexts
 
 
 def _agent_statuses(scope: Scope, tasks: dict[str, dict[str, Any]], busy: set[str]) -> None:
@@ -208,7 +233,7 @@ def _agent_statuses(scope: Scope, tasks: dict[str, dict[str, Any]], busy: set[st
             scope.emit("agent.status_changed", agent=name, status=status)
 
 
-def reply(state: ChatState, scope: Scope) -> Command[Literal["compact"]]:
+def reply(state: ChatState, scope: Scope) -> Command[Literal["remember"]]:
     """Store and send the answer: the agent's own (direct) or the results, citing tasks."""
     tasks = [state["tasks"][t["id"]] for t in state["plan"] or []]
     done = [t for t in tasks if t["status"] == "completed"]
@@ -230,7 +255,28 @@ def reply(state: ChatState, scope: Scope) -> Command[Literal["compact"]]:
     )  # fmt: skip
     scope.emit("message.created", role="assistant", turn=state["turn"], tasks=cited)
     error = None if done else "every task failed"
-    return Command(goto="compact", update={"reply": text, "status": status, "error": error})
+    return Command(goto="remember", update={"reply": text, "status": status, "error": error})
+
+
+def remember(state: ChatState, scope: Scope) -> Command[Literal["compact"]]:
+    """Store each task of the turn in its agent's context, once the reply is out."""
+    session = _session(scope)
+    items = [
+        Interaction(
+            t["agent"],
+            f"Task: {t['description']}\n"
+            + (f"Result: {t['result']}" if t["status"] == "completed" else f"Failed: {t['error']}"),
+            t["id"],
+            t["status"] == "completed",
+            state.get("mode") or "task",
+            key=f"{session}:{state['turn']}:{t['id']}",
+        )
+        for t in (state.get("tasks") or {}).values()
+        if t["status"] in ("completed", "failed")
+    ]
+    if items:
+        remember_all(scope.space, items)
+    return Command(goto="compact")
 
 
 def compact_node(state: ChatState, scope: Scope) -> Command[Literal["finish"]]:
@@ -274,7 +320,7 @@ def build_chat(deps: Deps) -> StateGraph:
     builder = StateGraph(
         ChatState, context_schema=RunContext, input_schema=ChatInput, output_schema=ChatOutput
     )
-    for step in (admit, plan, approve_plan, dispatch, reply):
+    for step in (admit, plan, approve_plan, dispatch, reply, remember):
         builder.add_node(step.__name__, scoped(deps, step))
     builder.add_node("compact", scoped(deps, compact_node))
     builder.add_node("run_task", scoped(deps, run_task))

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from app.spaces.memory import MemoryHit
-
 PLAN_SYSTEM = (
     "You are the orchestrator of a personal team of agents. Split the user's request into "
     "1 to 8 tasks, each given to the one agent best suited to it, with ids like t1, t2. "
@@ -48,16 +46,16 @@ def plan_prompt(
     )
 
 
-def _hits(tag: str, hits: Sequence[MemoryHit]) -> str:
-    return "".join(f"<{tag}>{escape(h.text[:500])}</{tag}>\n" for h in hits)
+def _hits(tag: str, texts: Sequence[str]) -> str:
+    return "".join(f"<{tag}>{escape(text[:500])}</{tag}>\n" for text in texts)
 
 
 def task_prompt(
     agent: str,
     instruction: str,
     earlier: dict[str, str],
-    own: Sequence[MemoryHit],
-    shared: Sequence[MemoryHit],
+    own: Sequence[str],
+    shared: Sequence[str],
     history: Sequence[dict[str, Any]],
 ) -> str:
     """One agent's task, with its own context, the space's recall and the results it needs."""

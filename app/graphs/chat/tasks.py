@@ -2,7 +2,9 @@
 
 ``run_task`` gives the task to its agent: the agent's system prompt, its own
 context plus the space's recall, the results of the tasks it depends on and
-the session's recent history, with the agent's tools bound. Tools that need
+the session's recent history, with the agent's tools bound. (The context is
+retrieved by ``dispatch`` for the whole wave, and the interactions are
+remembered after the reply, each with one opening of the space's memory.) Tools that need
 no approval run at once. A tool that needs approval parks the task as
 ``waiting``; ``ask_tool`` then asks a person through one ``tool_approval``
 interrupt per call, in its own branch, so parallel tasks ask in parallel and
@@ -20,7 +22,6 @@ from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 from app.errors import SpaceNotFound, SpacesError, StoreUnavailable
-from app.graphs.chat.agent_context import AgentContext
 from app.graphs.chat.planning import TOOL_ROUNDS
 from app.graphs.chat.prompts import task_prompt
 from app.graphs.chat.tools import NEEDS_APPROVAL, TOOLS, run_tool
@@ -40,6 +41,7 @@ class TaskInput(TypedDict, total=False):
     mode: str
     task: dict[str, Any]
     earlier: dict[str, str]
+    context: dict[str, list[str]]  # retrieved for the wave: the agent's own, the space's
 
 
 def recent_history(store: ChatStore, session_id: str, turn: int) -> list[dict[str, Any]]:
@@ -49,19 +51,10 @@ def recent_history(store: ChatStore, session_id: str, turn: int) -> list[dict[st
 
 
 def _finish(scope: Scope, state: TaskInput, task: dict[str, Any], **changes: Any) -> dict:
-    """Record the task's end in the ``tasks`` table and the agent's context; emit it."""
+    """Record the task's end in the ``tasks`` table and emit it (remembered after the reply)."""
     done = {**task, **changes, "messages": None, "pending": None}
-    session, turn = scope.thread_id or "", state["turn"]
-    ChatStore(scope.space.postgres).save_task(session, turn, done)
-    ok = done["status"] == "completed"
-    text = f"Task: {done['description']}\n" + (
-        f"Result: {done['result']}" if ok else f"Failed: {done['error']}"
-    )
-    AgentContext(scope.space, done["agent"]).remember(
-        text, task_id=done["id"], success=ok, kind=state.get("mode", "task"),
-        key=f"{session}:{turn}:{done['id']}",
-    )  # fmt: skip
-    if ok:
+    ChatStore(scope.space.postgres).save_task(scope.thread_id or "", state["turn"], done)
+    if done["status"] == "completed":
         scope.emit("task.completed", task_id=done["id"], agent=done["agent"])
     else:
         scope.emit("task.failed", task_id=done["id"], agent=done["agent"], error=done["error"])
@@ -74,15 +67,11 @@ def _start(scope: Scope, state: TaskInput, task: dict[str, Any], agent: Any) -> 
     store = ChatStore(scope.space.postgres)
     store.save_task(session, state["turn"], {**task, "status": "running"})
     scope.emit("task.started", task_id=task["id"], agent=agent.name, agent_id=agent.agent_id)
-    found = AgentContext(scope.space, agent.name).retrieve(task["description"])
-    scope.emit(
-        "context.retrieved", task_id=task["id"], agent=agent.name,
-        own=len(found.own), recall=len(found.space),
-    )  # fmt: skip
+    context = state.get("context") or {}
     history = recent_history(store, session, state["turn"])
     prompt = task_prompt(
-        agent.name, task["description"], state.get("earlier") or {}, found.own, found.space,
-        history,
+        agent.name, task["description"], state.get("earlier") or {},
+        context.get("own") or [], context.get("recall") or [], history,
     )  # fmt: skip
     return [SystemMessage(agent.system_prompt), HumanMessage(prompt)]
 
