@@ -116,6 +116,15 @@ def test_cli_chat_and_sessions(settings, manager, new_id):
     turn = json.loads(direct.stdout)
     assert (turn["status"], turn["mode"]) == ("completed", "direct")
     session = turn["session_id"]
+    stats = run_cli(settings, "agents", "context", space.space_id, "writer", "stats", "--json")
+    assert json.loads(stats.stdout)["interactions"] == 1, stats.stderr
+    export = run_cli(settings, "agents", "context", space.space_id, "writer", "export")
+    (line,) = export.stdout.splitlines()
+    assert json.loads(line)["text"].startswith("Task: draft a haiku")
+    prune = run_cli(
+        settings, "agents", "context", space.space_id, "writer", "prune", "--before", "soon"
+    )
+    assert prune.returncode == 2 and "invalid date 'soon'" in prune.stderr
     asked = run_cli(settings, "chat", space.space_id, "research a; write b", "--session", session)
     assert asked.returncode == 0 and "[awaiting_approval]" in asked.stdout
     busy = run_cli(settings, "chat", space.space_id, "another", "--session", session)

@@ -230,7 +230,7 @@ def _agent_statuses(scope: Scope, tasks: dict[str, dict[str, Any]], busy: set[st
         failed = any(t["status"] == "failed" for t in mine)
         status = "busy" if name in busy else "error" if failed else "ready"
         if store.set_status(name, status):
-            scope.emit("agent.status_changed", agent=name, status=status)
+            scope.emit("agent.status.changed", agent=name, status=status)
 
 
 def reply(state: ChatState, scope: Scope) -> Command[Literal["remember"]]:
