@@ -44,6 +44,11 @@ def test_agents_and_sessions_over_rest(server) -> None:  # noqa: F811
     assert asked["status"] == "awaiting_approval"
     (pending,) = asked["interrupts"]
     assert pending["request"]["type"] == "plan_approval" and pending["request"]["expires_at"]
+    listed = _json(httpx.get(f"{base}/alice_team/approvals", headers=alice, timeout=30))
+    assert [(a["session_id"], a["interrupt_id"]) for a in listed] == [
+        (sid, pending["interrupt_id"])
+    ]
+    assert httpx.get(f"{base}/alice_team/approvals", headers=bob, timeout=30).status_code == 404
     # bob can neither see nor answer alice's approval
     denied = httpx.post(f"{server}/my/approvals/{pending['interrupt_id']}",
                         json={"action": "approve"}, headers=bob, timeout=30)  # fmt: skip

@@ -193,6 +193,22 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
+    @router.get("/spaces/{space_id}/approvals")
+    async def space_approvals(
+        space_id: str, request: Request, user: User, spaces: Manager
+    ) -> list[dict[str, Any]]:
+        """The approvals the caller's sessions in this space wait for, with interrupt ids."""
+        space = _space(spaces, user, space_id)
+        mine = {s["session_id"] for s in ChatStore(space.postgres).sessions(user)}
+        threads = await _client(request).threads.search(status="interrupted", limit=100)
+        return [
+            {"session_id": t["thread_id"], "interrupt_id": i.get("id"), "request": i.get("value")}
+            for t in threads
+            if t["thread_id"] in mine
+            for items in (t.get("interrupts") or {}).values()
+            for i in items
+        ]
+
     @router.post("/approvals/{interrupt_id}")
     async def answer_approval(
         interrupt_id: str, body: Answer, request: Request, user: User

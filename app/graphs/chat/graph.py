@@ -26,8 +26,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send, interrupt
 
-from app.errors import BudgetExceeded, InvalidInput, SpacesError
-from app.graphs.admission import check_query, run_context, run_model
+from app.errors import BudgetExceeded, InvalidInput
+from app.graphs.admission import check_query, run_model
 from app.graphs.chat.agent_context import Interaction, remember_all, retrieve_for
 from app.graphs.chat.compaction import SUMMARY_MAX_OUTPUT, compact
 from app.graphs.chat.planning import (
@@ -44,7 +44,7 @@ from app.graphs.chat.tasks import ask_tool, recent_history, run_task
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import PLAN_TOKENS
-from app.graphs.scope import Scope, open_scope, scoped
+from app.graphs.scope import Scope, allowed_scope, scoped
 from app.ids import validate_agent_name
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore
@@ -297,13 +297,7 @@ def finish_node(deps: Deps) -> Any:
         status = state.get("status") or "failed"
         if status not in ("completed", "rejected", "budget_exceeded"):
             status = "failed"
-        try:
-            scope = open_scope(
-                deps, run_context(runtime), config, state.get("space_id"),
-                writer=runtime.stream_writer,
-            )  # fmt: skip
-        except SpacesError:
-            scope = None  # refused at admission: nothing of the space may be touched
+        scope = allowed_scope(deps, runtime, config, state)
         if scope is not None:
             if scope.thread_id:
                 scope.budget.release_run(scope.thread_id, "chat")
