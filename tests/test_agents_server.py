@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from langgraph_sdk import get_sync_client
 
 from tests.test_server import ENVELOPE, bearer, server  # noqa: F401  (the served app)
@@ -86,6 +87,10 @@ def test_agents_and_sessions_over_rest(server) -> None:  # noqa: F811
         assert answer.status_code == 404, (method, url, answer.status_code)
     sdk_bob = get_sync_client(url=server, headers=bob)
     assert sid not in {t["thread_id"] for t in sdk_bob.threads.search(limit=100)}
+    with pytest.raises(Exception, match=r"404|not found"):
+        sdk_bob.threads.get_state(sid)
+    with pytest.raises(Exception, match=r"404|not found"):
+        sdk_bob.runs.wait(sid, "chat", input={"space_id": "alice_team", "message": "@writer x"})
     own = sdk_bob.threads.create()
     out = sdk_bob.runs.wait(own["thread_id"], "chat",
                             input={"space_id": "alice_team", "message": "@writer hi"})  # fmt: skip

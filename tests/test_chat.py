@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from app.errors import InvalidInput, SpaceNotFound
+from app.errors import InvalidInput, ModelUnavailable, SpaceNotFound
 from app.graphs.chat.agent_context import AgentContext
 from app.graphs.chat.client import ChatClient
 from app.graphs.chat.planning import check_plan, fail_blocked, new_task, next_wave
@@ -46,6 +46,9 @@ def test_direct_call_answers_with_the_agents_context(client, manager, space):
     assert "plan.requested" not in kinds and "approval.required" not in kinds  # no planner
     for kind in ("agent.direct_call", "task.started", "context.retrieved", "task.completed"):
         assert kind in kinds
+    statuses = [e["payload"]["status"] for e in events if e["event_type"] == "agent.status.changed"]
+    assert statuses == ["busy", "ready"]
+    assert kinds.index("task.completed") < kinds.index("run.completed")
     second = client.send(
         space.space_id, "alice", "@researcher more about raft?", session_id=first.session_id
     )
@@ -232,3 +235,32 @@ def test_sessions_are_their_owners_only(client, manager, space, new_id):
         store.session_detail(turn.session_id, "bob")
     assert store.sessions("bob") == []
     assert [m["role"] for m in store.messages(turn.session_id)] == ["user", "assistant"]
+
+
+def test_a_turn_stopped_by_a_model_failure_continues_later(settings, manager, space):
+    _team(manager, space.space_id)
+    down = {"now": True}
+
+    def answer(request: dict) -> tuple[int, dict]:
+        if down["now"]:
+            return 503, {"error": {"message": "overloaded", "type": "server_error"}}
+        plan = {"tasks": [{"id": "t1", "agent": "writer", "description": "write"}]}
+        return 200, completion(tool_calls=[{"name": "TaskPlan", "args": plan}])
+
+    with FakeOpenAI(answer) as server:
+        fake = dataclasses.replace(settings, openai_base_url=server.base_url, openai_api_key="k")
+        client = ChatClient(graph_deps(fake))
+        session = "crash-" + space.space_id.replace("_", "-")
+        with pytest.raises(ModelUnavailable):
+            client.send(space.space_id, "alice", "write", session_id=session,
+                        model="openai:gpt-4o-mini")  # fmt: skip
+        stopped = client.status(space.space_id, "alice", session)
+        assert stopped.status == "interrupted"
+        with pytest.raises(InvalidInput, match="stopped mid-turn"):
+            client.send(space.space_id, "alice", "something else", session_id=session)
+        down["now"] = False
+        resumed = client.send(space.space_id, "alice", "", session_id=session)
+    assert resumed.status == "awaiting_approval" and resumed.turn == 1
+    assert [t["agent"] for t in resumed.request["plan"]] == ["writer"]
+    messages = ChatStore(manager.open_space(space.space_id).postgres).messages(session)
+    assert [(m["turn"], m["role"]) for m in messages] == [(1, "user")]  # stored once

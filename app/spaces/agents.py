@@ -156,7 +156,8 @@ class AgentStore:
         validate_agent_name(name)
         fields = check_config(system_prompt, model, list(tools or []), concurrency_limit)
         with self.pg.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('agents'))")
+            lock = f"spaces-agents:{self.pg.schema}"  # one space's creations, one at a time
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [lock])
             latest = self._latest(conn, name)
             if latest is not None and latest["deleted_at"] is None:
                 raise InvalidInput(f"agent {name!r} already exists: update it instead")

@@ -110,6 +110,12 @@ class ChatClient:
         self._owned(space_id, user_id, session_id)
         context = RunContext(user_id=user_id, model=model)
         pending = self.status(space_id, user_id, session_id)
+        if pending.status == "interrupted":  # a turn stopped mid-way (a crash)
+            if text.strip():
+                raise InvalidInput(
+                    f"session {session_id} stopped mid-turn: send an empty message to continue it"
+                )
+            return self._drive(space_id, session_id, context, None, on_event)
         if pending.interrupts:
             if answer is None or text.strip():
                 raise InvalidInput(
