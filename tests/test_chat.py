@@ -59,6 +59,13 @@ def test_direct_call_answers_with_the_agents_context(client, manager, space):
         (1, "user"), (1, "assistant"), (2, "user"), (2, "assistant"),
     ]  # fmt: skip
     assert messages[1]["agent_id"] == f"{space.space_id}_researcher_1"
+    team = AgentStore(manager.open_space(space.space_id, write=True))
+    team.delete("researcher")  # soft: the session and who answered stay readable
+    after = ChatStore(manager.open_space(space.space_id).postgres).messages(first.session_id)
+    assert after == messages
+    assert team.by_id(messages[1]["agent_id"]).system_prompt.startswith("You research")
+    gone = client.send(space.space_id, "alice", "@researcher hello?", session_id=first.session_id)
+    assert (gone.status, gone.error) == ("failed", "no agent 'researcher'")
 
 
 def test_agent_context_is_the_agents_own(client, manager, space):
