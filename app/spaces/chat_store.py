@@ -151,7 +151,7 @@ class ChatStore:
             "SELECT turn, task_id, agent, agent_id, description, depends_on, status, result, "
             "error, estimated_tokens, estimated_cost_usd::float AS estimated_cost_usd, "
             "estimated_seconds::float AS estimated_seconds, started_at, finished_at "
-            "FROM tasks WHERE session_id = %s ORDER BY turn, started_at NULLS LAST, task_id",
+            "FROM tasks WHERE session_id = %s ORDER BY turn, task_id",
             [session_id],
         )
         return rows
