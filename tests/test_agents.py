@@ -103,6 +103,7 @@ def test_cli_agents_round_trip_and_isolation(settings, manager, new_id):
     assert [v["version"] for v in json.loads(versions.stdout)] == [1, 2]
 
 
+@pytest.mark.slow  # fourteen CLI processes
 def test_cli_chat_and_sessions(settings, manager, new_id):
     space = manager.create_space(SpaceConfig(new_id(), "Team", "alice"))
     for name in ("researcher", "writer"):

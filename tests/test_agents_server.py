@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from tests.test_server import ENVELOPE, bearer, server  # noqa: F401  (the served app)
+from app.services.falkordb import stop_graph_server
+from app.services.postgres import stop_postgres
+from tests.conftest import make_settings
+from tests.devserver import start_dev_server
+from tests.test_server import ENVELOPE, SECRET, bearer, server  # noqa: F401  (the served app)
 
 
 def _json(answer: httpx.Response, status: int = 200) -> dict | list:
@@ -112,3 +118,51 @@ def test_the_chat_graph_through_the_langgraph_api(server) -> None:  # noqa: F811
     assert out["status"] == "completed" and "@poet on: the sea" in out["reply"]
     listed = _json(httpx.get(f"{server}/my/spaces/carol_team/sessions", headers=carol))
     assert [s["session_id"] for s in listed] == [thread["thread_id"]]
+
+
+@pytest.fixture(scope="module")
+def quick_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second server whose chat plans expire after one second."""
+    home = tmp_path_factory.mktemp("served-quick")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SPACES_APPROVAL_TIMEOUT_S", "1")
+        url, proc = start_dev_server(home, SECRET)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    settings = make_settings(home)
+    stop_graph_server(settings)
+    stop_postgres(settings)
+
+
+def test_the_server_declines_expired_plan_approvals_on_its_own(quick_server) -> None:
+    dana = bearer("dana2")
+    base = f"{quick_server}/my/spaces"
+    _json(httpx.post(base, json={"space_id": "dana_team", "name": "T"}, headers=dana,
+                     timeout=60), 201)  # fmt: skip
+    agent = {"name": "writer", "system_prompt": "You write.", "model": "offline"}
+    _json(httpx.post(f"{base}/dana_team/agents", json=agent, headers=dana, timeout=30), 201)
+    sid = _json(httpx.post(f"{base}/dana_team/sessions", headers=dana, timeout=30), 201)[
+        "session_id"
+    ]
+    asked = _json(httpx.post(f"{base}/dana_team/sessions/{sid}/messages?wait=true",
+                             json={"text": "writer drafts a note"}, headers=dana, timeout=120),
+                  202)  # fmt: skip
+    assert asked["status"] == "awaiting_approval"
+    client = get_sync_client(url=quick_server, headers=dana)
+    deadline = time.monotonic() + 90
+    values: dict = {}
+    while time.monotonic() < deadline:
+        values = client.threads.get_state(sid)["values"]
+        if values.get("status") == "rejected":
+            break
+        time.sleep(1)
+    assert (values.get("status"), values.get("error")) == ("rejected", "approval timed out")
+    (latest,) = client.runs.list(sid, limit=1)
+    replay = client.runs.join_stream(
+        sid, latest["run_id"], stream_mode="custom", last_event_id="-1"
+    )
+    events = [p.data for p in replay if p.event.startswith("custom")]
+    types = [e["event_type"] for e in events]
+    assert "approval.expired" in types and types[-1] == "run.completed"
+    assert all(e["actor"] == "dana2" for e in events)  # the owner's run, through auth

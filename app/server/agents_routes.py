@@ -13,8 +13,10 @@ includes it. (No ``from __future__ import annotations`` here: FastAPI reads
 the route signatures, whose types are the factory's arguments.)
 """
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import QUERY_MAX
+from app.server.approval_sweeper import sweep_forever
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
 from app.spaces.run_records import register_thread
@@ -75,7 +78,17 @@ def _turn(values: Any, state: dict[str, Any]) -> dict[str, Any]:
 
 def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter:
     """The routes, over ``routes.py``'s user and manager dependencies and ownership check."""
-    router = APIRouter(prefix="/my")
+
+    @asynccontextmanager
+    async def sweeping(app: Any) -> AsyncIterator[None]:
+        """For the server's life, decline expired plan approvals (``approval_sweeper.py``)."""
+        task = asyncio.create_task(sweep_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    router = APIRouter(prefix="/my", lifespan=sweeping)
 
     def _space(
         spaces: SpaceManager, user: str, space_id: str, *, write: bool = False
