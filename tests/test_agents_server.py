@@ -51,6 +51,8 @@ def test_agents_and_sessions_over_rest(server) -> None:  # noqa: F811
     assert asked["status"] == "awaiting_approval"
     (pending,) = asked["interrupts"]
     assert pending["request"]["type"] == "plan_approval" and pending["request"]["expires_at"]
+    busy = httpx.post(f"{path}/messages", json={"text": "@writer hi"}, headers=alice, timeout=30)
+    assert busy.status_code == 400 and "waits for an approval" in busy.json()["detail"]
     listed = _json(httpx.get(f"{base}/alice_team/approvals", headers=alice, timeout=30))
     assert [(a["session_id"], a["interrupt_id"]) for a in listed] == [
         (sid, pending["interrupt_id"])

@@ -167,6 +167,10 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
         """Start a turn; with ``?wait=true``, answer once it ends or stops for an approval."""
         _session(spaces, user, space_id, session_id)
         client = _client(request)
+        if (await client.threads.get(session_id)).get("status") == "interrupted":
+            raise InvalidInput(
+                f"session {session_id} waits for an approval: answer it before sending another"
+            )
         run = await client.runs.create(
             session_id, "chat", input={"space_id": space_id, "message": body.text},
             stream_mode=["custom"], stream_resumable=True, multitask_strategy="reject",
