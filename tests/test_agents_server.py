@@ -10,10 +10,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from app.services.falkordb import stop_graph_server
-from app.services.postgres import stop_postgres
-from tests.conftest import make_settings
-from tests.devserver import start_dev_server
+from tests.devserver import served
 from tests.test_server import ENVELOPE, SECRET, bearer, server  # noqa: F401  (the served app)
 
 
@@ -125,16 +122,10 @@ def test_the_chat_graph_through_the_langgraph_api(server) -> None:  # noqa: F811
 @pytest.fixture(scope="module")
 def quick_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second server whose chat plans expire after one second."""
-    home = tmp_path_factory.mktemp("served-quick")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SPACES_APPROVAL_TIMEOUT_S", "1")
-        url, proc = start_dev_server(home, SECRET)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    settings = make_settings(home)
-    stop_graph_server(settings)
-    stop_postgres(settings)
+    with served(
+        tmp_path_factory.mktemp("served-quick"), SECRET, SPACES_APPROVAL_TIMEOUT_S="1"
+    ) as url:
+        yield url
 
 
 def test_the_server_declines_expired_plan_approvals_on_its_own(quick_server) -> None:

@@ -11,10 +11,7 @@ import pytest
 from langgraph_sdk import get_sync_client
 
 from app.server.tokens import issue_token
-from app.services.falkordb import stop_graph_server
-from app.services.postgres import stop_postgres
-from tests.conftest import make_settings
-from tests.devserver import start_dev_server
+from tests.devserver import served
 
 SECRET = "test-secret-" + "x" * 32
 ENVELOPE = {
@@ -33,14 +30,8 @@ ENVELOPE = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``langgraph dev`` on a free loopback port, with its own embedded services."""
-    home = tmp_path_factory.mktemp("served")
-    url, proc = start_dev_server(home, SECRET)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    settings = make_settings(home)
-    stop_graph_server(settings)
-    stop_postgres(settings)
+    with served(tmp_path_factory.mktemp("served"), SECRET) as url:
+        yield url
 
 
 def bearer(user: str, **claims: object) -> dict[str, str]:
