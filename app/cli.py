@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from app.cli_agents import add_agents_commands, agents_command, chat_command, sessions_command
 from app.cli_memory import COMMANDS as MEMORY_COMMANDS
 from app.cli_memory import add_memory_commands, memory_command
 from app.cli_objects import add_objects_commands, objects_command
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     add_objects_commands(sub)
     add_memory_commands(sub)
     add_serve_command(sub)
+    add_agents_commands(sub)
     return p
 
 
@@ -98,6 +100,9 @@ def _emit(args: argparse.Namespace, doc: Any, human: str) -> None:
     )
 
 
+_TEAM = {"agents": agents_command, "chat": chat_command, "sessions": sessions_command}
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("run", "resume", "research"):
         return run_command(args, settings)
@@ -109,6 +114,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return memory_command(args, settings)
     if args.command == "serve":
         return serve_command(args, settings)
+    if args.command in _TEAM:
+        return _TEAM[args.command](args, settings)
     if args.command == "down":
         services = (("aegra", stop_instances), ("redis", stop_redis), ("postgres", stop_postgres),
                     ("falkordb", stop_graph_server))  # fmt: skip

@@ -59,6 +59,28 @@ def validate_user_id(value: object) -> str:
     return value
 
 
+AGENT_NAME_MAX = 32
+
+
+def validate_agent_name(value: object) -> str:
+    """Return ``value`` if it is a valid agent name: the space id rule, at most 32 characters.
+
+    Names appear in ``@name`` mentions, in agent ids and in memory scopes, so
+    they follow the strictest rule there is.
+    """
+    if (
+        not isinstance(value, str)
+        or len(value) > AGENT_NAME_MAX
+        or not value.isascii()
+        or (_SPACE_ID.fullmatch(value) is None)
+    ):
+        raise InvalidInput(
+            f"invalid agent name {_shown(value)}: use a lowercase letter, then lowercase "
+            f"letters, digits or '_', at most {AGENT_NAME_MAX} characters"
+        )
+    return value
+
+
 THREAD_ID_MAX = 64
 _THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 

@@ -42,6 +42,10 @@ class Settings:
     langfuse_host: str | None = None
     allow_private_urls: bool = False
     redis_url: str | None = None  # Aegra's job queue (`spaces serve`); None: embedded Redis
+    approval_timeout_s: int = 300  # chat plans: an answer after this counts as declined
+    chat_context_tokens: int = 16_000  # a chat session's history budget (compaction)
+    compact_at: float = 0.8  # summarise older turns above this share of the budget
+    truncate_at: float = 0.95  # drop the oldest turns, without the model, above this
 
     @classmethod
     def from_env(
@@ -80,4 +84,8 @@ class Settings:
             allow_private_urls=(env.get("SPACES_ALLOW_PRIVATE_URLS") or "").lower()
             in ("1", "true", "yes"),
             redis_url=env.get("REDIS_URL") or None,
+            approval_timeout_s=int(env.get("SPACES_APPROVAL_TIMEOUT_S") or 300),
+            chat_context_tokens=int(env.get("SPACES_CHAT_CONTEXT_TOKENS") or 16_000),
+            compact_at=float(env.get("SPACES_COMPACT_AT") or 0.8),
+            truncate_at=float(env.get("SPACES_TRUNCATE_AT") or 0.95),
         )

@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,7 +30,11 @@ def free_port() -> int:
 
 
 def start_dev_server(
-    home: Path, secret: str, extra_graphs: dict[str, str] | None = None, *args: str
+    home: Path,
+    secret: str,
+    extra_graphs: dict[str, str] | None = None,
+    *args: str,
+    env: dict[str, str] | None = None,
 ) -> tuple[str, subprocess.Popen]:
     """Start the server; return its URL and process once ``/ok`` answers."""
     config_path = ROOT / "langgraph.json"
@@ -46,6 +52,7 @@ def start_dev_server(
         "SPACES_HOME": str(home),
         "SPACES_VAULTS_DIR": str(home / "vaults"),
         "SPACES_JWT_SECRET": secret,
+        **(env or {}),
     }
     log = (home / "server.log").open("w")
     proc = subprocess.Popen(
@@ -66,3 +73,23 @@ def start_dev_server(
             break
     proc.kill()
     raise RuntimeError("langgraph dev did not start:\n" + (home / "server.log").read_text()[-3000:])
+
+
+@contextmanager
+def served(home: Path, secret: str, **env: str) -> Iterator[str]:
+    """A server in ``home`` for the block; then it and its embedded services stop."""
+    from app.services.falkordb import stop_graph_server
+    from app.services.postgres import stop_postgres
+    from app.settings import Settings
+
+    url, proc = start_dev_server(home, secret, env=env)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        settings = Settings.from_env(
+            {"SPACES_HOME": str(home), "SPACES_VAULTS_DIR": str(home / "vaults")}
+        )
+        stop_graph_server(settings)
+        stop_postgres(settings)

@@ -141,6 +141,23 @@ def node_scope(
     )  # fmt: skip
 
 
+def allowed_scope(
+    deps: Deps, runtime: Runtime[RunContext], config: RunnableConfig, state: Any
+) -> Scope | None:
+    """The scope of a run's last node, or ``None`` if the run may not touch its space.
+
+    A ``finish`` node runs for refused runs too: it opens the space only if
+    the run was allowed on it, and touches nothing otherwise.
+    """
+    try:
+        return open_scope(
+            deps, run_context(runtime), config, state.get("space_id"),
+            writer=runtime.stream_writer,
+        )  # fmt: skip
+    except SpacesError:
+        return None
+
+
 def stop(goto: str, status: str, exc: BaseException) -> Command:
     """End the run through ``goto`` with ``status`` and the error's one line."""
     return Command(goto=goto, update={"status": status, "error": str(exc)})

@@ -9,7 +9,13 @@ answer from them:
   query, verbatim, each with its ``[n]`` citation;
 - structured output for our schemas (``Plan``, ``KeyFacts``), through the
   same tool-calling path LangChain uses for real models;
-- tool calls: asks for ``http_get`` when a step names a URL and has no result yet.
+- tool calls: asks for ``http_get`` when a step (or an agent's instruction)
+  names a URL and has no result yet;
+- chat (``app/graphs/chat/prompts.py``): a task plan (``TaskPlan``) that
+  splits the request at ``;`` into independent tasks and at ``then`` into
+  dependent ones, each given to the listed agent sharing the most words with
+  it; an agent's answer that says what it was asked and which context it got;
+  a summary that lists the turns it replaces.
 
 Token usage is estimated from text length and reported in ``usage_metadata``
 like a real provider's, so budgets and accounting run unchanged offline.
@@ -177,11 +183,57 @@ def _relevant(prompt: str) -> dict[str, Any]:
     return {"ids": [n for score, n in sorted(scored) if score < 0][:top_k]}
 
 
+def _orchestrate(prompt: str) -> dict[str, Any]:
+    agents = re.findall(r'<agent name="([^"]+)">(.*?)</agent>', prompt, re.S)
+    request = _tag(prompt, "request")
+    tasks: list[dict[str, Any]] = []
+    for group in [g for g in re.split(r"\s*;\s*|\n+", request) if g.strip()]:
+        previous = None
+        for part in [p.strip() for p in re.split(r"\bthen\b", group) if p.strip()]:
+            q = words(part)
+            scores = [len(q & words(f"{name} {html.unescape(text)}")) for name, text in agents]
+            best = max(scores, default=0)
+            tied = [name for (name, _), score in zip(agents, scores, strict=True) if score == best]
+            task_id = f"t{len(tasks) + 1}"
+            tasks.append(
+                {
+                    "id": task_id,
+                    "agent": tied[len(tasks) % len(tied)] if tied else "none",
+                    "description": part[:1_000],
+                    "depends_on": [previous] if previous else [],
+                }
+            )
+            previous = task_id
+    return {"tasks": tasks[:8] or [{"id": "t1", "agent": "none", "description": request}]}
+
+
+def _agent_answer(prompt: str, tool_results: list[str]) -> str:
+    agent, instruction = _tag(prompt, "agent"), _tag(prompt, "instruction")
+    lines = [f"{OFFLINE_MARKER} @{agent} on: {instruction}"]
+    earlier = re.findall(r"<result task=\"([^\"]+)\">", prompt)
+    if earlier:
+        lines.append("Building on: " + ", ".join(earlier))
+    for tag, label in (("own", "From my context"), ("recall", "From the space")):
+        found = _tag(prompt, tag)
+        if found:
+            lines.append(f"{label}: {found[:200]}")
+    for result in tool_results:
+        lines.append(f"Tool result (excerpt): {result[:300]}")
+    return "\n".join(lines)
+
+
+def _summary(prompt: str) -> str:
+    turns = [html.unescape(t).strip() for t in re.findall(r"<turn[^>]*>(.*?)</turn>", prompt, re.S)]
+    gist = "; ".join(t[:60] for t in turns)
+    return f"{OFFLINE_MARKER} Summary of {len(turns)} earlier messages: {gist}"
+
+
 # Structured-output generators for our schemas, by tool (schema) name.
 SCHEMAS: dict[str, Callable[[str], dict[str, Any]]] = {
     "Plan": _plan,
     "KeyFacts": _key_facts,
     "Relevant": _relevant,
+    "TaskPlan": _orchestrate,
 }
 
 
@@ -216,7 +268,7 @@ class OfflineChatModel(BaseChatModel):
         tools = {t["function"]["name"] for t in kwargs.get("tools") or []}
         forced = _forced_tool(kwargs.get("tool_choice"), tools)
         tool_results = [str(m.content) for m in messages if isinstance(m, ToolMessage)]
-        urls = _URL.findall(_tag(prompt, "step"))
+        urls = _URL.findall(_tag(prompt, "step") or _tag(prompt, "instruction"))
         message: AIMessage
         if forced in SCHEMAS:
             message, out_text = _tool_call(forced, SCHEMAS[forced](prompt))
@@ -228,6 +280,10 @@ class OfflineChatModel(BaseChatModel):
                 out_text = _research(prompt)
             elif task == "implement":
                 out_text = _implement(prompt, tool_results)
+            elif task == "agent":
+                out_text = _agent_answer(prompt, tool_results)
+            elif task == "summarise":
+                out_text = _summary(prompt)
             else:
                 last = str(messages[-1].content).strip() if messages else ""
                 out_text = f"{OFFLINE_MARKER} {last[:500]}"

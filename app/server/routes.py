@@ -25,6 +25,8 @@ from pydantic import BaseModel, Field
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
 from app.graphs.deps import Deps
 from app.ids import SPACE_ID_MAX, SPACE_ID_PATTERN
+from app.server.agents_routes import team_router
+from app.server.interrupts import thread_interrupts
 from app.server.tokens import TokenError, user_from_authorization
 from app.spaces.documents import DocumentStore
 from app.spaces.space_manager import SpaceManager
@@ -308,32 +310,30 @@ async def pending_approvals(request: Request, user: User) -> list[dict[str, Any]
     threads = await client.threads.search(metadata={"owner": user}, status="interrupted", limit=100)
     pending = []
     for thread in threads:
-        interrupts = thread.get("interrupts") or {}
-        if not interrupts:
-            # Aegra leaves a thread's interrupts out of search results.
-            state = await client.threads.get_state(thread["thread_id"])
-            interrupts = {t["id"]: t.get("interrupts") or [] for t in state.get("tasks") or []}
-        # langgraph dev maps task ids to lists; a flat list is taken as is.
-        items = (
-            [i for task in interrupts.values() for i in task]
-            if isinstance(interrupts, dict)
-            else interrupts
-        )
-        for item in items:
-            pending.append({"thread_id": thread["thread_id"], "request": item.get("value")})
+        for item in await thread_interrupts(client, thread):
+            pending.append(
+                {
+                    "thread_id": thread["thread_id"],
+                    "interrupt_id": item.get("id"),  # answer one of several with its id
+                    "request": item.get("value"),
+                }
+            )
     return pending
 
 
+team = team_router(User, Manager, owned)
 app = FastAPI(
     title="Spaces",
     docs_url="/my/docs",
     openapi_url="/my/openapi.json",
     redoc_url=None,
+    lifespan=team.lifespan_context,  # the approval sweeper runs for the server's life
 )
 # The routes themselves, not ``include_router``: langgraph-api's custom route
 # auth (http.enable_custom_route_auth) wraps each route's app and fails on
 # FastAPI's included-router entries.
 app.router.routes.extend(router.routes)
+app.router.routes.extend(team.routes)
 
 
 @app.exception_handler(RateLimited)

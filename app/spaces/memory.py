@@ -38,6 +38,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
+from app.ids import validate_agent_name
 from app.spaces.embeddings import embedder_dims
 from app.spaces.memory_schema import TS_CONFIG, ensure_memory_table, hnsw_index
 
@@ -145,14 +146,24 @@ def hit_from(row_id: object, payload: dict[str, Any], score: float | None) -> Me
 
 
 def _kind(kind: str | None) -> sql.Composable:
-    """Row filter: ``document`` chunks only, plain ``memory`` only, or everything (None)."""
+    """Row filter: ``document`` chunks only, plain ``memory`` only, or everything (None).
+
+    Space-wide retrieval never returns an agent's own context (its ``agent_id``
+    scope): one agent's interactions reach only that agent's prompts.
+    """
+    space_wide = sql.SQL("NOT payload ? 'agent_id'")
     if kind is None:
-        return sql.SQL("TRUE")
+        return space_wide
     if kind == "document":
-        return sql.SQL("payload->>'type' = 'document'")
+        return sql.SQL("payload->>'type' = 'document' AND ") + space_wide
     if kind == "memory":
-        return sql.SQL("payload->>'type' IS DISTINCT FROM 'document'")
+        return sql.SQL("payload->>'type' IS DISTINCT FROM 'document' AND ") + space_wide
     raise InvalidInput(f"unknown memory kind {kind!r}")
+
+
+def _agent(agent_id: str) -> sql.Composable:
+    """Row filter: one agent's scope only."""
+    return sql.SQL("payload->>'agent_id' = {}").format(sql.Literal(validate_agent_name(agent_id)))
 
 
 class PgMemory:
@@ -177,17 +188,26 @@ class PgMemory:
             raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
 
     def add(
-        self, text: str, metadata: dict[str, Any] | None = None, *, key: str | None = None
+        self,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        agent_id: str | None = None,
     ) -> str:
         """Store ``text`` as one memory; return its id.
 
         With ``key``, adding the same key again returns the first memory's id
         and stores nothing (a unique index decides, so concurrent writers and
-        resumed runs cannot duplicate a memory).
+        resumed runs cannot duplicate a memory). With ``agent_id``, the memory
+        is in that agent's scope (Mem0's ``agent_id``) inside the space's.
         """
         self._write_check()
         check_text(text)
         payload = payload_for(self.space_id, text, metadata)
+        payload.pop("agent_id", None)  # a scope is given by the argument, never by metadata
+        if agent_id is not None:
+            payload["agent_id"] = validate_agent_name(agent_id)
         if key is not None:
             payload["idempotency_key"] = check_key(key)
         vector = vector_literal(self._embedder.model.embed_documents([text])[0])
@@ -288,9 +308,22 @@ class PgMemory:
             ).rowcount
 
     # -- reads -------------------------------------------------------------------------------
-    def search(self, query: str, limit: int = 5) -> list[MemoryHit]:
-        """The memories most similar to ``query``, best first (HNSW, cosine)."""
-        return self.vector_search(self.embed_query(check_query(query)), limit)
+    def search(self, query: str, limit: int = 5, *, agent_id: str | None = None) -> list[MemoryHit]:
+        """The memories most similar to ``query``, best first (HNSW, cosine).
+
+        Space-wide (no agent's context) unless ``agent_id`` names one agent's scope.
+        """
+        vector = self.embed_query(check_query(query))
+        if agent_id is None:
+            return self.vector_search(vector, limit)
+        rows = self._fetch(
+            sql.SQL(
+                "SELECT id, payload, 1 - (vector <=> %(v)s::vector) FROM {} WHERE {} "
+                "ORDER BY vector <=> %(v)s::vector LIMIT %(k)s"
+            ).format(self.table, _agent(agent_id)),
+            {"v": vector, "k": clamp(limit, SEARCH_MAX)},
+        )
+        return [hit_from(*row) for row in rows]
 
     def embed_query(self, query: str) -> str:
         """The query's vector in pgvector's text form (embed once, search many)."""
@@ -322,12 +355,19 @@ class PgMemory:
         )
         return [hit_from(*row) for row in rows]
 
-    def all(self, limit: int = 100, offset: int = 0) -> list[MemoryHit]:
-        """Memories of the space, oldest first, up to ``limit`` (ids are stable across calls)."""
+    def all(
+        self, limit: int = 100, offset: int = 0, *, agent_id: str | None = None
+    ) -> list[MemoryHit]:
+        """Memories of the space, oldest first, up to ``limit`` (ids are stable across calls).
+
+        Every memory, agents' contexts included, unless ``agent_id`` names one scope.
+        """
+        where = sql.SQL("TRUE") if agent_id is None else _agent(agent_id)
         rows = self._fetch(
             sql.SQL(
-                "SELECT id, payload, NULL FROM {} ORDER BY created_at, id LIMIT %s OFFSET %s"
-            ).format(self.table),
+                "SELECT id, payload, NULL FROM {} WHERE {} ORDER BY created_at, id "
+                "LIMIT %s OFFSET %s"
+            ).format(self.table, where),
             [clamp(limit, LIST_MAX), max(0, int(offset))],
         )
         return [hit_from(*row) for row in rows]

@@ -64,13 +64,18 @@ class QdrantMemory:
         self.writable = writable
 
     def add(
-        self, text: str, metadata: dict[str, Any] | None = None, *, key: str | None = None
+        self,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        agent_id: str | None = None,
     ) -> str:
         """Store ``text`` as one memory; return its id.
 
         With ``key``, adding the same key again returns the first memory's id
         and stores nothing, so a run resumed after a crash does not duplicate
-        its memories. (The space's storage lock makes look-then-add safe.)
+        its memories. With ``agent_id``, in that agent's scope (Mem0's own).
         """
         if not self.writable:
             raise SpaceArchived(f"space {self.space_id!r} is archived: its memory is read-only")
@@ -80,14 +85,16 @@ class QdrantMemory:
             meta["idempotency_key"] = check_key(key)
             try:
                 found = self._memory.get_all(
-                    filters={"user_id": self.space_id, "idempotency_key": key}, top_k=1
+                    filters={**self._scope(agent_id), "idempotency_key": key}, top_k=1
                 )
             except _qdrant_errors() as exc:
                 raise StoreUnavailable("memory", str(exc)) from exc
             if found["results"]:
                 return found["results"][0]["id"]
         try:
-            result = self._memory.add(text, user_id=self.space_id, metadata=meta, infer=False)
+            result = self._memory.add(
+                text, user_id=self.space_id, agent_id=agent_id, metadata=meta, infer=False
+            )
         except _qdrant_errors() as exc:
             raise StoreUnavailable("memory", str(exc)) from exc
         return result["results"][0]["id"]
@@ -104,22 +111,27 @@ class QdrantMemory:
             raise StoreUnavailable("memory", str(exc)) from exc
         return True
 
-    def search(self, query: str, limit: int = 5) -> list[MemoryHit]:
-        """The memories most similar to ``query``, best first."""
+    def _scope(self, agent_id: str | None) -> dict[str, str]:
+        """Mem0 filters for the space, narrowed to one agent's scope if given."""
+        return {"user_id": self.space_id, **({"agent_id": agent_id} if agent_id else {})}
+
+    def search(self, query: str, limit: int = 5, *, agent_id: str | None = None) -> list[MemoryHit]:
+        """The memories most similar to ``query``, best first; no agent's context unless named."""
         check_query(query)
         try:
             found = self._memory.search(
-                query, filters={"user_id": self.space_id}, top_k=clamp(limit, SEARCH_MAX)
+                query, filters=self._scope(agent_id), top_k=clamp(limit, SEARCH_MAX)
             )
         except _qdrant_errors() as exc:
             raise StoreUnavailable("memory", str(exc)) from exc
-        return [self._hit(r) for r in found["results"]]
+        hits = [self._hit(r) for r in found["results"]]
+        return hits if agent_id else [h for h in hits if "agent_id" not in h.metadata]
 
-    def all(self, limit: int = 100) -> list[MemoryHit]:
-        """Every memory of the space, up to ``limit``."""
+    def all(self, limit: int = 100, *, agent_id: str | None = None) -> list[MemoryHit]:
+        """Every memory of the space (only ``agent_id``'s scope, if given), up to ``limit``."""
         try:
             found = self._memory.get_all(
-                filters={"user_id": self.space_id}, top_k=clamp(limit, LIST_MAX)
+                filters=self._scope(agent_id), top_k=clamp(limit, LIST_MAX)
             )
         except _qdrant_errors() as exc:
             raise StoreUnavailable("memory", str(exc)) from exc
@@ -127,7 +139,10 @@ class QdrantMemory:
 
     @staticmethod
     def _hit(row: dict[str, Any]) -> MemoryHit:
-        return MemoryHit(row["id"], row["memory"], row.get("score"), row.get("metadata") or {})
+        meta = dict(row.get("metadata") or {})
+        if row.get("agent_id"):
+            meta["agent_id"] = row["agent_id"]  # Mem0 lifts it out of the metadata
+        return MemoryHit(row["id"], row["memory"], row.get("score"), meta)
 
 
 def _history_path(backends: Backends, space_id: str) -> Path:

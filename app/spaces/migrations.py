@@ -191,13 +191,93 @@ def _registry_pgvector(s: sql.Identifier) -> list[sql.Composable]:
     return [sql.SQL("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")]
 
 
+def _space_agents(s: sql.Identifier) -> list[sql.Composable]:
+    # Personal agents and chat (seed "personal multi-agent platform"): agents with
+    # append-only versions and a soft delete, chat sessions (one LangGraph thread
+    # each), their messages, the tasks of orchestrated turns, and the raw turns
+    # that compaction took out of a session's history.
+    return [
+        sql.SQL(
+            """CREATE TABLE {s}.agents (
+                name TEXT NOT NULL,
+                version INT NOT NULL CHECK (version >= 1),
+                agent_id TEXT NOT NULL UNIQUE,
+                system_prompt TEXT NOT NULL,
+                model TEXT NOT NULL,
+                tools JSONB NOT NULL DEFAULT '[]',
+                concurrency_limit INT NOT NULL DEFAULT 1,
+                status TEXT NOT NULL DEFAULT 'ready' CHECK (status IN ('ready', 'busy', 'error')),
+                created_by TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+                deleted_at TIMESTAMPTZ,
+                PRIMARY KEY (name, version)
+            )"""
+        ).format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.sessions (
+                session_id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                title TEXT NOT NULL DEFAULT '',
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+            )"""
+        ).format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.messages (
+                id BIGSERIAL PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES {s}.sessions (session_id),
+                turn INT NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'summary')),
+                agent_id TEXT,
+                content TEXT NOT NULL,
+                meta JSONB NOT NULL DEFAULT '{{}}',
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+                UNIQUE (session_id, turn, role)
+            )"""
+        ).format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.tasks (
+                session_id TEXT NOT NULL REFERENCES {s}.sessions (session_id),
+                turn INT NOT NULL,
+                task_id TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                agent_id TEXT,
+                description TEXT NOT NULL,
+                depends_on JSONB NOT NULL DEFAULT '[]',
+                status TEXT NOT NULL
+                    CHECK (status IN ('pending', 'running', 'completed', 'failed')),
+                result TEXT,
+                error TEXT,
+                estimated_tokens INT NOT NULL DEFAULT 0,
+                estimated_cost_usd NUMERIC(20, 10) NOT NULL DEFAULT 0,
+                estimated_seconds NUMERIC(10, 2) NOT NULL DEFAULT 0,
+                started_at TIMESTAMPTZ,
+                finished_at TIMESTAMPTZ,
+                PRIMARY KEY (session_id, turn, task_id)
+            )"""
+        ).format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.conversation_archives (
+                id BIGSERIAL PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES {s}.sessions (session_id),
+                kind TEXT NOT NULL CHECK (kind IN ('summarised', 'truncated')),
+                first_turn INT NOT NULL,
+                last_turn INT NOT NULL,
+                turns JSONB NOT NULL,
+                summary TEXT,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+            )"""
+        ).format(s=s),
+    ]
+
+
 REGISTRY_MIGRATIONS: list[Migration] = [
     _registry_v1,
     _registry_v2,
     _registry_v3,
     _registry_pgvector,
 ]
-SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3]
+SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3, _space_agents]
 
 
 def migrate(conn: psycopg.Connection, schema: str, migrations: list[Migration]) -> int:

@@ -1,0 +1,251 @@
+"""REST routes for a space's agents and chat sessions, under ``/my/spaces/{id}/...``.
+
+Agents are read and written directly in the space's schema. Chat turns run
+on the LangGraph server itself, as runs of the ``chat`` graph on the
+session's thread, started over HTTP with the caller's own bearer token: the
+server's auth handler then stamps and filters them as the caller's, exactly
+as if the caller had used the LangGraph API (which works too). A space or
+session of someone else answers 404, like one that does not exist.
+
+``team_router`` takes the app's own dependencies (the authenticated, rate
+limited user; the manager; the ownership check) from ``routes.py``, which
+includes it. (No ``from __future__ import annotations`` here: FastAPI reads
+the route signatures, whose types are the factory's arguments.)
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from langgraph_sdk import get_client
+from pydantic import BaseModel, Field
+
+from app.errors import InvalidInput, SpaceNotFound
+from app.graphs.admission import QUERY_MAX
+from app.server.approval_sweeper import sweep_forever
+from app.server.interrupts import thread_interrupts
+from app.spaces.agents import AgentStore
+from app.spaces.chat_store import ChatStore, check_session
+from app.spaces.run_records import register_thread
+from app.spaces.space_manager import SpaceHandle, SpaceManager
+
+
+class AgentConfig(BaseModel):
+    """An agent's config; on update, fields left out keep their value."""
+
+    name: str | None = None
+    system_prompt: str | None = Field(default=None, max_length=8_000)
+    model: str | None = Field(default=None, max_length=200)
+    tools: list[str] | None = Field(default=None, max_length=20)
+    concurrency_limit: int | None = None
+
+
+class Message(BaseModel):
+    """A chat message: ``@name ...`` calls that agent, anything else is planned."""
+
+    text: str = Field(min_length=1, max_length=QUERY_MAX)
+
+
+class Answer(BaseModel):
+    """An answer to one pending approval."""
+
+    action: str = Field(pattern="^(approve|reject)$")
+    feedback: str | None = Field(default=None, max_length=2_000)
+
+
+def _client(request: Request) -> Any:
+    """A LangGraph client to this very server, carrying the caller's own token."""
+    base = str(request.base_url).rstrip("/")
+    return get_client(url=base, headers={"Authorization": request.headers["authorization"]})
+
+
+def _turn(values: Any, state: dict[str, Any]) -> dict[str, Any]:
+    values = values if isinstance(values, dict) else {}
+    interrupts = [
+        {"interrupt_id": i["id"], "request": i["value"]}
+        for task in state.get("tasks") or []
+        for i in task.get("interrupts") or []
+    ]
+    keys = ("status", "turn", "mode", "reply", "error")
+    doc = {k: values.get(k) for k in keys}
+    if interrupts:
+        doc.update(status="awaiting_approval", interrupts=interrupts)
+    return doc
+
+
+def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter:
+    """The routes, over ``routes.py``'s user and manager dependencies and ownership check."""
+
+    @asynccontextmanager
+    async def sweeping(app: Any) -> AsyncIterator[None]:
+        """For the server's life, decline expired plan approvals (``approval_sweeper.py``)."""
+        task = asyncio.create_task(sweep_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    router = APIRouter(prefix="/my", lifespan=sweeping)
+
+    def _space(
+        spaces: SpaceManager, user: str, space_id: str, *, write: bool = False
+    ) -> SpaceHandle:
+        owned(spaces, user, space_id)
+        return spaces.open_space(space_id, write=write)
+
+    def _session(spaces: SpaceManager, user: str, space_id: str, session_id: str) -> SpaceHandle:
+        """The space, once ``session_id`` is known to be the caller's session in it."""
+        space = _space(spaces, user, space_id)
+        check_session(spaces.backends.pool, space_id, user, session_id)
+        return space
+
+    @router.get("/spaces/{space_id}/agents")
+    def list_agents(space_id: str, user: User, spaces: Manager) -> list[dict[str, Any]]:
+        """The space's agents (current versions)."""
+        return [a.to_json() for a in AgentStore(_space(spaces, user, space_id)).list()]
+
+    @router.post("/spaces/{space_id}/agents", status_code=201)
+    def create_agent(
+        space_id: str, body: AgentConfig, user: User, spaces: Manager
+    ) -> dict[str, Any]:
+        """Create an agent (version 1)."""
+        store = AgentStore(_space(spaces, user, space_id, write=True))
+        agent = store.create(
+            body.name or "", system_prompt=body.system_prompt or "", model=body.model or "",
+            user_id=user, tools=body.tools or [], concurrency_limit=body.concurrency_limit or 1,
+        )  # fmt: skip
+        return agent.to_json()
+
+    @router.get("/spaces/{space_id}/agents/{name}")
+    def show_agent(
+        space_id: str, name: str, user: User, spaces: Manager, version: int | None = None
+    ) -> dict[str, Any]:
+        """An agent's current config, or one of its versions (deleted agents stay readable)."""
+        store = AgentStore(_space(spaces, user, space_id))
+        return store.get(name, version, include_deleted=True).to_json()
+
+    @router.put("/spaces/{space_id}/agents/{name}")
+    def update_agent(
+        space_id: str, name: str, body: AgentConfig, user: User, spaces: Manager
+    ) -> dict[str, Any]:
+        """A new version of the agent with the fields given."""
+        if body.name not in (None, name):
+            raise InvalidInput("an agent cannot be renamed")
+        changes = body.model_dump(exclude={"name"}, exclude_none=True)
+        store = AgentStore(_space(spaces, user, space_id, write=True))
+        return store.update(name, user_id=user, **changes).to_json()
+
+    @router.delete("/spaces/{space_id}/agents/{name}")
+    def delete_agent(space_id: str, name: str, user: User, spaces: Manager) -> dict[str, Any]:
+        """Soft-delete the agent: its versions and the sessions it answered stay readable."""
+        return AgentStore(_space(spaces, user, space_id, write=True)).delete(name).to_json()
+
+    @router.post("/spaces/{space_id}/sessions", status_code=201)
+    async def create_session(
+        space_id: str, request: Request, user: User, spaces: Manager
+    ) -> dict[str, Any]:
+        """A new session: a thread of the ``chat`` graph, owned by the caller."""
+        space = _space(spaces, user, space_id, write=True)
+        thread = await _client(request).threads.create(metadata={"space_id": space_id})
+        session_id = thread["thread_id"]
+        register_thread(spaces.backends.pool, session_id, space_id, user, "chat")
+        return ChatStore(space.postgres).open_session(session_id, user)
+
+    @router.get("/spaces/{space_id}/sessions")
+    def list_sessions(space_id: str, user: User, spaces: Manager) -> list[dict[str, Any]]:
+        """The caller's sessions in this space, newest first."""
+        return ChatStore(_space(spaces, user, space_id).postgres).sessions(user)
+
+    @router.post("/spaces/{space_id}/sessions/{session_id}/messages", status_code=202)
+    async def send_message(
+        space_id: str, session_id: str, body: Message, request: Request, user: User,
+        spaces: Manager, wait: bool = False,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Start a turn; with ``?wait=true``, answer once it ends or stops for an approval."""
+        _session(spaces, user, space_id, session_id)
+        client = _client(request)
+        if (await client.threads.get(session_id)).get("status") == "interrupted":
+            raise InvalidInput(
+                f"session {session_id} waits for an approval: answer it before sending another"
+            )
+        run = await client.runs.create(
+            session_id, "chat", input={"space_id": space_id, "message": body.text},
+            stream_mode=["custom"], stream_resumable=True, multitask_strategy="reject",
+        )  # fmt: skip
+        doc: dict[str, Any] = {"run_id": run["run_id"], "session_id": session_id}
+        if wait:
+            await client.runs.join(session_id, run["run_id"])
+            # The thread's state, not what join returns: Aegra's join answers with
+            # the run record rather than the graph's values.
+            state = await client.threads.get_state(session_id)
+            doc.update(_turn(state.get("values"), state))
+        return doc
+
+    @router.get("/spaces/{space_id}/sessions/{session_id}/messages")
+    def history(space_id: str, session_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+        """The session's messages, tasks and archived turns."""
+        space = _session(spaces, user, space_id, session_id)
+        return ChatStore(space.postgres).session_detail(session_id, user)
+
+    @router.get("/spaces/{space_id}/sessions/{session_id}/events")
+    async def events(
+        space_id: str, session_id: str, request: Request, user: User, spaces: Manager,
+        run_id: str | None = None,
+    ) -> StreamingResponse:  # fmt: skip
+        """SSE: one turn's events (``run_id``, default the latest) in the project's envelope."""
+        _session(spaces, user, space_id, session_id)
+        client = _client(request)
+        if run_id is None:
+            runs = await client.runs.list(session_id, limit=1)
+            if not runs:
+                raise InvalidInput("this session has no turns yet")
+            run_id = runs[0]["run_id"]
+
+        async def stream() -> AsyncIterator[str]:
+            async for part in client.runs.join_stream(session_id, run_id, stream_mode="custom"):
+                if part.event.startswith("custom") and isinstance(part.data, dict):
+                    envelope = part.data
+                    yield f"event: {envelope['event_type']}\ndata: {json.dumps(envelope)}\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    @router.get("/spaces/{space_id}/approvals")
+    async def space_approvals(
+        space_id: str, request: Request, user: User, spaces: Manager
+    ) -> list[dict[str, Any]]:
+        """The approvals the caller's sessions in this space wait for, with interrupt ids."""
+        space = _space(spaces, user, space_id)
+        mine = {s["session_id"] for s in ChatStore(space.postgres).sessions(user)}
+        client = _client(request)
+        threads = await client.threads.search(status="interrupted", limit=100)
+        return [
+            {"session_id": t["thread_id"], "interrupt_id": i.get("id"), "request": i.get("value")}
+            for t in threads
+            if t["thread_id"] in mine
+            for i in await thread_interrupts(client, t)
+        ]
+
+    @router.post("/approvals/{interrupt_id}")
+    async def answer_approval(
+        interrupt_id: str, body: Answer, request: Request, user: User
+    ) -> dict[str, Any]:
+        """Answer one pending approval by its interrupt id (other pending ones stay pending)."""
+        client = _client(request)
+        threads = await client.threads.search(status="interrupted", limit=100)
+        for thread in threads:
+            pending = await thread_interrupts(client, thread)
+            if any(i.get("id") == interrupt_id for i in pending):
+                graph = (thread.get("metadata") or {}).get("graph_id") or "chat"
+                answer = body.model_dump(exclude_none=True)
+                run = await client.runs.create(
+                    thread["thread_id"], graph, command={"resume": {interrupt_id: answer}},
+                    stream_mode=["custom"], stream_resumable=True,
+                )  # fmt: skip
+                return {"thread_id": thread["thread_id"], "run_id": run["run_id"]}
+        raise SpaceNotFound(f"no pending approval {interrupt_id[:64]!r}")
+
+    return router
