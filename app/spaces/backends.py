@@ -8,10 +8,11 @@ server, and a second CLI call finds the embedded services already running.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from app.services.falkordb import ensure_graph_server, revive_graph_server
 from app.services.postgres import ensure_postgres
 from app.settings import Settings
 from app.spaces.embeddings import Embedder, resolve_embedder
-from app.spaces.graph import GraphConnection
+from app.spaces.graph_conn import BoltConnection, GraphConnection, NativeConnection
 from app.spaces.migrations import (
     REGISTRY_MIGRATIONS,
     REGISTRY_SCHEMA,
@@ -46,7 +47,7 @@ def _reset(conn: psycopg.Connection) -> None:
 
 
 class Backends:
-    """Lazily opened Postgres pool, Bolt driver, Qdrant clients and embedder."""
+    """Lazily opened Postgres pool, graph connection, Qdrant clients and embedder."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -138,40 +139,43 @@ class Backends:
 
     # -- Graph ------------------------------------------------------------------------------
     def graph(self) -> GraphConnection:
-        """A verified Bolt connection (Neo4j 5 or embedded FalkorDB)."""
-        import neo4j
-
+        """A verified graph connection: embedded FalkorDB's native socket, or Bolt for Neo4j."""
         with self._lock:
             if self._graph is None:
                 endpoint = ensure_graph_server(self.settings)
-                # FalkorDB's Bolt endpoint sometimes never answers the handshake of
-                # a new connection (seen here); short timeouts plus retries get past
-                # it where the driver's default would wait 60 s.
-                # The driver's own retry of a failed transaction is capped short,
-                # so that a crashed embedded server is revived (``_run``) instead.
-                driver = neo4j.GraphDatabase.driver(
-                    endpoint.uri,
-                    auth=endpoint.auth,
-                    connection_timeout=3.0,
-                    connection_acquisition_timeout=3.0,
-                    max_transaction_retry_time=3.0,
-                )
-                for attempt in range(GRAPH_CONNECT_ATTEMPTS):
-                    try:
-                        driver.verify_connectivity()
-                        break
-                    except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as exc:
-                        if attempt == GRAPH_CONNECT_ATTEMPTS - 1:
-                            driver.close()
-                            raise StoreUnavailable(
-                                "graph", f"cannot reach {endpoint.uri}: {exc}"
-                            ) from exc
-                        revive_graph_server(self.settings)
-                        time.sleep(0.1 * (attempt + 1))
-                self._graph = GraphConnection.probe(
-                    driver, revive=lambda: revive_graph_server(self.settings)
-                )
+                revive = functools.partial(revive_graph_server, self.settings)
+                if endpoint.socket is not None:
+                    self._graph = NativeConnection.open(endpoint.socket, revive)
+                else:
+                    self._graph = self._bolt(endpoint.uri, endpoint.auth, revive)
             return self._graph
+
+    def _bolt(self, uri: str, auth: tuple[str, str], revive: Callable[[], bool]) -> GraphConnection:
+        import neo4j
+
+        # FalkorDB's Bolt endpoint sometimes never answers the handshake of a
+        # new connection (seen here); short timeouts plus retries get past it
+        # where the driver's default would wait 60 s. The driver's own retry
+        # of a failed transaction is capped short, so that a crashed embedded
+        # server is revived (``BoltConnection.run``) instead.
+        driver = neo4j.GraphDatabase.driver(
+            uri,
+            auth=auth,
+            connection_timeout=3.0,
+            connection_acquisition_timeout=3.0,
+            max_transaction_retry_time=3.0,
+        )
+        for attempt in range(GRAPH_CONNECT_ATTEMPTS):
+            try:
+                driver.verify_connectivity()
+                break
+            except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as exc:
+                if attempt == GRAPH_CONNECT_ATTEMPTS - 1:
+                    driver.close()
+                    raise StoreUnavailable("graph", f"cannot reach {uri}: {exc}") from exc
+                revive()
+                time.sleep(0.1 * (attempt + 1))
+        return BoltConnection.probe(driver, revive=revive)
 
     # -- Qdrant -----------------------------------------------------------------------------
     def qdrant_path(self, space_id: str) -> str:
@@ -223,7 +227,7 @@ class Backends:
                 self._pool.close()
                 self._pool = None
             if self._graph is not None:
-                self._graph.driver.close()
+                self._graph.close()
                 self._graph = None
             if self._qdrant_remote is not None:
                 self._qdrant_remote.close()
