@@ -46,6 +46,14 @@ def _reset(conn: psycopg.Connection) -> None:
     conn.execute("RESET ALL")
 
 
+def _check_connect(uri: str) -> None:
+    """Connect once, or raise ``StoreUnavailable`` with the server's reason."""
+    try:
+        psycopg.connect(uri, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
+
+
 class Backends:
     """Lazily opened Postgres pool, graph connection, Qdrant clients and embedder."""
 
@@ -66,11 +74,12 @@ class Backends:
         with self._lock:
             if self._pool is None:
                 uri = ensure_postgres(self.settings)
-                try:
-                    # Fail fast with the server's own reason, rather than a pool timeout.
-                    psycopg.connect(uri, connect_timeout=5).close()
-                except psycopg.OperationalError as exc:
-                    raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
+                if self.settings.database_url:
+                    # A server of your own may be down: fail fast with its own reason
+                    # rather than after the pool's timeout. (The embedded one was just
+                    # checked by ``ensure_postgres``; a second connection would only
+                    # slow every new process down.)
+                    _check_connect(uri)
                 pool = ConnectionPool(
                     uri,
                     min_size=1,
@@ -87,6 +96,7 @@ class Backends:
                         migrate_spaces(conn)
                 except (PoolTimeout, psycopg.OperationalError) as exc:
                     pool.close()
+                    _check_connect(uri)  # the server's own reason, if it has one
                     raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
                 self._pool, self._uri = pool, uri
             return self._pool
