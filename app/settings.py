@@ -9,9 +9,10 @@ travel with the run as its runtime context.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_EMBEDDINGS = "wordllama"
 
@@ -22,7 +23,7 @@ class Settings:
 
     A URL left as ``None`` means "start the embedded service on demand":
     embedded PostgreSQL for ``database_url``, qdrant-client's local mode for
-    ``qdrant_url`` and FalkorDB (spoken to over Bolt) for ``neo4j_uri``.
+    ``qdrant_url`` and FalkorDB (spoken to natively) for ``neo4j_uri``.
     """
 
     home: Path
@@ -41,6 +42,9 @@ class Settings:
     langfuse_secret_key: str | None = field(default=None, repr=False)
     langfuse_host: str | None = None
     allow_private_urls: bool = False
+    # Test-only: ``scripted:<name>`` models, each built by its factory (see app/llm/resolve.py).
+    # Never read from the environment, so a served or CLI run cannot name one.
+    scripted_models: tuple[tuple[str, Callable[[], Any]], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(
