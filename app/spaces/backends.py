@@ -99,6 +99,7 @@ class Backends:
                     timeout=POOL_TIMEOUT_S,
                     kwargs={"autocommit": True},
                     reset=_reset,
+                    num_workers=1,  # fewer threads to start and join: a new process's cost
                     open=False,
                 )
                 try:

@@ -11,7 +11,10 @@ transaction. Checks against the space's total happen under a row lock on its
 usage row, so two runs cannot both take the last tokens: a space overspends
 only by what a call used beyond its estimate. Holds expire, so a process
 killed mid-call or mid-run does not lock the budget forever; ``release_run``
-frees a run's hold when it ends.
+frees a run's hold when it ends. The per-call bookkeeping runs in psycopg's
+pipeline mode (its statements go out together, with a wait only where a
+result is read) and commits without waiting for the WAL flush
+(``_no_flush_wait``): it is on every model call's path.
 """
 
 from __future__ import annotations
@@ -133,7 +136,7 @@ class SpaceBudget:
         """
         space_id, month = self.config.space_id, current_month()
         if thread_id is not None:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 _no_flush_wait(conn)
                 drawn = conn.execute(
                     sql.SQL(
@@ -181,7 +184,7 @@ class SpaceBudget:
         The part of the estimate the call did not use goes back to the run's
         hold it came from. Returns the space's month totals (tokens, calls, cost).
         """
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             _no_flush_wait(conn)
             self._drop(conn, hold)
             if hold.thread_id is not None and tokens < hold.tokens:
@@ -216,7 +219,7 @@ class SpaceBudget:
 
     def release(self, hold: Hold) -> None:
         """Give a call hold back (the call failed before using anything we can count)."""
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             _no_flush_wait(conn)
             self._drop(conn, hold)
             if hold.thread_id is not None:
@@ -302,7 +305,7 @@ class SpaceBudget:
 
     def release_run(self, thread_id: str, graph: str) -> None:
         """Free the hold ``graph`` took for this run (its unused tokens go back to the space)."""
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             _no_flush_wait(conn)
             conn.execute(
                 sql.SQL(
