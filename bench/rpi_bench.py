@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import os
 import statistics
 import sys
 import tempfile
@@ -224,7 +225,8 @@ def main() -> None:
                   f"p95 {full_p95:7.1f} ms")  # fmt: skip
             print(f"  no stores        : {bare_rate:6.2f} runs/s   p50 {bare_p50:7.1f} ms   "
                   f"p95 {bare_p95:7.1f} ms")  # fmt: skip
-            print(f"  ratio (live / bare p50): {full_p50 / bare_p50:.1f}x")
+            print(f"  ratio (live / bare p50): {full_p50 / bare_p50:.1f}x   (load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
             print(f"  the same {RUNS + 1} runs on one space (each searches the notes of the runs "
                   f"before it): p50 {grown:.1f} ms")  # fmt: skip
             print(f"  before (issue 10): p50 {BEFORE_P50_MS:.0f} ms; now {full_p50:.0f} ms "

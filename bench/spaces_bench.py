@@ -15,6 +15,7 @@ Usage: python bench/spaces_bench.py [--spaces 50] [--switches 10000] [--cold 200
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -99,7 +100,8 @@ def main() -> None:
                 conn.execute("SELECT 1").fetchone()
             bare.append(time.perf_counter() - t)
         report("baseline: bare connect+query", bare)
-        print(f"cold switch / baseline (p50): {pct(cold, 50) / pct(bare, 50):.1f}x")
+        print(f"cold switch / baseline (p50): {pct(cold, 50) / pct(bare, 50):.1f}x   (load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
     finally:
         stop_graph_server(settings)
         stop_postgres(settings)
