@@ -11,10 +11,10 @@ transaction. Checks against the space's total happen under a row lock on its
 usage row, so two runs cannot both take the last tokens: a space overspends
 only by what a call used beyond its estimate. Holds expire, so a process
 killed mid-call or mid-run does not lock the budget forever; ``release_run``
-frees a run's hold when it ends. The per-call bookkeeping runs in psycopg's
-pipeline mode (its statements go out together, with a wait only where a
-result is read) and commits without waiting for the WAL flush
-(``_no_flush_wait``): it is on every model call's path.
+frees a run's hold when it ends. Drawing a call's hold and giving holds back
+run in psycopg's pipeline mode (statements go out together, with a wait only
+where a result is read), and the per-call bookkeeping commits without waiting
+for the WAL flush (``_no_flush_wait``): it is on every model call's path.
 """
 
 from __future__ import annotations
@@ -184,7 +184,9 @@ class SpaceBudget:
         The part of the estimate the call did not use goes back to the run's
         hold it came from. Returns the space's month totals (tokens, calls, cost).
         """
-        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+        # Not in pipeline mode: ``add_usage`` reads the event insert's rowcount, which a
+        # pipeline may not report before a sync (a repeated call was counted twice).
+        with self._pool.connection() as conn, conn.transaction():
             _no_flush_wait(conn)
             self._drop(conn, hold)
             if hold.thread_id is not None and tokens < hold.tokens:
