@@ -47,9 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--name", required=True)
     c.add_argument("--owner", required=True)
     c.add_argument("--description", default="")
-    c.add_argument("--token-budget", type=int, default=1_000_000)
-    c.add_argument("--api-call-budget", type=int, default=10_000)
-    c.add_argument("--model", default=None, help="preferred model, e.g. offline or openai:gpt-4o")
+    c.add_argument(
+        "--monthly-token-budget", "--token-budget", dest="token_budget", type=int, default=1_000_000
+    )
+    c.add_argument(
+        "--monthly-api-calls", "--api-call-budget", dest="api_call_budget", type=int, default=10_000
+    )
+    c.add_argument(
+        "--preferred-model",
+        "--model",
+        dest="model",
+        default=None,
+        help="the space's preferred model, e.g. offline or openai:gpt-4o",
+    )
     c.add_argument("--json", action="store_true")
 
     ls = sub.add_parser("list", help="list spaces")
@@ -84,13 +94,7 @@ def _space_json(manager: SpaceManager, config: SpaceConfig) -> dict[str, Any]:
 
 
 def _usage_json(config: SpaceConfig, usage: SpaceUsage) -> dict[str, Any]:
-    return {
-        **usage.to_json(),
-        "monthly_token_budget": config.monthly_token_budget,
-        "monthly_api_calls": config.monthly_api_calls,
-        "tokens_remaining": usage.get_budget_remaining(config),
-        "over_budget": usage.is_over_budget(config),
-    }
+    return usage.document(config)
 
 
 def _emit(args: argparse.Namespace, doc: Any, human: str) -> None:

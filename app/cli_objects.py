@@ -17,18 +17,18 @@ from app.text import printable
 
 def add_objects_commands(sub: Any) -> None:
     """Register ``spaces objects`` and its subcommands."""
-    o = sub.add_parser("objects", help="documents (objects with versions) in a space")
+    o = sub.add_parser("objects", help="objects (files with versions) in a space")
     osub = o.add_subparsers(dest="objects_command", required=True, parser_class=type(o))
 
     def command(name: str, text: str, *args: str) -> argparse.ArgumentParser:
-        p = osub.add_parser(name, help=text)
+        p = osub.add_parser(name, help=text, aliases=["add"] if name == "create" else [])
         p.add_argument("space_id")
         for arg in args:
             p.add_argument(arg)
         p.add_argument("--json", action="store_true")
         return p
 
-    command("add", "create an object from a file (its first version)", "file")
+    command("create", "create an object from a file (its first version); alias: add", "file")
     command("list", "list the space's objects")
     command("versions", "list an object's versions", "object")
     command("add-version", "ingest a new copy of the object's file", "object", "file")
@@ -46,7 +46,7 @@ def objects_command(args: argparse.Namespace, settings: Settings) -> int:
     with SpaceManager(settings) as manager:
         store = DocumentStore(manager)
         action = args.objects_command
-        if action == "add":
+        if action in ("create", "add"):
             obj, version = store.create_object(args.space_id, args.file)
             doc: Any = {"object": obj.to_json(), "version": version.to_json()}
             human = f"object {obj.id} {obj.name}: version {version.id} {version.status}"

@@ -236,6 +236,7 @@ class Runner:
                     on_event(chunk)
         finally:
             flush(self.settings)
+        self.backends.flush_wal()  # the checkpoint the run stopped at is durable
         snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
         return self._result(space_id, thread_id, snapshot)
 

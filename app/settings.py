@@ -9,9 +9,10 @@ travel with the run as its runtime context.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_EMBEDDINGS = "wordllama"
 
@@ -22,7 +23,7 @@ class Settings:
 
     A URL left as ``None`` means "start the embedded service on demand":
     embedded PostgreSQL for ``database_url``, qdrant-client's local mode for
-    ``qdrant_url`` and FalkorDB (spoken to over Bolt) for ``neo4j_uri``.
+    ``qdrant_url`` and FalkorDB (spoken to natively) for ``neo4j_uri``.
     """
 
     home: Path
@@ -46,6 +47,9 @@ class Settings:
     chat_context_tokens: int = 16_000  # a chat session's history budget (compaction)
     compact_at: float = 0.8  # summarise older turns above this share of the budget
     truncate_at: float = 0.95  # drop the oldest turns, without the model, above this
+    # Test-only: ``scripted:<name>`` models, each built by its factory (see app/llm/resolve.py).
+    # Never read from the environment, so a served or CLI run cannot name one.
+    scripted_models: tuple[tuple[str, Callable[[], Any]], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(

@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from app.errors import InvalidInput, SpaceArchived, SpaceNotFound
 from app.graphs.context import RunContext
 from app.ids import validate_space_id, validate_user_id
-from app.llm.resolve import model_names
+from app.llm.resolve import SCRIPTED, model_names, scripted_factory
 from app.settings import Settings
 from app.spaces.space_manager import SpaceHandle, SpaceManager
 
@@ -77,5 +77,7 @@ def authorize(manager: SpaceManager, context: RunContext, space_id: object) -> S
 def run_model(context: RunContext, space: SpaceHandle, settings: Settings) -> str:
     """The run's model: the context's, else the space's preferred, else ``SPACES_MODEL``."""
     spec = context.model or space.config.preferred_model or settings.model
-    model_names(spec)  # refuse an unknown name now, not at the first call
+    for name in model_names(spec):  # refuse an unknown name now, not at the first call
+        if name.startswith(SCRIPTED):
+            scripted_factory(name, settings)
     return spec

@@ -5,7 +5,9 @@ OpenAI-compatible endpoint via ``langchain-openai``; ``OPENAI_BASE_URL`` and
 ``OPENAI_API_KEY``). The seed's ``openai/<model>`` spelling is accepted too.
 A comma-separated list is a fallback chain (seed 003's routing): the next
 model answers when one fails after its own retries. No model object lives at
-module level, so tests substitute their own names and endpoints.
+module level, so tests substitute their own names and endpoints: a
+``scripted:<name>`` model resolves only to a factory the test put in its
+``Settings.scripted_models`` (node tests script their model's answers).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app.settings import Settings
 
 MAX_OUTPUT_TOKENS = 2_000
 MODEL_NAME_MAX = 200
+SCRIPTED = "scripted:"
 
 
 def model_names(spec: str) -> list[str]:
@@ -30,7 +33,7 @@ def model_names(spec: str) -> list[str]:
     names = [n.strip() for n in spec.split(",")]
     for name in names:
         if name != "offline" and not (
-            name.startswith(("openai:", "openai/")) and len(name) > len("openai:")
+            name.startswith(("openai:", "openai/", SCRIPTED)) and len(name) > len("openai:")
         ):
             raise InvalidInput(f"unknown model {name!r}: use 'offline' or 'openai:<model>'")
     return names
@@ -41,6 +44,8 @@ def resolve_chat_model(name: str, settings: Settings) -> BaseChatModel:
     (checked,) = model_names(name)
     if checked == "offline":
         return OfflineChatModel()
+    if checked.startswith(SCRIPTED):
+        return scripted_factory(checked, settings)()
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
@@ -51,6 +56,14 @@ def resolve_chat_model(name: str, settings: Settings) -> BaseChatModel:
         max_tokens=MAX_OUTPUT_TOKENS,
         timeout=120,
     )
+
+
+def scripted_factory(name: str, settings: Settings) -> Callable[[], BaseChatModel]:
+    """The factory a test registered for ``name``, or ``InvalidInput`` (never in production)."""
+    factories = dict(settings.scripted_models)
+    if name not in factories:
+        raise InvalidInput(f"unknown model {name!r}: use 'offline' or 'openai:<model>'")
+    return factories[name]
 
 
 def resolve_chain(

@@ -77,8 +77,20 @@ def _turn(values: Any, state: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter:
-    """The routes, over ``routes.py``'s user and manager dependencies and ownership check."""
+def team_router(
+    User: Any,
+    Manager: Any,
+    owned: Callable[..., Any],
+    *,
+    SpaceId: Any = str,
+    read_errors: dict[int | str, dict[str, Any]] | None = None,
+    write_errors: dict[int | str, dict[str, Any]] | None = None,
+) -> APIRouter:
+    """The routes, over ``routes.py``'s user and manager dependencies and ownership check.
+
+    ``SpaceId`` and the error answers are ``routes.py``'s too, so the OpenAPI
+    schema states the same answers and id rule for every ``/my/`` route.
+    """
 
     @asynccontextmanager
     async def sweeping(app: Any) -> AsyncIterator[None]:
@@ -89,28 +101,31 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
         finally:
             task.cancel()
 
-    router = APIRouter(prefix="/my", lifespan=sweeping)
+    router = APIRouter(prefix="/my", lifespan=sweeping, responses=read_errors)
+    writes = write_errors or {}
 
     def _space(
-        spaces: SpaceManager, user: str, space_id: str, *, write: bool = False
+        spaces: SpaceManager, user: str, space_id: SpaceId, *, write: bool = False
     ) -> SpaceHandle:
         owned(spaces, user, space_id)
         return spaces.open_space(space_id, write=write)
 
-    def _session(spaces: SpaceManager, user: str, space_id: str, session_id: str) -> SpaceHandle:
+    def _session(
+        spaces: SpaceManager, user: str, space_id: SpaceId, session_id: str
+    ) -> SpaceHandle:
         """The space, once ``session_id`` is known to be the caller's session in it."""
         space = _space(spaces, user, space_id)
         check_session(spaces.backends.pool, space_id, user, session_id)
         return space
 
     @router.get("/spaces/{space_id}/agents")
-    def list_agents(space_id: str, user: User, spaces: Manager) -> list[dict[str, Any]]:
+    def list_agents(space_id: SpaceId, user: User, spaces: Manager) -> list[dict[str, Any]]:
         """The space's agents (current versions)."""
         return [a.to_json() for a in AgentStore(_space(spaces, user, space_id)).list()]
 
-    @router.post("/spaces/{space_id}/agents", status_code=201)
+    @router.post("/spaces/{space_id}/agents", status_code=201, responses=writes)
     def create_agent(
-        space_id: str, body: AgentConfig, user: User, spaces: Manager
+        space_id: SpaceId, body: AgentConfig, user: User, spaces: Manager
     ) -> dict[str, Any]:
         """Create an agent (version 1)."""
         store = AgentStore(_space(spaces, user, space_id, write=True))
@@ -122,7 +137,7 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
 
     @router.get("/spaces/{space_id}/agents/{name}")
     def show_agent(
-        space_id: str, name: str, user: User, spaces: Manager, version: int | None = None
+        space_id: SpaceId, name: str, user: User, spaces: Manager, version: int | None = None
     ) -> dict[str, Any]:
         """An agent's current config, or one of its versions (deleted agents stay readable)."""
         store = AgentStore(_space(spaces, user, space_id))
@@ -130,7 +145,7 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
 
     @router.put("/spaces/{space_id}/agents/{name}")
     def update_agent(
-        space_id: str, name: str, body: AgentConfig, user: User, spaces: Manager
+        space_id: SpaceId, name: str, body: AgentConfig, user: User, spaces: Manager
     ) -> dict[str, Any]:
         """A new version of the agent with the fields given."""
         if body.name not in (None, name):
@@ -140,13 +155,13 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
         return store.update(name, user_id=user, **changes).to_json()
 
     @router.delete("/spaces/{space_id}/agents/{name}")
-    def delete_agent(space_id: str, name: str, user: User, spaces: Manager) -> dict[str, Any]:
+    def delete_agent(space_id: SpaceId, name: str, user: User, spaces: Manager) -> dict[str, Any]:
         """Soft-delete the agent: its versions and the sessions it answered stay readable."""
         return AgentStore(_space(spaces, user, space_id, write=True)).delete(name).to_json()
 
-    @router.post("/spaces/{space_id}/sessions", status_code=201)
+    @router.post("/spaces/{space_id}/sessions", status_code=201, responses=writes)
     async def create_session(
-        space_id: str, request: Request, user: User, spaces: Manager
+        space_id: SpaceId, request: Request, user: User, spaces: Manager
     ) -> dict[str, Any]:
         """A new session: a thread of the ``chat`` graph, owned by the caller."""
         space = _space(spaces, user, space_id, write=True)
@@ -156,13 +171,15 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
         return ChatStore(space.postgres).open_session(session_id, user)
 
     @router.get("/spaces/{space_id}/sessions")
-    def list_sessions(space_id: str, user: User, spaces: Manager) -> list[dict[str, Any]]:
+    def list_sessions(space_id: SpaceId, user: User, spaces: Manager) -> list[dict[str, Any]]:
         """The caller's sessions in this space, newest first."""
         return ChatStore(_space(spaces, user, space_id).postgres).sessions(user)
 
-    @router.post("/spaces/{space_id}/sessions/{session_id}/messages", status_code=202)
+    @router.post(
+        "/spaces/{space_id}/sessions/{session_id}/messages", status_code=202, responses=writes
+    )
     async def send_message(
-        space_id: str, session_id: str, body: Message, request: Request, user: User,
+        space_id: SpaceId, session_id: str, body: Message, request: Request, user: User,
         spaces: Manager, wait: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
         """Start a turn; with ``?wait=true``, answer once it ends or stops for an approval."""
@@ -186,14 +203,14 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
         return doc
 
     @router.get("/spaces/{space_id}/sessions/{session_id}/messages")
-    def history(space_id: str, session_id: str, user: User, spaces: Manager) -> dict[str, Any]:
+    def history(space_id: SpaceId, session_id: str, user: User, spaces: Manager) -> dict[str, Any]:
         """The session's messages, tasks and archived turns."""
         space = _session(spaces, user, space_id, session_id)
         return ChatStore(space.postgres).session_detail(session_id, user)
 
     @router.get("/spaces/{space_id}/sessions/{session_id}/events")
     async def events(
-        space_id: str, session_id: str, request: Request, user: User, spaces: Manager,
+        space_id: SpaceId, session_id: str, request: Request, user: User, spaces: Manager,
         run_id: str | None = None,
     ) -> StreamingResponse:  # fmt: skip
         """SSE: one turn's events (``run_id``, default the latest) in the project's envelope."""
@@ -215,7 +232,7 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
 
     @router.get("/spaces/{space_id}/approvals")
     async def space_approvals(
-        space_id: str, request: Request, user: User, spaces: Manager
+        space_id: SpaceId, request: Request, user: User, spaces: Manager
     ) -> list[dict[str, Any]]:
         """The approvals the caller's sessions in this space wait for, with interrupt ids."""
         space = _space(spaces, user, space_id)
@@ -229,7 +246,7 @@ def team_router(User: Any, Manager: Any, owned: Callable[..., Any]) -> APIRouter
             for i in await thread_interrupts(client, t)
         ]
 
-    @router.post("/approvals/{interrupt_id}")
+    @router.post("/approvals/{interrupt_id}", responses=writes)
     async def answer_approval(
         interrupt_id: str, body: Answer, request: Request, user: User
     ) -> dict[str, Any]:

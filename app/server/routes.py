@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
 from app.graphs.deps import Deps
@@ -135,9 +135,16 @@ class NewSpace(BaseModel):
     space_id: str = Field(json_schema_extra=SPACE_ID_SCHEMA)
     name: str
     description: str = ""
-    token_budget: int = 1_000_000
-    api_call_budget: int = 10_000
-    model: str | None = None
+    # The SpaceConfig names; the earlier REST names are accepted too (README "Vocabulary").
+    monthly_token_budget: int = Field(
+        1_000_000, validation_alias=AliasChoices("monthly_token_budget", "token_budget")
+    )
+    monthly_api_calls: int = Field(
+        10_000, validation_alias=AliasChoices("monthly_api_calls", "api_call_budget")
+    )
+    preferred_model: str | None = Field(
+        None, validation_alias=AliasChoices("preferred_model", "model")
+    )
 
 
 class NewObject(BaseModel):
@@ -170,9 +177,9 @@ def create_space(body: NewSpace, user: User, spaces: Manager) -> dict[str, Any]:
         name=body.name,
         owner_id=user,
         description=body.description,
-        monthly_token_budget=body.token_budget,
-        monthly_api_calls=body.api_call_budget,
-        preferred_model=body.model,
+        monthly_token_budget=body.monthly_token_budget,
+        monthly_api_calls=body.monthly_api_calls,
+        preferred_model=body.preferred_model,
     )
     return spaces.create_space(config).to_json()
 
@@ -207,12 +214,7 @@ def activate_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, 
 def usage(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """This month's usage against the budget."""
     config = owned(spaces, user, space_id)
-    used = spaces.get_usage(space_id)
-    return {
-        **used.to_json(),
-        "tokens_remaining": used.get_budget_remaining(config),
-        "over_budget": used.is_over_budget(config),
-    }
+    return spaces.get_usage(space_id).document(config)
 
 
 def _with_file(body: NewObject) -> Any:
@@ -232,7 +234,7 @@ def _with_file(body: NewObject) -> Any:
 
 @router.get("/spaces/{space_id}/objects")
 def list_objects(space_id: SpaceId, user: User, spaces: Manager) -> list[dict[str, Any]]:
-    """The space's documents."""
+    """The space's objects."""
     owned(spaces, user, space_id)
     return [o.to_json() for o in DocumentStore(spaces).list_objects(space_id)]
 
@@ -321,7 +323,9 @@ async def pending_approvals(request: Request, user: User) -> list[dict[str, Any]
     return pending
 
 
-team = team_router(User, Manager, owned)
+team = team_router(
+    User, Manager, owned, SpaceId=SpaceId, read_errors=READ_ERRORS, write_errors=WRITE_ERRORS
+)
 app = FastAPI(
     title="Spaces",
     docs_url="/my/docs",

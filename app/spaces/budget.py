@@ -11,7 +11,10 @@ transaction. Checks against the space's total happen under a row lock on its
 usage row, so two runs cannot both take the last tokens: a space overspends
 only by what a call used beyond its estimate. Holds expire, so a process
 killed mid-call or mid-run does not lock the budget forever; ``release_run``
-frees a run's hold when it ends.
+frees a run's hold when it ends. Drawing a call's hold and giving holds back
+run in psycopg's pipeline mode (statements go out together, with a wait only
+where a result is read), and the per-call bookkeeping commits without waiting
+for the WAL flush (``_no_flush_wait``): it is on every model call's path.
 """
 
 from __future__ import annotations
@@ -41,6 +44,18 @@ class Hold:
     month: str
     tokens: int
     thread_id: str | None = None
+
+
+def _no_flush_wait(conn: psycopg.Connection) -> None:
+    """Commit this transaction without waiting for its WAL flush (about 8 ms here).
+
+    Safe for budget bookkeeping: WAL is written in order, so a later
+    synchronous commit (the run's records, ``Backends.flush_wal`` when a run
+    stops) flushes it too, and a crash of Postgres that loses it also loses
+    the checkpoints after it, so the node that spent the tokens re-runs and
+    records them again under the same keys. A crash of our process loses nothing.
+    """
+    conn.execute("SET LOCAL synchronous_commit = off")
 
 
 def add_usage(
@@ -121,7 +136,8 @@ class SpaceBudget:
         """
         space_id, month = self.config.space_id, current_month()
         if thread_id is not None:
-            with self._pool.connection() as conn:
+            with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                _no_flush_wait(conn)
                 drawn = conn.execute(
                     sql.SQL(
                         "WITH drawn AS (UPDATE {r}.budget_holds SET tokens = tokens - %(t)s "
@@ -136,6 +152,7 @@ class SpaceBudget:
             if drawn is not None:
                 return Hold(str(drawn[0]), space_id, drawn[1], tokens, thread_id)
         with self._pool.connection() as conn, conn.transaction():
+            _no_flush_wait(conn)
             self._lock_month(conn, month)  # the usage row is the lock of every reservation
             used, held = self._totals(conn, month)
             left = self.config.monthly_token_budget - used - held
@@ -167,7 +184,10 @@ class SpaceBudget:
         The part of the estimate the call did not use goes back to the run's
         hold it came from. Returns the space's month totals (tokens, calls, cost).
         """
+        # Not in pipeline mode: ``add_usage`` reads the event insert's rowcount, which a
+        # pipeline may not report before a sync (a repeated call was counted twice).
         with self._pool.connection() as conn, conn.transaction():
+            _no_flush_wait(conn)
             self._drop(conn, hold)
             if hold.thread_id is not None and tokens < hold.tokens:
                 conn.execute(
@@ -201,7 +221,8 @@ class SpaceBudget:
 
     def release(self, hold: Hold) -> None:
         """Give a call hold back (the call failed before using anything we can count)."""
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            _no_flush_wait(conn)
             self._drop(conn, hold)
             if hold.thread_id is not None:
                 conn.execute(
@@ -222,6 +243,7 @@ class SpaceBudget:
         """
         space_id, month = self.config.space_id, current_month()
         with self._pool.connection() as conn, conn.transaction():
+            _no_flush_wait(conn)
             self._lock_month(conn, month)
             kept = conn.execute(
                 sql.SQL(
@@ -257,6 +279,7 @@ class SpaceBudget:
         """
         space_id, month = self.config.space_id, current_month()
         with self._pool.connection() as conn, conn.transaction():
+            _no_flush_wait(conn)
             self._lock_month(conn, month)
             row = conn.execute(
                 sql.SQL(
@@ -284,7 +307,8 @@ class SpaceBudget:
 
     def release_run(self, thread_id: str, graph: str) -> None:
         """Free the hold ``graph`` took for this run (its unused tokens go back to the space)."""
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            _no_flush_wait(conn)
             conn.execute(
                 sql.SQL(
                     "DELETE FROM {}.budget_holds WHERE thread_id = %s AND space_id = %s "

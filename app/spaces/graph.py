@@ -1,4 +1,4 @@
-"""Space graph: entities and relations in one space's partition of a Bolt graph.
+"""Space graph: entities and relations in one space's partition of a Cypher graph.
 
 Partitioning: one shared database, with a ``space_id`` property on every node
 and relationship, and fixed labels (``Entity``, ``SpacePartition``) and one
@@ -14,14 +14,10 @@ Cypher is kept to what Neo4j 5 and FalkorDB both accept.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
-
-if TYPE_CHECKING:
-    import neo4j
+from app.errors import InvalidInput, SpaceArchived
+from app.spaces.graph_conn import GraphConnection
 
 NAME_MAX = 200
 MAX_HOPS = 3
@@ -50,82 +46,11 @@ def _props(props: dict[str, Any] | None) -> dict[str, Primitive]:
     return out
 
 
-def _falkordb_escape(value: Any) -> Any:
-    """Escape string parameters the way FalkorDB's Bolt layer needs.
-
-    FalkorDB inlines Bolt parameters into the query text as single-quoted
-    literals without escaping them, so a ``'`` in a value fails the query
-    (seen here; README "Graph"). Escaping ``\\`` and ``'`` makes every string
-    round-trip exactly; Neo4j binds parameters properly and gets them as is.
-    """
-    if isinstance(value, str):
-        return value.replace("\\", "\\\\").replace("'", "\\'")
-    if isinstance(value, list):
-        return [_falkordb_escape(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _falkordb_escape(v) for k, v in value.items()}
-    return value
-
-
-@dataclass(frozen=True)
-class GraphConnection:
-    """A Bolt driver plus what we know about the server behind it."""
-
-    driver: neo4j.Driver
-    inlines_parameters: bool  # True for FalkorDB (see ``_falkordb_escape``)
-    revive: Callable[[], bool] | None = None  # restarts an embedded server that died
-
-    @classmethod
-    def probe(
-        cls, driver: neo4j.Driver, revive: Callable[[], bool] | None = None
-    ) -> GraphConnection:
-        """Tell FalkorDB from Neo4j (both report a "Neo4j/5.x" agent).
-
-        ``db.indexes()`` exists only in FalkorDB. The probe must not make
-        FalkorDB fail a query: its Bolt layer has crashed here after errors,
-        so nothing in this module sends it a query it will refuse.
-        """
-        import neo4j
-
-        conn = cls(driver, inlines_parameters=True, revive=revive)
-        try:
-            _run(conn, "CALL db.indexes()", _raw_errors=True)
-            return conn
-        except neo4j.exceptions.Neo4jError:
-            return cls(driver, inlines_parameters=False, revive=revive)
-
-
-REVIVE_ATTEMPTS = 2
-
-
 def _run(
     conn: GraphConnection, query: str, _raw_errors: bool = False, **params: Any
 ) -> list[dict[str, Any]]:
-    """Run one query; if the embedded server died under it, revive it and retry.
-
-    Every query in this module is a MERGE, a read or an idempotent delete, so
-    running it again after a crash is safe. ``_raw_errors`` lets the probe see
-    the server's refusal (a ``Neo4jError``) instead of ``StoreUnavailable``.
-    """
-    import neo4j
-
-    if conn.inlines_parameters:
-        params = _falkordb_escape(params)
-    for attempt in range(REVIVE_ATTEMPTS + 1):
-        try:
-            records, _, _ = conn.driver.execute_query(query, params)
-            return [record.data() for record in records]
-        except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired) as exc:
-            if attempt == REVIVE_ATTEMPTS or conn.revive is None:
-                raise StoreUnavailable("graph", str(exc)) from exc
-            conn.revive()
-        except neo4j.exceptions.Neo4jError as exc:
-            if _raw_errors:
-                raise
-            raise StoreUnavailable("graph", str(exc)) from exc
-        except neo4j.exceptions.DriverError as exc:
-            raise StoreUnavailable("graph", str(exc)) from exc
-    raise AssertionError("unreachable")
+    """Run one query on whichever wire ``conn`` is (``graph_conn.py``)."""
+    return conn.run(query, params, raw_errors=_raw_errors)
 
 
 def provision_graph(driver: GraphConnection, space_id: str, graph_name: str) -> None:
@@ -151,7 +76,7 @@ def ensure_graph_indexes(conn: GraphConnection) -> None:
     Neo4j 5 has ``IF NOT EXISTS``; FalkorDB does not, and refuses a duplicate
     with an error, so there we look before creating.
     """
-    if not conn.inlines_parameters:
+    if not conn.falkordb:
         _run(conn, "CREATE INDEX entity_space IF NOT EXISTS FOR (e:Entity) ON (e.space_id)")
         return
     indexes = _run(conn, "CALL db.indexes()")
@@ -216,7 +141,7 @@ class SpaceGraph:
     ) -> None:
         """``merge_entity`` and ``merge_relation`` for many facts in two queries.
 
-        Each Bolt round trip to FalkorDB costs about 40 ms here (README
+        A round trip over Bolt to FalkorDB costs about 44 ms here (README
         "Graph"), so a run's facts go in one batch rather than one by one.
         """
         self._write_check()
@@ -255,6 +180,14 @@ class SpaceGraph:
                 space_id=self.space_id,
                 links=links,
             )
+
+    def make_durable(self) -> None:
+        """Return once this space's graph writes so far survive a crash of the server.
+
+        The embedded FalkorDB otherwise snapshots once a second; a run calls
+        this before it records its graph facts as saved.
+        """
+        self._driver.make_durable()
 
     def search(self, words: list[str], limit: int = 10) -> list[dict[str, Any]]:
         """Entities whose name contains any of ``words``, each with its relations.

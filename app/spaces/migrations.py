@@ -271,11 +271,23 @@ def _space_agents(s: sql.Identifier) -> list[sql.Composable]:
     ]
 
 
+def _registry_schema_level(s: sql.Identifier) -> list[sql.Composable]:
+    # The level every space schema was brought to, so a process that opens the
+    # registry checks one row instead of every space's schema (a cold start).
+    return [
+        sql.SQL(
+            "CREATE TABLE {s}.space_schema_level (only_row BOOLEAN PRIMARY KEY DEFAULT TRUE "
+            "CHECK (only_row), level INT NOT NULL)"
+        ).format(s=s),
+    ]
+
+
 REGISTRY_MIGRATIONS: list[Migration] = [
     _registry_v1,
     _registry_v2,
     _registry_v3,
     _registry_pgvector,
+    _registry_schema_level,
 ]
 SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3, _space_agents]
 
@@ -287,6 +299,17 @@ def migrate(conn: psycopg.Connection, schema: str, migrations: list[Migration]) 
     that to stay atomic), else in its own.
     """
     ident = sql.Identifier(schema)
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        # Fast path, outside any caller's transaction (a failed read would abort it):
+        # an up-to-date schema costs one read, not a locked transaction.
+        try:
+            current = conn.execute(
+                sql.SQL("SELECT COALESCE(max(version), 0) FROM {}.schema_migrations").format(ident)
+            ).fetchone()[0]
+        except psycopg.errors.UndefinedTable:
+            current = -1
+        if current == len(migrations):
+            return 0
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"spaces-migrate:{schema}"])
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
@@ -323,19 +346,43 @@ def migrate_spaces(conn: psycopg.Connection) -> int:
     older version gets new tables and columns before anything uses them.
     """
     target = len(SPACE_MIGRATIONS)
-    behind = 0
-    rows = conn.execute(
-        sql.SQL("SELECT config->>'postgres_schema' FROM {}.spaces").format(
-            sql.Identifier(REGISTRY_SCHEMA)
-        )
-    ).fetchall()
-    for (schema,) in rows:
-        current = conn.execute(
-            sql.SQL("SELECT COALESCE(max(version), 0) FROM {}.schema_migrations").format(
-                sql.Identifier(schema)
+    registry = sql.Identifier(REGISTRY_SCHEMA)
+    level = conn.execute(
+        sql.SQL("SELECT level FROM {}.space_schema_level").format(registry)
+    ).fetchone()
+    if level is not None and level[0] == target:
+        return 0  # every space was migrated to this level, and new ones start there
+    schemas = [
+        row[0]
+        for row in conn.execute(
+            sql.SQL("SELECT config->>'postgres_schema' FROM {}.spaces").format(
+                sql.Identifier(REGISTRY_SCHEMA)
             )
-        ).fetchone()[0]
-        if current < target:
-            migrate(conn, schema, SPACE_MIGRATIONS)
-            behind += 1
-    return behind
+        ).fetchall()
+    ]
+    if not schemas:
+        _set_level(conn, target)
+        return 0
+    # One round trip for every space's version, not one per space.
+    versions = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT %s::text, COALESCE(max(version), 0) FROM {}.schema_migrations").format(
+            sql.Identifier(schema)
+        )
+        for schema in schemas
+    )
+    rows = conn.execute(versions, schemas).fetchall()
+    behind = [schema for schema, current in rows if current < target]
+    for schema in behind:
+        migrate(conn, schema, SPACE_MIGRATIONS)
+    _set_level(conn, target)
+    return len(behind)
+
+
+def _set_level(conn: psycopg.Connection, level: int) -> None:
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {}.space_schema_level (level) VALUES (%s) "
+            "ON CONFLICT (only_row) DO UPDATE SET level = EXCLUDED.level"
+        ).format(sql.Identifier(REGISTRY_SCHEMA)),
+        [level],
+    )

@@ -152,3 +152,17 @@ class SpaceUsage:
     def to_json(self) -> dict[str, Any]:
         """All fields as JSON-ready values."""
         return asdict(self)
+
+    def document(self, config: SpaceConfig) -> dict[str, Any]:
+        """The usage document: the same fields from ``spaces usage --json`` and ``GET .../usage``.
+
+        This month's use, the space's limits under their ``SpaceConfig``
+        names, what is left and whether a limit is reached.
+        """
+        return {
+            **self.to_json(),
+            "monthly_token_budget": config.monthly_token_budget,
+            "monthly_api_calls": config.monthly_api_calls,
+            "tokens_remaining": self.get_budget_remaining(config),
+            "over_budget": self.is_over_budget(config),
+        }

@@ -2,7 +2,8 @@
 
 ``save_outputs`` is written to be run again safely: notes are replaced in
 place, each memory carries an idempotency key, graph writes are MERGEs and
-the Postgres rows are upserts.
+the Postgres rows are upserts. The graph facts are made durable before the
+run is recorded as completed, because a completed run never rewrites them.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def save_outputs(scope: Scope, state: dict[str, Any]) -> dict[str, str]:
         [(e["name"], e["kind"]) for e in facts.get("entities", [])],
         [(r["source"], r["relation"], r["target"]) for r in facts.get("relations", [])],
     )
+    # Durable before the run is recorded as saved: a completed run never writes them again.
+    space.graph.make_durable()
     if thread_id:
         upsert_run(
             space.postgres,
