@@ -35,7 +35,8 @@ def test_two_processes_create_at_once(settings, new_id) -> None:
 
 def test_data_intact_after_services_restart(tmp_path) -> None:
     settings = make_settings(tmp_path / "home")
-    assert run_cli(settings, "create", "durable", "--name", "D", "--owner", "alice").returncode == 0
+    created = run_cli(settings, "create", "durable", "--name", "D", "--owner", "alice")
+    assert created.returncode == 0, created.stderr
     with SpaceManager(settings) as manager:
         space = manager.open_space("durable", write=True)
         space.vault.write_note("Projects/keep.md", "kept")
