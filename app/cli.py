@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from app.cli_members import add_members_commands, run_guarded
 from app.cli_objects import add_objects_commands, objects_command
 from app.cli_runs import add_run_commands, run_command
 from app.errors import InvalidInput, SpacesError
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop the embedded services this project started")
     add_run_commands(sub)
     add_objects_commands(sub)
+    add_members_commands(sub)  # also gives every command --user (roles checked in run_guarded)
     return p
 
 
@@ -162,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spaces`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        return _run(args, Settings.from_env())
+        return run_guarded(args, Settings.from_env(), _run)
     except SpacesError as exc:
         print(f"spaces: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -360,3 +360,80 @@ class SpaceGraph:
             space_id=self.space_id,
         )[0]["n"]
         return {"entities": entities, "relations": relations}
+
+    # -- whole-partition reads and loads (export and import of a space) ---------------------
+    def partition(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every entity (its properties) and relation (ends, type, properties) of the space.
+
+        Two queries; the space id is left out, so the result can be loaded
+        into a partition of another id (``load_partition``).
+        """
+        entities = _run(
+            self._driver,
+            "MATCH (e:Entity {space_id: $space_id}) RETURN properties(e) AS p ORDER BY e.name",
+            space_id=self.space_id,
+        )
+        relations = _run(
+            self._driver,
+            "MATCH (a:Entity {space_id: $space_id})-[r:RELATES {space_id: $space_id}]->"
+            "(b:Entity {space_id: $space_id}) "
+            "RETURN a.name AS source, r.type AS type, b.name AS target, properties(r) AS p "
+            "ORDER BY source, type, target",
+            space_id=self.space_id,
+        )
+        drop = ("space_id", "type")
+        return (
+            [{k: v for k, v in row["p"].items() if k != "space_id"} for row in entities],
+            [
+                {
+                    "source": r["source"], "type": r["type"], "target": r["target"],
+                    "properties": {k: v for k, v in r["p"].items() if k not in drop},
+                }
+                for r in relations
+            ],
+        )  # fmt: skip
+
+    def load_partition(
+        self, entities: list[dict[str, Any]], relations: list[dict[str, Any]], batch: int = 1_000
+    ) -> None:
+        """Write what ``partition`` read (of any space) into this one, in batches (MERGEs)."""
+        self._write_check()
+        items = [
+            {
+                "name": _name("entity name", e.get("name")),
+                "kind": _name("entity kind", e.get("kind") or "concept"),
+                "props": _props({k: v for k, v in e.items() if k not in ("name", "kind")}),
+            }
+            for e in entities
+        ]
+        links = []
+        for r in relations:
+            if not isinstance(r.get("type"), str) or not _RELATION.fullmatch(r["type"]):
+                raise InvalidInput(f"invalid relation name {str(r.get('type'))[:40]!r}")
+            links.append(
+                {
+                    "source": _name("source entity", r.get("source")),
+                    "type": r["type"],
+                    "target": _name("target entity", r.get("target")),
+                    "props": _props(r.get("properties")),
+                }
+            )
+        for start in range(0, len(items), batch):
+            _run(
+                self._driver,
+                "UNWIND $items AS item MERGE (e:Entity {space_id: $space_id, name: item.name}) "
+                "SET e += item.props SET e.kind = item.kind",
+                space_id=self.space_id,
+                items=items[start : start + batch],
+            )
+        for start in range(0, len(links), batch):
+            _run(
+                self._driver,
+                "UNWIND $links AS link "
+                "MERGE (a:Entity {space_id: $space_id, name: link.source}) "
+                "MERGE (b:Entity {space_id: $space_id, name: link.target}) "
+                "MERGE (a)-[r:RELATES {space_id: $space_id, type: link.type}]->(b) "
+                "SET r += link.props",
+                space_id=self.space_id,
+                links=links[start : start + batch],
+            )
