@@ -38,7 +38,7 @@ OWN_COMMANDS = ("members", "audit", "export", "import")
 
 
 def add_members_commands(sub: Any) -> None:
-    """Register ``members`` and ``audit``, and ``--user`` on every command that lacks it."""
+    """Register ``members``, ``audit``, ``export``, ``import``, and ``--user`` everywhere."""
     m = sub.add_parser("members", help="members of a space and their roles")
     msub = m.add_subparsers(dest="members_command", required=True, parser_class=type(m))
     for name, text in (
@@ -59,13 +59,16 @@ def add_members_commands(sub: Any) -> None:
     a.add_argument("--actor", metavar="U", help="only entries by this user")
     a.add_argument("--limit", type=int, default=1_000)
     a.add_argument("--json", action="store_true")
+    from app.cli_bundle import add_bundle_commands
+
+    add_bundle_commands(sub)
     _add_user_flags(sub)
 
 
 def _add_user_flags(sub: argparse._SubParsersAction) -> None:
     """Give every (nested) subcommand a ``--user`` option, unless it has one."""
     for name, parser in sub.choices.items():
-        if name in ("create", "down"):  # create names its --owner; down touches no space
+        if name in ("create", "down", "import"):  # they name their owner, or touch no space
             continue
         nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         for inner in nested:
