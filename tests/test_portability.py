@@ -246,3 +246,34 @@ def test_export_is_for_admins_and_audited(manager, filled, tmp_path) -> None:
     export_space(manager, filled.space_id, "alice", tmp_path / "y.tar.zst")
     last = audit.read(manager.backends.pool, filled.postgres_schema)[-1]
     assert (last.actor, last.action) == ("alice", "space.export")
+
+
+def test_a_failure_half_way_leaves_no_trace(manager, good, new_id, settings, monkeypatch) -> None:
+    from app.errors import StoreUnavailable
+    from app.spaces.graph import SpaceGraph
+    from app.spaces.migrations import REGISTRY_SCHEMA
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("graph", "simulated outage during the import")
+
+    monkeypatch.setattr(SpaceGraph, "load_partition", down)
+    sid = new_id("half")
+    with pytest.raises(StoreUnavailable):
+        import_space(manager, good, new_id=sid)
+    with manager.backends.pool.connection() as conn:
+        schemas = conn.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
+            [f"space_{sid}"],
+        ).fetchone()[0]
+        left = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.space_members WHERE space_id = %s").format(
+                sql.Identifier(REGISTRY_SCHEMA)
+            ),
+            [sid],
+        ).fetchone()[0]
+    assert (schemas, left) == (0, 0)
+    assert sid not in [c.space_id for c in manager.list_spaces()]
+    assert not (settings.vaults_dir / sid).exists()
+    assert not Path(manager.backends.qdrant_path(sid)).exists()
+    monkeypatch.undo()
+    assert import_space(manager, good, new_id=sid).space_id == sid  # the id is free again

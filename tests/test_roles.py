@@ -238,5 +238,9 @@ def test_a_removed_member_loses_a_waiting_run_at_once(team, manager, settings) -
     with pytest.raises(SpaceNotFound):
         runner.status(waiting.thread_id, user_id="stranger")
     assert runner.status(waiting.thread_id).status == "awaiting_approval"
+    pool = manager.backends.pool
+    assert roles.shared_thread_space(pool, waiting.thread_id, "operator") is None
+    assert roles.shared_thread_space(pool, waiting.thread_id, "member") == team.space_id
+    assert roles.shared_thread_space(pool, waiting.thread_id, "stranger") is None
     done = runner.resume(waiting.thread_id, {"action": "reject"}, user_id="admin")
     assert done.status == "rejected"

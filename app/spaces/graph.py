@@ -394,7 +394,7 @@ class SpaceGraph:
         )  # fmt: skip
 
     def load_partition(
-        self, entities: list[dict[str, Any]], relations: list[dict[str, Any]], batch: int = 1_000
+        self, entities: list[dict[str, Any]], relations: list[dict[str, Any]], batch: int = 200
     ) -> None:
         """Write what ``partition`` read (of any space) into this one, in batches (MERGEs)."""
         self._write_check()

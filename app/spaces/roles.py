@@ -188,3 +188,23 @@ def visible_space_ids(pool: ConnectionPool, user_id: str) -> list[str]:
             [user_id],
         ).fetchall()
     return [r[0] for r in rows]
+
+
+def shared_thread_space(pool: ConnectionPool, thread_id: str, user_id: str) -> str | None:
+    """The space of run thread ``thread_id`` if ``user_id`` is a member of it, else ``None``.
+
+    For the LangGraph server's auth handler on single-thread actions (read,
+    update, runs, state): a member of the thread's space may see it even if
+    someone else started it; anyone else gets the owner filter (404). One
+    registry read, so a removed member loses the thread at once.
+    """
+    validate_user_id(user_id)
+    with pool.connection() as conn:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT t.space_id FROM {r}.threads t JOIN {r}.space_members m "
+                "ON m.space_id = t.space_id AND m.user_id = %s WHERE t.thread_id = %s"
+            ).format(r=R),
+            [user_id, str(thread_id)],
+        ).fetchone()
+    return row[0] if row else None
