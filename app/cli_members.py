@@ -34,7 +34,7 @@ GUARDED: dict[str, tuple[Action, str | None]] = {
     "objects deactivate": (Action.MANAGE_OBJECTS, "object.deactivate"),
     "objects set-version": (Action.MANAGE_OBJECTS, "version.set_status"),
 }
-OWN_COMMANDS = ("members", "audit", "export", "import")
+OWN_COMMANDS = ("members", "audit", "export", "import", "set")
 
 
 def add_members_commands(sub: Any) -> None:
@@ -59,6 +59,12 @@ def add_members_commands(sub: Any) -> None:
     a.add_argument("--actor", metavar="U", help="only entries by this user")
     a.add_argument("--limit", type=int, default=1_000)
     a.add_argument("--json", action="store_true")
+    u = sub.add_parser("set", help="change the space's budgets or preferred model (admins)")
+    u.add_argument("space_id")
+    u.add_argument("--token-budget", type=int)
+    u.add_argument("--api-call-budget", type=int)
+    u.add_argument("--model")
+    u.add_argument("--json", action="store_true")
     from app.cli_bundle import add_bundle_commands
 
     add_bundle_commands(sub)
@@ -152,7 +158,19 @@ def _own_command(args: argparse.Namespace, settings: Settings) -> int:
         return bundle_command(args, settings)
     with SpaceManager(settings) as manager:
         actor = args.user or manager.get_space(args.space_id).owner_id
-        if args.command == "audit":
+        if args.command == "set":
+            from app.spaces.space_settings import update_space
+
+            config = update_space(
+                manager, args.space_id, actor, token_budget=args.token_budget,
+                api_call_budget=args.api_call_budget, model=args.model,
+            )  # fmt: skip
+            human = (
+                f"space {config.space_id}: {config.monthly_token_budget:,} tokens, "
+                f"{config.monthly_api_calls:,} calls a month, model {config.preferred_model}"
+            )
+            _print(args, config.to_json(), human)
+        elif args.command == "audit":
             since = audit.parse_since(args.since)
             access = require(manager, args.space_id, actor, Action.READ_AUDIT)
             entries = audit.read(

@@ -57,6 +57,9 @@ def test_each_cli_write_writes_exactly_one_entry(
         (["objects", "set-version", sid, "1", "inactive", "--user", "op"], "version.set_status"),
         (["members", "add", sid, "guest"], "member.add"),
         (["members", "remove", sid, "guest"], "member.remove"),
+        (["set", sid, "--token-budget", "9000"], "space.budget"),
+        (["set", sid, "--model", "offline"], "space.model"),
+        (["export", sid, str(tmp_path / "a.tar.zst")], "space.export"),
         (["archive", sid], "space.archive"),
         (["activate", sid], "space.activate"),
         (["archive", sid, "--user", "op"], "access.archive"),  # refused: one entry too

@@ -36,7 +36,14 @@ EXPECTED = {  # written out by hand from the issue, not derived from roles.RULE
     "manage_members": {"admin"},
     "archive": {"admin"},
     "read_audit": {"admin"},
+    "manage_budget": {"admin"},
+    "set_model": {"admin"},
+    "export": {"admin"},
 }
+SPACE_ACTIONS = [
+    "read", "manage_objects", "manage_members", "archive", "read_audit", "manage_budget",
+    "set_model", "export",
+]  # fmt: skip
 SECRET = "roles-test-secret-" + "y" * 32
 
 
@@ -75,13 +82,17 @@ def _cli_action(action: str, sid: str, user: str, tmp_path: Path) -> list[str]:
         return ["members", "add", sid, f"guest-{user}", "--role", "member", "--user", user]
     if action == "archive":
         return ["archive", sid, "--user", user]
+    if action == "manage_budget":
+        return ["set", sid, "--token-budget", "5000", "--user", user]
+    if action == "set_model":
+        return ["set", sid, "--model", "offline", "--user", user]
+    if action == "export":
+        return ["export", sid, str(tmp_path / f"{user}.tar.zst"), "--user", user]
     return ["audit", sid, "--user", user]
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(
-    "action", ["read", "manage_objects", "manage_members", "archive", "read_audit"]
-)
+@pytest.mark.parametrize("action", SPACE_ACTIONS)
 def test_cli_matrix(team, role, action, settings, manager, monkeypatch, capsys, tmp_path) -> None:
     sid = team.space_id
     code, out, err = cli(monkeypatch, capsys, settings, *_cli_action(action, sid, role, tmp_path))
@@ -92,8 +103,13 @@ def test_cli_matrix(team, role, action, settings, manager, monkeypatch, capsys, 
         assert "Traceback" not in err
         expected = "no space" if role == "stranger" else f"a {role} may not"
         assert expected in err
-    archived = manager.get_space(sid).status.value == "archived"
-    assert archived is (action == "archive" and role in EXPECTED["archive"])
+    after = manager.get_space(sid)
+    assert (after.status.value == "archived") is (action == "archive" and role in EXPECTED[action])
+    changed = action == "manage_budget" and role in EXPECTED[action]
+    assert (after.monthly_token_budget == 5000) is changed
+    changed = action == "set_model" and role in EXPECTED[action]
+    assert (after.preferred_model == "offline") is changed
+    assert (tmp_path / f"{role}.tar.zst").exists() is (action == "export" and role == "admin")
     refused = [e for e in _audit(manager, team) if e.actor == role and e.outcome == "refused"]
     assert len(refused) == (0 if role in EXPECTED[action] else 1)
 
@@ -156,13 +172,15 @@ def _rest_call(client: TestClient, action: str, sid: str, user: str):
         return client.post(f"/my/spaces/{sid}/members", json=body, headers=h)
     if action == "archive":
         return client.post(f"/my/spaces/{sid}/archive", headers=h)
+    if action == "manage_budget":
+        return client.patch(f"/my/spaces/{sid}", json={"token_budget": 5000}, headers=h)
+    if action == "set_model":
+        return client.patch(f"/my/spaces/{sid}", json={"model": "offline"}, headers=h)
     return client.get(f"/my/spaces/{sid}/audit", headers=h)
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(
-    "action", ["read", "manage_objects", "manage_members", "archive", "read_audit"]
-)
+@pytest.mark.parametrize("action", [a for a in SPACE_ACTIONS if a != "export"])
 def test_rest_matrix(team, role, action, rest) -> None:
     answer = _rest_call(rest, action, team.space_id, role)
     if role in EXPECTED[action]:

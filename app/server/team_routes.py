@@ -42,7 +42,26 @@ class NewMember(BaseModel):
     role: str = "member"
 
 
+class SpaceChange(BaseModel):
+    """New monthly budgets and/or preferred model (admins)."""
+
+    token_budget: int | None = None
+    api_call_budget: int | None = None
+    model: str | None = None
+
+
 team_router = APIRouter(prefix="/my")
+
+
+@team_router.patch("/spaces/{space_id}")
+def change_space(space_id: str, body: SpaceChange, user: Caller, spaces: Spaces) -> dict[str, Any]:
+    """Change the space's budgets or preferred model (admins); each change is audited."""
+    from app.spaces.space_settings import update_space
+
+    return update_space(
+        spaces, space_id, user, token_budget=body.token_budget,
+        api_call_budget=body.api_call_budget, model=body.model,
+    ).to_json()  # fmt: skip
 
 
 @team_router.get("/spaces/{space_id}/members")

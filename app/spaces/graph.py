@@ -13,8 +13,9 @@ Cypher is kept to what Neo4j 5 and FalkorDB both accept.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +160,21 @@ def ensure_graph_indexes(conn: GraphConnection) -> None:
         i.get("label") == "Entity" and "space_id" in i.get("properties", []) for i in indexes
     ):
         _run(conn, "CREATE INDEX FOR (e:Entity) ON (e.space_id)")
+
+
+def _batches(rows: list[dict[str, Any]], bytes_max: int) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive slices of ``rows`` of at most about ``bytes_max`` bytes of JSON each."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        weight = len(json.dumps(row, default=str))
+        if chunk and size + weight > bytes_max:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += weight
+    if chunk:
+        yield chunk
 
 
 class SpaceGraph:
@@ -394,9 +410,15 @@ class SpaceGraph:
         )  # fmt: skip
 
     def load_partition(
-        self, entities: list[dict[str, Any]], relations: list[dict[str, Any]], batch: int = 200
+        self, entities: list[dict[str, Any]], relations: list[dict[str, Any]], batch_bytes: int = 2_000
     ) -> None:
-        """Write what ``partition`` read (of any space) into this one, in batches (MERGEs)."""
+        """Write what ``partition`` read (of any space) into this one, in batches (MERGEs).
+
+        Entities go first (relation ends included) and relations only MATCH
+        them, in batches of about ``batch_bytes`` bytes: FalkorDB (which pastes
+        parameters into the query text) aborted here on queries of a few
+        kilobytes of parameters, and handled thousands of rows in 2 kB batches.
+        """
         self._write_check()
         items = [
             {
@@ -418,22 +440,28 @@ class SpaceGraph:
                     "props": _props(r.get("properties")),
                 }
             )
-        for start in range(0, len(items), batch):
+        named = {item["name"] for item in items}
+        for link in links:  # endpoints first, so relations only MATCH them
+            for end in (link["source"], link["target"]):
+                if end not in named:
+                    named.add(end)
+                    items.append({"name": end, "kind": "concept", "props": {}})
+        for chunk in _batches(items, batch_bytes):
             _run(
                 self._driver,
                 "UNWIND $items AS item MERGE (e:Entity {space_id: $space_id, name: item.name}) "
                 "SET e += item.props SET e.kind = item.kind",
                 space_id=self.space_id,
-                items=items[start : start + batch],
+                items=chunk,
             )
-        for start in range(0, len(links), batch):
+        for chunk in _batches(links, batch_bytes):
             _run(
                 self._driver,
                 "UNWIND $links AS link "
-                "MERGE (a:Entity {space_id: $space_id, name: link.source}) "
-                "MERGE (b:Entity {space_id: $space_id, name: link.target}) "
+                "MATCH (a:Entity {space_id: $space_id, name: link.source}) "
+                "MATCH (b:Entity {space_id: $space_id, name: link.target}) "
                 "MERGE (a)-[r:RELATES {space_id: $space_id, type: link.type}]->(b) "
                 "SET r += link.props",
                 space_id=self.space_id,
-                links=links[start : start + batch],
+                links=chunk,
             )
