@@ -410,7 +410,10 @@ class SpaceGraph:
         )  # fmt: skip
 
     def load_partition(
-        self, entities: list[dict[str, Any]], relations: list[dict[str, Any]], batch_bytes: int = 2_000
+        self,
+        entities: list[dict[str, Any]],
+        relations: list[dict[str, Any]],
+        batch_bytes: int = 2_000,
     ) -> None:
         """Write what ``partition`` read (of any space) into this one, in batches (MERGEs).
 
