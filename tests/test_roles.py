@@ -26,6 +26,7 @@ from app.spaces import members, roles
 from app.spaces.roles import Action
 from app.spaces.space_model import SpaceConfig
 from tests.conftest import graph_deps
+from tests.test_tool_approval import site  # noqa: F401 - a fixture
 
 ROLES = ("member", "operator", "admin", "stranger")
 EXPECTED = {  # written out by hand from the issue, not derived from roles.RULE
@@ -262,3 +263,29 @@ def test_a_removed_member_loses_a_waiting_run_at_once(team, manager, settings) -
     assert roles.shared_thread_space(pool, waiting.thread_id, "stranger") is None
     done = runner.resume(waiting.thread_id, {"action": "reject"}, user_id="admin")
     assert done.status == "rejected"
+
+
+def test_a_tool_answer_is_judged_by_who_gave_it(team, settings, site) -> None:  # noqa: F811
+    """A member's answer to a tool approval is refused, and not replayed as the operator's."""
+    import dataclasses
+
+    url, hits = site
+    wired = dataclasses.replace(settings, allow_private_urls=True)
+    graph = build_rpi(graph_deps(wired)).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": f"tool-{team.space_id}"}}
+
+    def answer(user: str, action: str):
+        graph.invoke(Command(resume={"action": action}), config, context=RunContext(user_id=user))
+        return graph.get_state(config)
+
+    graph.invoke(
+        {"space_id": team.space_id, "query": f"Summarise {url}"},
+        config, context=RunContext(user_id="member"),
+    )  # fmt: skip
+    state = answer("operator", "approve")  # the plan
+    assert state.interrupts[0].value["type"] == "tool_approval"
+    state = answer("member", "approve")
+    assert "may not answer approvals" in state.interrupts[0].value["error"] and hits == []
+    state = answer("operator", "reject")  # the member's earlier "approve" does not count
+    assert not state.interrupts and hits == []
+    assert state.values["status"] == "completed"

@@ -212,25 +212,30 @@ def implement(
     )
 
 
-def _approved(tool: str, args: dict, scope: Scope) -> bool:
-    """Ask a person whether ``tool`` may run; ask again on an unknown answer or a refused user."""
+def _approved(tool: str, args: dict, scope: Scope, error: str | None) -> bool | str:
+    """Ask a person whether ``tool`` may run; an error line if a refused user answered.
+
+    A refused answer ends this pass (the node runs again and asks afresh):
+    LangGraph replays a node's earlier answers when it resumes, and an
+    answer must be judged by the role of the user who gave it.
+    """
     request: dict[str, Any] = {
         "type": "tool_approval",
         "tool": tool,
         "args": args,
         "space_id": scope.space_id,
     }
+    if error:
+        request["error"] = error
     for asked in itertools.count():
         answer = interrupt(request)
         action = answer.get("action") if isinstance(answer, dict) else None
         if not scope.allows(Action.APPROVE):
-            request = {**request, "error": approval_refused(scope, "tool", asked)}
-        elif action in ("approve", "reject"):
+            return approval_refused(scope, "tool", asked)
+        if action in ("approve", "reject"):
             scope.audit("approval.tool", approval_key(scope, asked), tool=tool, answer=action)
             return action == "approve"
-        else:
-            error = f"unknown action {str(action)[:40]!r}: approve or reject"
-            request = {**request, "error": error}
+        request = {**request, "error": f"unknown action {str(action)[:40]!r}: approve or reject"}
     raise AssertionError("unreachable")
 
 
@@ -251,7 +256,14 @@ def run_tools(state: RPIState, scope: Scope) -> Command[Literal["run_tools", "im
         return Command(goto="implement", update={"tool_rounds": rounds + 1})
     call = pending[0]
     name, args = call["name"], call.get("args") or {}
-    if name in NEEDS_APPROVAL and not _approved(name, args, scope):
+    allowed = (
+        _approved(name, args, scope, state.get("approval_error"))
+        if name in NEEDS_APPROVAL
+        else True
+    )
+    if isinstance(allowed, str):  # answered by a user who may not: ask again
+        return Command(goto="run_tools", update={"approval_error": allowed})
+    if not allowed:
         output = "the user did not approve this tool call"
     else:
         scope.emit("tool.started", tool=name)
@@ -263,6 +275,7 @@ def run_tools(state: RPIState, scope: Scope) -> Command[Literal["run_tools", "im
         update={
             "step_messages": [*messages, ToolMessage(output, tool_call_id=call["id"], name=name)],
             "tool_rounds": rounds + 1 if last else rounds,
+            "approval_error": None,
         },
     )
 
