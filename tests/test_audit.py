@@ -8,24 +8,16 @@ from collections import Counter
 import psycopg
 import pytest
 
-from app.cli import main
 from app.graphs.scope import Scope
 from app.runner import Runner
 from app.spaces import audit, members
 from app.spaces.space_model import SpaceConfig
 from tests.conftest import graph_deps
+from tests.test_roles import cli
 
 
 def entries(manager, config) -> list[audit.AuditEntry]:
     return audit.read(manager.backends.pool, config.postgres_schema)
-
-
-def cli(monkeypatch, capsys, settings, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("SPACES_HOME", str(settings.home))
-    monkeypatch.setenv("SPACES_VAULTS_DIR", str(settings.vaults_dir))
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_table_refuses_update_delete_and_truncate(manager, space) -> None:
