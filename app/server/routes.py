@@ -242,9 +242,8 @@ def set_object_active(
     space_id: str, object_ref: str, body: Active, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """Turn an object on or off."""
-    with audited(
-        spaces, space_id, user, Action.MANAGE_OBJECTS, "object.activate", target=object_ref
-    ):
+    event = "object.activate" if body.active else "object.deactivate"
+    with audited(spaces, space_id, user, Action.MANAGE_OBJECTS, event, target=object_ref):
         return DocumentStore(spaces).set_object_active(space_id, object_ref, body.active).to_json()
 
 
