@@ -277,3 +277,49 @@ def test_a_failure_half_way_leaves_no_trace(manager, good, new_id, settings, mon
     assert not Path(manager.backends.qdrant_path(sid)).exists()
     monkeypatch.undo()
     assert import_space(manager, good, new_id=sid).space_id == sid  # the id is free again
+
+
+def _pgvector_table(manager, config, dims: int) -> None:
+    """The memory table main's memory layer makes (Mem0's pgvector layout plus ours)."""
+    table = sql.Identifier(config.postgres_schema, config.mem0_collection_name)
+    with manager.backends.pool.connection() as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (id UUID PRIMARY KEY, vector public.vector({}), "
+                "payload JSONB NOT NULL, tsv tsvector GENERATED ALWAYS AS "
+                "(to_tsvector('english', coalesce(payload->>'data', ''))) STORED, "
+                "created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            ).format(table, sql.Literal(dims))
+        )
+
+
+def test_memories_in_a_pgvector_table_travel_too(manager, new_id, tmp_path) -> None:
+    """The path used once memory lives in the space's schema (pgvector): rows kept exactly."""
+    source = manager.create_space(SpaceConfig(new_id("pgv"), "P", "alice"))
+    target = manager.create_space(SpaceConfig(new_id("pgw"), "Q", "alice"))
+    for config in (source, target):
+        _pgvector_table(manager, config, 3)
+    rows = [
+        {"id": f"00000000-0000-0000-0000-00000000000{n}", "vector": [0.5, float(n), -1.0],
+         "payload": {"data": f"fact {n}", "user_id": source.space_id}}
+        for n in range(3)
+    ]  # fmt: skip
+    stores.load_memories(manager.backends, source, [dict(r) for r in rows], source.space_id)
+    out = tmp_path / "m.jsonl"
+    assert stores.dump_memories(manager.backends, source, out) == 3
+    dumped = list(stores.read_memories(out))
+    assert [(r["id"], r["vector"], r["payload"]["data"]) for r in dumped] == [
+        (r["id"], r["vector"], r["payload"]["data"]) for r in rows
+    ]
+    stores.load_memories(manager.backends, target, dumped, source.space_id)
+    again = tmp_path / "n.jsonl"
+    stores.dump_memories(manager.backends, target, again)
+    copied = list(stores.read_memories(again))
+    assert [(r["id"], r["vector"], r["created_at"]) for r in copied] == [
+        (r["id"], r["vector"], r["created_at"]) for r in dumped
+    ]
+    assert {r["payload"]["user_id"] for r in copied} == {target.space_id}
+    with manager.backends.pool.connection() as conn:
+        tables = stores.table_order(conn, source.postgres_schema)
+    assert source.mem0_collection_name not in tables  # travels as memories.jsonl only

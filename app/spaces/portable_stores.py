@@ -4,7 +4,9 @@ One pair of functions per store, each working on a folder of parts:
 the Postgres schema (every table, as CSV by ``COPY``, in foreign-key
 order), the registry rows the space owns (members, monthly usage and the
 usage events behind it), the memories (id, vector and payload, read from
-the vector store directly because Mem0 has no way to hand vectors out) and
+the store directly because Mem0 has no way to hand vectors out: a pgvector
+table ``mem0_<id>`` in the space's schema when there is one, else the
+space's Qdrant collection) and
 the graph partition (``SpaceGraph.partition``). The vault is copied file by
 file by ``portability.py``. Loads write nothing outside the target space.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,8 @@ from app.spaces.space_model import SpaceConfig
 R = sql.Identifier(REGISTRY_SCHEMA)
 BATCH = 1_000
 SKIP_TABLES = ("schema_migrations",)
+MEMORY_PREFIX = "mem0_"
+MEMORY_ROWS = "SELECT id::text, vector::text, payload, created_at FROM {} ORDER BY id"
 COPY_OUT = "COPY (SELECT {} FROM {}.{}) TO STDOUT (FORMAT csv, HEADER)"
 REGISTRY_TABLES = {  # the registry rows a space owns, keyed by space_id
     "space_members": ("user_id", "role", "added_by", "added_at"),
@@ -44,7 +49,11 @@ class BadPart(InvalidInput):
 
 # -- Postgres: the space's schema -------------------------------------------------------------
 def table_order(conn: psycopg.Connection, schema: str) -> list[str]:
-    """The schema's tables, each after the tables its foreign keys point to."""
+    """The schema's tables, each after the tables its foreign keys point to.
+
+    Left out: the migrations ledger, and a memory table (``mem0_<id>``), whose
+    name follows the space id and whose rows travel as ``memories.jsonl``.
+    """
     tables = [
         r[0]
         for r in conn.execute(
@@ -52,7 +61,7 @@ def table_order(conn: psycopg.Connection, schema: str) -> list[str]:
             "AND table_type = 'BASE TABLE' ORDER BY table_name",
             [schema],
         )
-        if r[0] not in SKIP_TABLES
+        if r[0] not in SKIP_TABLES and not r[0].startswith(MEMORY_PREFIX)
     ]
     refs: dict[str, set[str]] = {t: set() for t in tables}
     for child, parent in conn.execute(
@@ -73,12 +82,12 @@ def table_order(conn: psycopg.Connection, schema: str) -> list[str]:
 
 
 def columns_of(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
-    """The table's columns in order."""
+    """The table's columns in order, except generated ones (the server computes them)."""
     return [
         r[0]
         for r in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = %s ORDER BY ordinal_position",
+            "AND table_name = %s AND is_generated = 'NEVER' ORDER BY ordinal_position",
             [schema, table],
         )
     ]
@@ -196,15 +205,47 @@ def load_registry(
 
 
 # -- Memories: vectors and payloads -----------------------------------------------------------
-def dump_memories(backends: Backends, config: SpaceConfig, out: Path) -> int:
-    """Write ``{id, vector, payload}`` lines for every memory; return how many.
+def _memory_table(pool: Any, config: SpaceConfig) -> sql.Identifier | None:
+    """The space's pgvector memory table if it has one (else memory is in Qdrant)."""
+    with pool.connection() as conn:
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            [config.postgres_schema, config.mem0_collection_name],
+        ).fetchone()
+    return sql.Identifier(config.postgres_schema, config.mem0_collection_name) if found else None
 
-    Read from the space's vector collection directly (Mem0 does not return
-    vectors). When memory moves to another vector store, this is the one
-    function to change, with ``load_memories``.
+
+def dump_memories(backends: Backends, config: SpaceConfig, out: Path) -> int:
+    """Write ``{id, vector, payload[, created_at]}`` lines for every memory; return how many.
+
+    Read from the store directly (Mem0 does not hand vectors out): the
+    space's pgvector table (Mem0's layout: ``id``, ``vector``, ``payload``)
+    when it has one, else its Qdrant collection.
     """
+    table = _memory_table(backends.pool, config)
     count = 0
-    with backends.qdrant(config.space_id) as client, out.open("w", encoding="utf-8") as f:
+    with out.open("w", encoding="utf-8") as f:
+        for row in _pg_rows(backends, table) if table else _qdrant_rows(backends, config):
+            f.write(json.dumps(row, default=str) + "\n")
+            count += 1
+    return count
+
+
+def _pg_rows(backends: Backends, table: sql.Identifier) -> Iterator[dict[str, Any]]:
+    with backends.pool.connection() as conn, conn.transaction():
+        cursor = conn.cursor(name="bundle_memories")
+        cursor.execute(
+            sql.SQL(
+                "SELECT id::text, vector::text, payload, created_at FROM {} ORDER BY id"
+            ).format(table)
+        )
+        for row_id, vector, payload, created_at in cursor:
+            yield {"id": row_id, "vector": json.loads(vector), "payload": payload,
+                   "created_at": created_at.isoformat()}  # fmt: skip
+
+
+def _qdrant_rows(backends: Backends, config: SpaceConfig) -> Iterator[dict[str, Any]]:
+    with backends.qdrant(config.space_id) as client:
         offset = None
         while True:
             points, offset = client.scroll(
@@ -212,11 +253,9 @@ def dump_memories(backends: Backends, config: SpaceConfig, out: Path) -> int:
                 with_payload=True, with_vectors=True,
             )  # fmt: skip
             for p in points:
-                f.write(json.dumps({"id": str(p.id), "vector": p.vector, "payload": p.payload}))
-                f.write("\n")
-                count += 1
+                yield {"id": str(p.id), "vector": p.vector, "payload": p.payload}
             if offset is None:
-                return count
+                return
 
 
 def read_memories(path: Path) -> Iterator[dict[str, Any]]:
@@ -231,8 +270,10 @@ def read_memories(path: Path) -> Iterator[dict[str, Any]]:
                 not isinstance(row, dict)
                 or not isinstance(row.get("id"), str)
                 or not isinstance(row.get("vector"), list)
+                or not all(isinstance(x, int | float) for x in row["vector"])
                 or not isinstance(row.get("payload"), dict)
                 or not isinstance(row["payload"].get("data"), str)
+                or not isinstance(row.get("created_at", ""), str)
             ):
                 raise BadPart(f"bundle refused: memories line {n} is not a memory")
             yield row
@@ -241,14 +282,25 @@ def read_memories(path: Path) -> Iterator[dict[str, Any]]:
 def load_memories(
     backends: Backends, config: SpaceConfig, rows: list[dict[str, Any]], old_id: str
 ) -> None:
-    """Upsert the memories into the space's collection under its id (ids kept)."""
-    from qdrant_client.models import PointStruct
-
+    """Write the memories into the space's store under its id (ids and vectors kept)."""
     for row in rows:
         payload = row["payload"]
         for key in ("user_id", "space_id"):
             if payload.get(key) == old_id:
                 payload[key] = config.space_id
+    table = _memory_table(backends.pool, config)
+    if table is not None:
+        with backends.pool.connection() as conn, conn.transaction():
+            copy = sql.SQL("COPY {} (id, vector, payload, created_at) FROM STDIN").format(table)
+            with conn.cursor().copy(copy) as cp:
+                for r in rows:
+                    cp.write_row(
+                        (r["id"], json.dumps(r["vector"]), json.dumps(r["payload"]),
+                         r.get("created_at") or datetime.now(UTC).isoformat())
+                    )  # fmt: skip
+        return
+    from qdrant_client.models import PointStruct
+
     with backends.qdrant(config.space_id) as client:
         for start in range(0, len(rows), BATCH):
             client.upsert(
