@@ -24,18 +24,16 @@ from tests.conftest import graph_deps, run_cli
 from tests.test_rpi import seed
 
 
-def _memories(manager, config) -> list[tuple]:
-    with manager.backends.qdrant(config.space_id) as client:
-        points, _ = client.scroll(
-            config.mem0_collection_name, limit=10_000, with_payload=True, with_vectors=True
-        )
-    out = []
-    for p in points:
-        payload = {k: v for k, v in p.payload.items() if k not in ("user_id", "space_id")}
-        out.append(
-            (str(p.id), json.dumps(payload, sort_keys=True), [round(x, 6) for x in p.vector])
-        )
-    return sorted(out)
+def _memories(manager, config, tmp_path: Path) -> list[tuple]:
+    """Every memory of the space (id, payload but the space's id, vector), through the store."""
+    out = tmp_path / f"{config.space_id}.jsonl"
+    stores.dump_memories(manager.backends, config, out)
+    rows = []
+    for r in stores.read_memories(out):
+        payload = {k: v for k, v in r["payload"].items() if k not in ("user_id", "space_id")}
+        vector = [round(x, 6) for x in r["vector"]]
+        rows.append((r["id"], json.dumps(payload, sort_keys=True), vector))
+    return sorted(rows)
 
 
 def _tables(manager, config) -> dict[str, list[tuple]]:
@@ -102,7 +100,7 @@ def test_round_trip_item_for_item_and_rpi_finds_the_old_knowledge(
         else:
             assert after[table] == before[table], table
     assert _vault(manager, copy) == _vault(manager, filled)
-    assert _memories(manager, copy) == _memories(manager, filled)
+    assert _memories(manager, copy, tmp_path) == _memories(manager, filled, tmp_path)
     src_graph = manager.handle(filled).graph.partition()
     assert manager.handle(copy).graph.partition() == src_graph
     old, new = _registry(manager, filled), _registry(manager, copy)
@@ -117,7 +115,7 @@ def test_round_trip_item_for_item_and_rpi_finds_the_old_knowledge(
     research = manager.handle(copy).vault.read_note(done.artifacts["research"]).text
     assert "[[Learning/Ledger]]" in research  # an old note
     assert "graph node Raft FINALISES Ledger" in research  # an old graph fact
-    old_ids = {m[0][:8] for m in _memories(manager, filled)}
+    old_ids = {m[0][:8] for m in _memories(manager, filled, tmp_path)}
     cited = set(re.findall(r"memory ([0-9a-f]{8})", research))
     assert cited and cited <= old_ids  # old memories, under their ids
 
