@@ -44,8 +44,8 @@ def fill(manager: SpaceManager, config: SpaceConfig, args: argparse.Namespace) -
     notes = time.perf_counter()
     embedder = manager.backends.embedder()
     rows = []
-    for start in range(0, args.memories, 1_000):
-        texts = [_sentence(n) for n in range(start, min(args.memories, start + 1_000))]
+    for first in range(0, args.memories, 1_000):
+        texts = [_sentence(n) for n in range(first, min(args.memories, first + 1_000))]
         for text, vector in zip(texts, embedder.model.embed_documents(texts), strict=True):
             payload = {"data": text, "user_id": config.space_id, "space_id": config.space_id}
             rows.append({"id": str(uuid.uuid4()), "vector": list(vector), "payload": payload})
