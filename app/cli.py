@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from app.cli_agents import add_agents_commands, agents_command, chat_command, sessions_command
+from app.cli_members import add_members_commands, run_guarded
 from app.cli_memory import COMMANDS as MEMORY_COMMANDS
 from app.cli_memory import add_memory_commands, memory_command
 from app.cli_objects import add_objects_commands, objects_command
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     add_memory_commands(sub)
     add_serve_command(sub)
     add_agents_commands(sub)
+    add_members_commands(sub)  # also gives every command --user (roles checked in run_guarded)
     return p
 
 
@@ -189,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spaces`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        return _run(args, Settings.from_env())
+        return run_guarded(args, Settings.from_env(), _run)
     except SpacesError as exc:
         print(printable(f"spaces: {exc.line()}"), file=sys.stderr)
         return exc.exit_code

@@ -49,6 +49,10 @@ class SpaceArchived(SpacesError):
     """The space is archived: it can be read but refuses runs and writes."""
 
 
+class PermissionDenied(SpacesError):
+    """The caller is a member of the space, but their role does not allow this action."""
+
+
 class BudgetExceeded(SpacesError):
     """The space's monthly budget cannot cover the work asked for."""
 

@@ -28,7 +28,9 @@ from app.ids import validate_space_id, validate_thread_id, validate_user_id
 from app.llm.resolve import model_names
 from app.settings import Settings
 from app.spaces.budget import thread_totals
+from app.spaces.roles import Action, require, role_of
 from app.spaces.run_records import get_thread
+from app.spaces.space_manager import SpaceManager
 
 EventSink = Callable[[dict[str, Any]], None]
 FINAL = ("completed", "rejected", "failed", "budget_exceeded")
@@ -133,9 +135,7 @@ class Runner:
             model_names(model)
         owner = user_id
         if owner is None:
-            from app.spaces.space_manager import SpaceManager
-
-            owner = SpaceManager(self.settings, self.backends).get_space(space_id).owner_id
+            owner = self._manager().get_space(space_id).owner_id
         context = RunContext(user_id=validate_user_id(owner), model=model)
         if thread_id is None:
             thread_id = str(uuid.uuid4())
@@ -152,10 +152,18 @@ class Runner:
         user_id: str | None = None,
         on_event: EventSink | None = None,
     ) -> RunResult:
-        """Answer the pending approval (or, with ``None``, continue a crashed run)."""
+        """Answer the pending approval (or, with ``None``, continue a crashed run).
+
+        ``user_id`` (default: whoever started the run) is the user who resumes
+        it: a member of the space whose role allows answering approvals, or
+        continuing runs. The graph checks again at every node.
+        """
         record = self._thread(thread_id, user_id)
-        context = RunContext(user_id=record.user_id)
-        current = self.status(thread_id, user_id=record.user_id)
+        resumer = user_id or record.user_id
+        action = Action.RUN if answer is None else Action.APPROVE
+        require(self._manager(), record.space_id, resumer, action, request_id=thread_id)
+        context = RunContext(user_id=resumer)
+        current = self.status(thread_id, user_id=resumer)
         if current.status in FINAL:
             return current
         if answer is None and current.status == "awaiting_approval":
@@ -172,10 +180,21 @@ class Runner:
         snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
         return self._result(record.space_id, thread_id, snapshot)
 
+    def _manager(self) -> SpaceManager:
+        return SpaceManager(self.settings, self.backends)
+
     def _thread(self, thread_id: str, user_id: str | None) -> Any:
+        """The thread's record, if ``user_id`` (when given) is a member of its space."""
         validate_thread_id(thread_id)
         record = get_thread(self.backends.pool, thread_id)
-        if record is None or (user_id is not None and record.user_id != user_id):
+        if (
+            record is not None
+            and user_id is not None
+            and record.user_id != user_id
+            and role_of(self.backends.pool, record.space_id, validate_user_id(user_id)) is None
+        ):
+            record = None
+        if record is None:
             raise SpaceNotFound(f"no run {thread_id!r}")
         return record
 

@@ -1,9 +1,10 @@
 """Admission: who is running, on which space, and is that allowed right now?
 
 Every node opens its space through ``authorize`` (in its scope), so a run
-never touches a store of a space that is unknown, archived or not the user's,
+never touches a store of a space that is unknown, archived or not shared with
+the user in a role that allows runs (``roles.RULE``),
 even when the space changes between two nodes of one run. A space that
-exists but belongs to someone else is reported exactly like one that does
+exists but is not shared with the user is reported exactly like one that does
 not exist, so a run learns nothing about other people's spaces.
 """
 
@@ -13,11 +14,11 @@ import dataclasses
 
 from langgraph.runtime import Runtime
 
-from app.errors import InvalidInput, SpaceArchived, SpaceNotFound
+from app.errors import InvalidInput, SpaceArchived
 from app.graphs.context import RunContext
-from app.ids import validate_space_id, validate_user_id
 from app.llm.resolve import SCRIPTED, model_names, scripted_factory
 from app.settings import Settings
+from app.spaces.roles import Action, require
 from app.spaces.space_manager import SpaceHandle, SpaceManager
 
 QUERY_MAX = 4_000
@@ -57,21 +58,21 @@ def check_query(query: object) -> str:
     return query.strip()
 
 
-def authorize(manager: SpaceManager, context: RunContext, space_id: object) -> SpaceHandle:
+def authorize(
+    manager: SpaceManager, context: RunContext, space_id: object, request_id: str | None = None
+) -> SpaceHandle:
     """Open the space for writing on behalf of ``context.user_id``, or refuse.
 
-    One registry read: the config read here is the one the handle carries.
+    The user must be a member whose role allows runs (``roles.RULE``); a
+    non-member is told the space does not exist. One registry read: the
+    config read with the role is the one the handle carries. A refusal is
+    audited once per run (``request_id``: the thread) and user.
     """
-    if not isinstance(space_id, str):
-        raise InvalidInput("space_id must be text")
-    validate_space_id(space_id)
-    validate_user_id(context.user_id)
-    config = manager.get_space(space_id)
-    if config.owner_id != context.user_id:
-        raise SpaceNotFound(f"no space {space_id!r}")
-    if not config.is_active:
+    key = f"{request_id}:refused:{context.user_id}"[:200] if request_id else None
+    access = require(manager, space_id, context.user_id, Action.RUN, request_id=request_id, key=key)
+    if not access.config.is_active:
         raise SpaceArchived(f"space {space_id!r} is archived: it refuses runs and writes")
-    return manager.handle(config)
+    return manager.handle(access.config)
 
 
 def run_model(context: RunContext, space: SpaceHandle, settings: Settings) -> str:

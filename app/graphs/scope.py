@@ -32,7 +32,9 @@ from app.graphs.deps import Deps
 from app.graphs.events import Writer, emit
 from app.llm.resolve import MAX_OUTPUT_TOKENS
 from app.settings import Settings
+from app.spaces import audit
 from app.spaces.budget import SpaceBudget
+from app.spaces.roles import Action, allowed, role_of
 from app.spaces.space_manager import SpaceHandle, SpaceManager
 
 
@@ -115,6 +117,19 @@ class Scope:
             actor=self.user_id, key=key, **payload,
         )  # fmt: skip
 
+    def audit(self, action: str, key: str, *, outcome: str = "ok", **detail: Any) -> bool:
+        """Append one audit entry for this run, once per ``key`` within its thread."""
+        thread = self.thread_id
+        return audit.record(
+            self.deps.backends.pool, self.space.config.postgres_schema, actor=self.user_id,
+            action=action, target=self.space_id, outcome=outcome, request_id=thread,
+            detail=detail, key=f"{thread}:{key}" if thread else None,
+        )  # fmt: skip
+
+    def allows(self, action: Action) -> bool:
+        """Whether this run's user may do ``action`` now (read afresh: roles change)."""
+        return allowed(role_of(self.deps.backends.pool, self.space_id, self.user_id), action)
+
 
 def open_scope(
     deps: Deps,
@@ -126,8 +141,32 @@ def open_scope(
     writer: Writer | None = None,
 ) -> Scope:
     """Authorize ``context``'s user on ``space_id`` and build the node's scope."""
-    space = authorize(deps.manager(), context, space_id)
+    space = authorize(deps.manager(), context, space_id, thread_id_of(config))
     return Scope(deps, context, space, config, writer=writer, model=model)
+
+
+def approval_key(scope: Scope, asked: int) -> str:
+    """A key for the ``asked``-th answer a node got in this step (stable across re-runs)."""
+    meta = scope.config.get("metadata") or {}
+    where = f"{meta.get('langgraph_checkpoint_ns', '')}|{meta.get('langgraph_step')}|{asked}"
+    return f"approval:{where}"
+
+
+def approval_refused(scope: Scope, kind: str, asked: int) -> str:
+    """Audit an answer from a user whose role may not approve; the error to ask again with."""
+    scope.audit(f"approval.{kind}", approval_key(scope, asked), outcome="refused")
+    return f"user {scope.user_id!r} may not answer approvals in space {scope.space_id!r}"
+
+
+RUN_END = {"completed": ("run.end", "ok"), "rejected": ("run.end", "ok")}
+
+
+def audit_run_end(scope: Scope, status: str) -> None:
+    """Record how the run ended, once: ended, failed, or refused by the budget."""
+    action, outcome = RUN_END.get(status) or (
+        ("budget.refused", "refused") if status == "budget_exceeded" else ("run.failure", "failed")
+    )
+    scope.audit(action, "run.end", outcome=outcome, status=status)
 
 
 def node_scope(

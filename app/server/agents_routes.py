@@ -30,6 +30,7 @@ from app.server.approval_sweeper import sweep_forever
 from app.server.interrupts import thread_interrupts
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
+from app.spaces.roles import Action
 from app.spaces.run_records import register_thread
 from app.spaces.space_manager import SpaceHandle, SpaceManager
 
@@ -105,9 +106,15 @@ def team_router(
     writes = write_errors or {}
 
     def _space(
-        spaces: SpaceManager, user: str, space_id: SpaceId, *, write: bool = False
+        spaces: SpaceManager,
+        user: str,
+        space_id: SpaceId,
+        *,
+        write: bool = False,
+        action: Action = Action.READ,
     ) -> SpaceHandle:
-        owned(spaces, user, space_id)
+        """The space once the caller's role allows ``action`` (``roles.RULE``)."""
+        owned(spaces, user, space_id, action)
         return spaces.open_space(space_id, write=write)
 
     def _session(
@@ -128,7 +135,7 @@ def team_router(
         space_id: SpaceId, body: AgentConfig, user: User, spaces: Manager
     ) -> dict[str, Any]:
         """Create an agent (version 1)."""
-        store = AgentStore(_space(spaces, user, space_id, write=True))
+        store = AgentStore(_space(spaces, user, space_id, write=True, action=Action.MANAGE_AGENTS))
         agent = store.create(
             body.name or "", system_prompt=body.system_prompt or "", model=body.model or "",
             user_id=user, tools=body.tools or [], concurrency_limit=body.concurrency_limit or 1,
@@ -151,20 +158,21 @@ def team_router(
         if body.name not in (None, name):
             raise InvalidInput("an agent cannot be renamed")
         changes = body.model_dump(exclude={"name"}, exclude_none=True)
-        store = AgentStore(_space(spaces, user, space_id, write=True))
+        store = AgentStore(_space(spaces, user, space_id, write=True, action=Action.MANAGE_AGENTS))
         return store.update(name, user_id=user, **changes).to_json()
 
     @router.delete("/spaces/{space_id}/agents/{name}")
     def delete_agent(space_id: SpaceId, name: str, user: User, spaces: Manager) -> dict[str, Any]:
         """Soft-delete the agent: its versions and the sessions it answered stay readable."""
-        return AgentStore(_space(spaces, user, space_id, write=True)).delete(name).to_json()
+        space = _space(spaces, user, space_id, write=True, action=Action.MANAGE_AGENTS)
+        return AgentStore(space).delete(name).to_json()
 
     @router.post("/spaces/{space_id}/sessions", status_code=201, responses=writes)
     async def create_session(
         space_id: SpaceId, request: Request, user: User, spaces: Manager
     ) -> dict[str, Any]:
         """A new session: a thread of the ``chat`` graph, owned by the caller."""
-        space = _space(spaces, user, space_id, write=True)
+        space = _space(spaces, user, space_id, write=True, action=Action.RUN)
         thread = await _client(request).threads.create(metadata={"space_id": space_id})
         session_id = thread["thread_id"]
         register_thread(spaces.backends.pool, session_id, space_id, user, "chat")

@@ -22,13 +22,23 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, Field
 
-from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
+from app.errors import (
+    InvalidInput,
+    PermissionDenied,
+    SpaceArchived,
+    SpaceExists,
+    SpaceNotFound,
+    SpacesError,
+)
 from app.graphs.deps import Deps
 from app.ids import SPACE_ID_MAX, SPACE_ID_PATTERN
 from app.server.agents_routes import team_router
 from app.server.interrupts import thread_interrupts
+from app.server.team_routes import team_router as members_router
 from app.server.tokens import TokenError, user_from_authorization
 from app.spaces.documents import DocumentStore
+from app.spaces.members import audited, record_creation
+from app.spaces.roles import Action, require, spaces_of
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig
 
@@ -94,12 +104,11 @@ def manager(request: Request, user: User) -> SpaceManager:
 Manager = Annotated[SpaceManager, Depends(manager)]
 
 
-def owned(spaces: SpaceManager, user: str, space_id: str) -> SpaceConfig:
-    """The space if ``user`` owns it; 404 for anyone else, as if it did not exist."""
-    config = spaces.get_space(space_id)
-    if config.owner_id != user:
-        raise SpaceNotFound(f"no space {space_id!r}")
-    return config
+def owned(
+    spaces: SpaceManager, user: str, space_id: str, action: Action = Action.READ
+) -> SpaceConfig:
+    """The space if ``user``'s role allows ``action`` (``roles.RULE``); 404 for non-members."""
+    return require(spaces, space_id, user, action).config
 
 
 class ErrorBody(BaseModel):
@@ -181,13 +190,15 @@ def create_space(body: NewSpace, user: User, spaces: Manager) -> dict[str, Any]:
         monthly_api_calls=body.monthly_api_calls,
         preferred_model=body.preferred_model,
     )
-    return spaces.create_space(config).to_json()
+    created = spaces.create_space(config)
+    record_creation(spaces, created)
+    return created.to_json()
 
 
 @router.get("/spaces")
 def list_spaces(user: User, spaces: Manager) -> list[dict[str, Any]]:
-    """The caller's spaces."""
-    return [c.to_json() for c in spaces.list_spaces(user)]
+    """The caller's spaces: owned and shared, each with the caller's role."""
+    return [{**c.to_json(), "role": r.value} for c, r in spaces_of(spaces, user)]
 
 
 @router.get("/spaces/{space_id}")
@@ -199,15 +210,15 @@ def show_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]
 @router.post("/spaces/{space_id}/archive", responses=WRITE_ERRORS)
 def archive_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """Archive: read-only from now on."""
-    owned(spaces, user, space_id)
-    return spaces.archive_space(space_id).to_json()
+    with audited(spaces, space_id, user, Action.ARCHIVE, "space.archive", target=space_id):
+        return spaces.archive_space(space_id).to_json()
 
 
 @router.post("/spaces/{space_id}/activate", responses=WRITE_ERRORS)
 def activate_space(space_id: SpaceId, user: User, spaces: Manager) -> dict[str, Any]:
     """Bring an archived space back."""
-    owned(spaces, user, space_id)
-    return spaces.activate_space(space_id).to_json()
+    with audited(spaces, space_id, user, Action.ARCHIVE, "space.activate", target=space_id):
+        return spaces.activate_space(space_id).to_json()
 
 
 @router.get("/spaces/{space_id}/usage")
@@ -242,11 +253,11 @@ def list_objects(space_id: SpaceId, user: User, spaces: Manager) -> list[dict[st
 @router.post("/spaces/{space_id}/objects", status_code=201, responses=WRITE_ERRORS)
 def add_object(space_id: SpaceId, body: NewObject, user: User, spaces: Manager) -> dict[str, Any]:
     """A new object from a text document (its first version)."""
-    owned(spaces, user, space_id)
-    folder, path = _with_file(body)
-    with folder:
-        obj, version = DocumentStore(spaces).create_object(space_id, path)
-    return {"object": obj.to_json(), "version": version.to_json()}
+    with audited(spaces, space_id, user, Action.MANAGE_OBJECTS, "object.add", target=body.filename):
+        folder, path = _with_file(body)
+        with folder:
+            obj, version = DocumentStore(spaces).create_object(space_id, path)
+        return {"object": obj.to_json(), "version": version.to_json()}
 
 
 @router.get("/spaces/{space_id}/objects/{object_ref}/versions")
@@ -265,10 +276,10 @@ def add_version(
     space_id: SpaceId, object_ref: str, body: NewObject, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """A new version of an object (same file name)."""
-    owned(spaces, user, space_id)
-    folder, path = _with_file(body)
-    with folder:
-        return DocumentStore(spaces).add_version(space_id, object_ref, path).to_json()
+    with audited(spaces, space_id, user, Action.MANAGE_OBJECTS, "version.add", target=object_ref):
+        folder, path = _with_file(body)
+        with folder:
+            return DocumentStore(spaces).add_version(space_id, object_ref, path).to_json()
 
 
 @router.post("/spaces/{space_id}/objects/{object_ref}/active", responses=WRITE_ERRORS)
@@ -276,8 +287,9 @@ def set_object_active(
     space_id: SpaceId, object_ref: str, body: Active, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """Turn an object on or off."""
-    owned(spaces, user, space_id)
-    return DocumentStore(spaces).set_object_active(space_id, object_ref, body.active).to_json()
+    event = "object.activate" if body.active else "object.deactivate"
+    with audited(spaces, space_id, user, Action.MANAGE_OBJECTS, event, target=object_ref):
+        return DocumentStore(spaces).set_object_active(space_id, object_ref, body.active).to_json()
 
 
 @router.post("/spaces/{space_id}/versions/{version_id}", responses=WRITE_ERRORS)
@@ -285,8 +297,10 @@ def set_version_status(
     space_id: SpaceId, version_id: str, body: Status, user: User, spaces: Manager
 ) -> dict[str, Any]:
     """Mark a version active or inactive."""
-    owned(spaces, user, space_id)
-    return DocumentStore(spaces).set_version_status(space_id, version_id, body.status).to_json()
+    with audited(
+        spaces, space_id, user, Action.MANAGE_OBJECTS, "version.set_status", target=version_id
+    ):
+        return DocumentStore(spaces).set_version_status(space_id, version_id, body.status).to_json()
 
 
 @router.get("/approvals")
@@ -338,6 +352,7 @@ app = FastAPI(
 # FastAPI's included-router entries.
 app.router.routes.extend(router.routes)
 app.router.routes.extend(team.routes)
+app.router.routes.extend(members_router.routes)
 
 
 @app.exception_handler(RateLimited)
@@ -357,6 +372,8 @@ async def spaces_error(request: Request, exc: SpacesError) -> JSONResponse:
     status = 400
     if isinstance(exc, SpaceNotFound):
         status = 404
+    elif isinstance(exc, PermissionDenied):
+        status = 403
     elif isinstance(exc, SpaceExists):
         # Space ids are global, so a taken id cannot be hidden; say only that.
         return JSONResponse({"detail": "that space id is not available"}, status_code=409)

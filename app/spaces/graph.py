@@ -13,7 +13,9 @@ Cypher is kept to what Neo4j 5 and FalkorDB both accept.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from app.errors import InvalidInput, SpaceArchived
@@ -84,6 +86,21 @@ def ensure_graph_indexes(conn: GraphConnection) -> None:
         i.get("label") == "Entity" and "space_id" in i.get("properties", []) for i in indexes
     ):
         _run(conn, "CREATE INDEX FOR (e:Entity) ON (e.space_id)")
+
+
+def _batches(rows: list[dict[str, Any]], bytes_max: int) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive slices of ``rows`` of at most about ``bytes_max`` bytes of JSON each."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        weight = len(json.dumps(row, default=str))
+        if chunk and size + weight > bytes_max:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += weight
+    if chunk:
+        yield chunk
 
 
 class SpaceGraph:
@@ -293,3 +310,95 @@ class SpaceGraph:
             space_id=self.space_id,
         )[0]["n"]
         return {"entities": entities, "relations": relations}
+
+    # -- whole-partition reads and loads (export and import of a space) ---------------------
+    def partition(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every entity (its properties) and relation (ends, type, properties) of the space.
+
+        Two queries; the space id is left out, so the result can be loaded
+        into a partition of another id (``load_partition``).
+        """
+        entities = _run(
+            self._driver,
+            "MATCH (e:Entity {space_id: $space_id}) RETURN properties(e) AS p ORDER BY e.name",
+            space_id=self.space_id,
+        )
+        relations = _run(
+            self._driver,
+            "MATCH (a:Entity {space_id: $space_id})-[r:RELATES {space_id: $space_id}]->"
+            "(b:Entity {space_id: $space_id}) "
+            "RETURN a.name AS source, r.type AS type, b.name AS target, properties(r) AS p "
+            "ORDER BY source, type, target",
+            space_id=self.space_id,
+        )
+        drop = ("space_id", "type")
+        return (
+            [{k: v for k, v in row["p"].items() if k != "space_id"} for row in entities],
+            [
+                {
+                    "source": r["source"], "type": r["type"], "target": r["target"],
+                    "properties": {k: v for k, v in r["p"].items() if k not in drop},
+                }
+                for r in relations
+            ],
+        )  # fmt: skip
+
+    def load_partition(
+        self,
+        entities: list[dict[str, Any]],
+        relations: list[dict[str, Any]],
+        batch_bytes: int = 2_000,
+    ) -> None:
+        """Write what ``partition`` read (of any space) into this one, in batches (MERGEs).
+
+        Entities go first (relation ends included) and relations only MATCH
+        them, in batches of about ``batch_bytes`` bytes: FalkorDB (which pastes
+        parameters into the query text) aborted here on queries of a few
+        kilobytes of parameters, and handled thousands of rows in 2 kB batches.
+        """
+        self._write_check()
+        items = [
+            {
+                "name": _name("entity name", e.get("name")),
+                "kind": _name("entity kind", e.get("kind") or "concept"),
+                "props": _props({k: v for k, v in e.items() if k not in ("name", "kind")}),
+            }
+            for e in entities
+        ]
+        links = []
+        for r in relations:
+            if not isinstance(r.get("type"), str) or not _RELATION.fullmatch(r["type"]):
+                raise InvalidInput(f"invalid relation name {str(r.get('type'))[:40]!r}")
+            links.append(
+                {
+                    "source": _name("source entity", r.get("source")),
+                    "type": r["type"],
+                    "target": _name("target entity", r.get("target")),
+                    "props": _props(r.get("properties")),
+                }
+            )
+        named = {item["name"] for item in items}
+        for link in links:  # endpoints first, so relations only MATCH them
+            for end in (link["source"], link["target"]):
+                if end not in named:
+                    named.add(end)
+                    items.append({"name": end, "kind": "concept", "props": {}})
+        for chunk in _batches(items, batch_bytes):
+            _run(
+                self._driver,
+                "UNWIND $items AS item MERGE (e:Entity {space_id: $space_id, name: item.name}) "
+                "SET e += item.props SET e.kind = item.kind",
+                space_id=self.space_id,
+                items=chunk,
+            )
+        for chunk in _batches(links, batch_bytes):
+            _run(
+                self._driver,
+                "UNWIND $links AS link "
+                "MATCH (a:Entity {space_id: $space_id, name: link.source}) "
+                "MATCH (b:Entity {space_id: $space_id, name: link.target}) "
+                "MERGE (a)-[r:RELATES {space_id: $space_id, type: link.type}]->(b) "
+                "SET r += link.props",
+                space_id=self.space_id,
+                links=chunk,
+            )

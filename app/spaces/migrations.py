@@ -282,14 +282,87 @@ def _registry_schema_level(s: sql.Identifier) -> list[sql.Composable]:
     ]
 
 
+def _registry_members(s: sql.Identifier) -> list[sql.Composable]:
+    # Members (issue 16): one role per user and space, checked before a space is
+    # opened. The owner is an admin from the start: a trigger adds the row in the
+    # same transaction as the space, and existing spaces get theirs here.
+    return [
+        sql.SQL(
+            """CREATE TABLE {s}.space_members (
+                space_id VARCHAR NOT NULL REFERENCES {s}.spaces (space_id),
+                user_id VARCHAR NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('member', 'operator', 'admin')),
+                added_by VARCHAR NOT NULL,
+                added_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+                PRIMARY KEY (space_id, user_id)
+            )"""
+        ).format(s=s),
+        sql.SQL("CREATE INDEX idx_members_user ON {s}.space_members (user_id)").format(s=s),
+        sql.SQL(
+            """CREATE FUNCTION {s}.owner_is_admin() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO {s}.space_members (space_id, user_id, role, added_by)
+                VALUES (NEW.space_id, NEW.owner_id, 'admin', NEW.owner_id)
+                ON CONFLICT (space_id, user_id) DO UPDATE SET role = 'admin';
+                RETURN NEW;
+            END $$"""
+        ).format(s=s),
+        sql.SQL(
+            "CREATE TRIGGER spaces_owner_is_admin AFTER INSERT ON {s}.spaces "
+            "FOR EACH ROW EXECUTE FUNCTION {s}.owner_is_admin()"
+        ).format(s=s),
+        sql.SQL(
+            "INSERT INTO {s}.space_members (space_id, user_id, role, added_by) "
+            "SELECT space_id, owner_id, 'admin', owner_id FROM {s}.spaces "
+            "ON CONFLICT DO NOTHING"
+        ).format(s=s),
+    ]
+
+
+def _space_audit(s: sql.Identifier) -> list[sql.Composable]:
+    # Audit log (issue 16): append-only, one row per write or refusal; the
+    # idempotency key keeps a resumed run from recording an event twice.
+    return [
+        sql.SQL(
+            """CREATE TABLE {s}.audit_log (
+                id BIGSERIAL PRIMARY KEY,
+                at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL DEFAULT '',
+                request_id TEXT,
+                outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'refused', 'failed')),
+                detail JSONB NOT NULL DEFAULT '{{}}',
+                idempotency_key TEXT UNIQUE
+            )"""
+        ).format(s=s),
+        sql.SQL("CREATE INDEX idx_audit_at ON {s}.audit_log (at)").format(s=s),
+        sql.SQL(
+            """CREATE FUNCTION {s}.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP;
+            END $$"""
+        ).format(s=s),
+        sql.SQL(
+            "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON {s}.audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION {s}.audit_log_append_only()"
+        ).format(s=s),
+        sql.SQL(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON {s}.audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_log_append_only()"
+        ).format(s=s),
+    ]
+
+
 REGISTRY_MIGRATIONS: list[Migration] = [
     _registry_v1,
     _registry_v2,
     _registry_v3,
     _registry_pgvector,
     _registry_schema_level,
+    _registry_members,
 ]
-SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3, _space_agents]
+SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3, _space_agents, _space_audit]
 
 
 def migrate(conn: psycopg.Connection, schema: str, migrations: list[Migration]) -> int:

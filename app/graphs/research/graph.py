@@ -33,10 +33,10 @@ from app.graphs.research.state import (
     ResearchOutput,
     ResearchState,
 )
-from app.graphs.scope import Scope, open_scope, scoped
+from app.graphs.scope import Scope, audit_run_end, open_scope, scoped
 from app.llm.resolve import model_names
 from app.spaces.budget import thread_totals
-from app.spaces.run_records import register_thread
+from app.spaces.run_records import get_thread, register_thread
 
 # Where ``prepare`` may go, derived from the node list so Studio draws every edge.
 AfterPrepare = Literal[(*AGENT_NODES, "finish")]  # type: ignore[valid-type]
@@ -63,6 +63,7 @@ def prepare(state: ResearchState, scope: Scope) -> Command[AfterPrepare]:
         )
     elif scope.budget.remaining() < tokens:
         raise BudgetExceeded(f"space {scope.space_id!r} cannot afford a run of up to {tokens}")
+    scope.audit("run.start", "run.start", graph="research")  # inside rpi: already recorded
     note_dir = state.get("note_dir") or claim_note_dir(
         scope.space.vault, "Research", query, thread_id
     )
@@ -146,6 +147,9 @@ def finish_node(deps: Deps) -> object:
             return {}  # refused at admission: nothing of the space may be touched
         if scope.thread_id:
             scope.budget.release_run(scope.thread_id, "research")
+            record = get_thread(deps.backends.pool, scope.thread_id)
+            if record is None or record.graph == "research":  # inside rpi, rpi records it
+                audit_run_end(scope, state.get("status") or "failed")
         return {}
 
     return finish

@@ -11,6 +11,7 @@ idempotency keys, graph writes are MERGEs and Postgres writes upserts.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -39,8 +40,16 @@ from app.graphs.rpi.prompts import (
 from app.graphs.rpi.save import estimate_plan, implementation_text, save_outputs
 from app.graphs.rpi.state import KeyFacts, Plan, RPIInput, RPIOutput, RPIState
 from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, run_tool
-from app.graphs.scope import Scope, open_scope, scoped
+from app.graphs.scope import (
+    Scope,
+    approval_key,
+    approval_refused,
+    audit_run_end,
+    open_scope,
+    scoped,
+)
 from app.spaces.budget import thread_totals
+from app.spaces.roles import Action
 from app.spaces.run_records import register_thread, upsert_run
 
 MAX_TOOL_ROUNDS = 3
@@ -64,6 +73,7 @@ def admit(state: RPIState, scope: Scope) -> Command[Literal["research", "finish"
         register_thread(scope.deps.backends.pool, thread_id, scope.space_id, scope.user_id, "rpi")
     elif scope.budget.remaining() < tokens:
         raise BudgetExceeded(f"space {scope.space_id!r} cannot afford a run of up to {tokens}")
+    scope.audit("run.start", "run.start", graph="rpi")
     note_dir = state.get("note_dir") or claim_note_dir(
         scope.space.vault, "Projects", query, scope.thread_id
     )
@@ -133,6 +143,10 @@ def approve_plan(
     scope.emit("approval.required", kind="plan_approval")
     answer = interrupt(request)
     action = answer.get("action") if isinstance(answer, dict) else None
+    if not scope.allows(Action.APPROVE):  # checked against the user who resumed the run
+        error = approval_refused(scope, "plan", 0)
+        return Command(goto="approve_plan", update={"approval_error": error})
+    scope.audit("approval.plan", approval_key(scope, 0), answer=str(action)[:20])
     scope.emit("approval.resolved", action=str(action)[:20])
     start = {"step_index": 0, "deliverables": {}, "step_messages": [], "tool_rounds": 0}
     if action == "reject":
@@ -198,20 +212,31 @@ def implement(
     )
 
 
-def _approved(tool: str, args: dict, space_id: str) -> bool:
-    """Ask a person whether ``tool`` may run; ask again on an unknown answer."""
+def _approved(tool: str, args: dict, scope: Scope, error: str | None) -> bool | str:
+    """Ask a person whether ``tool`` may run; an error line if a refused user answered.
+
+    A refused answer ends this pass (the node runs again and asks afresh):
+    LangGraph replays a node's earlier answers when it resumes, and an
+    answer must be judged by the role of the user who gave it.
+    """
     request: dict[str, Any] = {
         "type": "tool_approval",
         "tool": tool,
         "args": args,
-        "space_id": space_id,
+        "space_id": scope.space_id,
     }
-    while True:
+    if error:
+        request["error"] = error
+    for asked in itertools.count():
         answer = interrupt(request)
         action = answer.get("action") if isinstance(answer, dict) else None
+        if not scope.allows(Action.APPROVE):
+            return approval_refused(scope, "tool", asked)
         if action in ("approve", "reject"):
+            scope.audit("approval.tool", approval_key(scope, asked), tool=tool, answer=action)
             return action == "approve"
         request = {**request, "error": f"unknown action {str(action)[:40]!r}: approve or reject"}
+    raise AssertionError("unreachable")
 
 
 def run_tools(state: RPIState, scope: Scope) -> Command[Literal["run_tools", "implement"]]:
@@ -231,7 +256,14 @@ def run_tools(state: RPIState, scope: Scope) -> Command[Literal["run_tools", "im
         return Command(goto="implement", update={"tool_rounds": rounds + 1})
     call = pending[0]
     name, args = call["name"], call.get("args") or {}
-    if name in NEEDS_APPROVAL and not _approved(name, args, scope.space_id):
+    allowed = (
+        _approved(name, args, scope, state.get("approval_error"))
+        if name in NEEDS_APPROVAL
+        else True
+    )
+    if isinstance(allowed, str):  # answered by a user who may not: ask again
+        return Command(goto="run_tools", update={"approval_error": allowed})
+    if not allowed:
         output = "the user did not approve this tool call"
     else:
         scope.emit("tool.started", tool=name)
@@ -243,6 +275,7 @@ def run_tools(state: RPIState, scope: Scope) -> Command[Literal["run_tools", "im
         update={
             "step_messages": [*messages, ToolMessage(output, tool_call_id=call["id"], name=name)],
             "tool_rounds": rounds + 1 if last else rounds,
+            "approval_error": None,
         },
     )
 
@@ -307,6 +340,7 @@ def finish_node(deps: Deps, graph_name: str) -> Any:
                     result={"artifacts": artifacts, "error": state.get("error")},
                 )
         if scope is not None:
+            audit_run_end(scope, status)
             kind = "run.completed" if status in ("completed", "rejected") else "run.failed"
             scope.emit(kind, status=status)
         return {
