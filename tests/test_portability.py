@@ -272,34 +272,18 @@ def test_a_failure_half_way_leaves_no_trace(manager, good, new_id, settings, mon
     assert (schemas, left) == (0, 0)
     assert sid not in [c.space_id for c in manager.list_spaces()]
     assert not (settings.vaults_dir / sid).exists()
-    assert not Path(manager.backends.qdrant_path(sid)).exists()
     monkeypatch.undo()
     assert import_space(manager, good, new_id=sid).space_id == sid  # the id is free again
 
 
-def _pgvector_table(manager, config, dims: int) -> None:
-    """The memory table main's memory layer makes (Mem0's pgvector layout plus ours)."""
-    table = sql.Identifier(config.postgres_schema, config.mem0_collection_name)
-    with manager.backends.pool.connection() as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE {} (id UUID PRIMARY KEY, vector public.vector({}), "
-                "payload JSONB NOT NULL, tsv tsvector GENERATED ALWAYS AS "
-                "(to_tsvector('english', coalesce(payload->>'data', ''))) STORED, "
-                "created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            ).format(table, sql.Literal(dims))
-        )
-
-
 def test_memories_in_a_pgvector_table_travel_too(manager, new_id, tmp_path) -> None:
-    """The path used once memory lives in the space's schema (pgvector): rows kept exactly."""
+    """Memory lives in the space's schema (pgvector): rows travel with their vectors, exactly."""
     source = manager.create_space(SpaceConfig(new_id("pgv"), "P", "alice"))
     target = manager.create_space(SpaceConfig(new_id("pgw"), "Q", "alice"))
-    for config in (source, target):
-        _pgvector_table(manager, config, 3)
+    dims = manager.backends.embedder().dims
     rows = [
-        {"id": f"00000000-0000-0000-0000-00000000000{n}", "vector": [0.5, float(n), -1.0],
+        {"id": f"00000000-0000-0000-0000-00000000000{n}",
+         "vector": [0.5, float(n), -1.0] + [0.0] * (dims - 3),
          "payload": {"data": f"fact {n}", "user_id": source.space_id}}
         for n in range(3)
     ]  # fmt: skip

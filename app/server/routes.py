@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, Field
 
@@ -31,9 +30,9 @@ from app.errors import (
     SpacesError,
 )
 from app.graphs.deps import Deps
-from app.ids import SPACE_ID_MAX, SPACE_ID_PATTERN
 from app.server.agents_routes import team_router
 from app.server.interrupts import thread_interrupts
+from app.server.schema import READ_ERRORS, SPACE_ID_SCHEMA, WRITE_ERRORS, SpaceId
 from app.server.team_routes import team_router as members_router
 from app.server.tokens import TokenError, user_from_authorization
 from app.spaces.documents import DocumentStore
@@ -109,33 +108,6 @@ def owned(
 ) -> SpaceConfig:
     """The space if ``user``'s role allows ``action`` (``roles.RULE``); 404 for non-members."""
     return require(spaces, space_id, user, action).config
-
-
-class ErrorBody(BaseModel):
-    """Every error answer: one line."""
-
-    detail: str
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    texts = {
-        400: "bad input (an id, a file name, a value)",
-        401: "missing, forged or expired bearer token",
-        404: "no such space or object, or not yours (the same answer)",
-        409: "the id or name is taken",
-        423: "the space is archived (read-only)",
-        429: "over 100 requests a minute; see Retry-After",
-        503: "a store is down",
-    }
-    return {c: {"model": ErrorBody, "description": texts[c]} for c in codes}
-
-
-# Documented so that generated clients and fuzzers agree with the server.
-READ_ERRORS = _errors(400, 401, 404, 429, 503)
-WRITE_ERRORS = _errors(409, 423)
-# Documented, not enforced by FastAPI: a bad id stays a one-line 400 (app/ids.py).
-SPACE_ID_SCHEMA = {"pattern": SPACE_ID_PATTERN, "maxLength": SPACE_ID_MAX}
-SpaceId = Annotated[str, PathParam(json_schema_extra=SPACE_ID_SCHEMA)]
 
 
 class NewSpace(BaseModel):

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from app.server.schema import READ_ERRORS, WRITE_ERRORS, SpaceId
 from app.spaces import audit, members
 from app.spaces.roles import Action, require
 from app.spaces.space_manager import SpaceManager
@@ -50,11 +51,13 @@ class SpaceChange(BaseModel):
     model: str | None = None
 
 
-team_router = APIRouter(prefix="/my")
+team_router = APIRouter(prefix="/my", responses=READ_ERRORS)
 
 
 @team_router.patch("/spaces/{space_id}")
-def change_space(space_id: str, body: SpaceChange, user: Caller, spaces: Spaces) -> dict[str, Any]:
+def change_space(
+    space_id: SpaceId, body: SpaceChange, user: Caller, spaces: Spaces
+) -> dict[str, Any]:
     """Change the space's budgets or preferred model (admins); each change is audited."""
     from app.spaces.space_settings import update_space
 
@@ -65,19 +68,19 @@ def change_space(space_id: str, body: SpaceChange, user: Caller, spaces: Spaces)
 
 
 @team_router.get("/spaces/{space_id}/members")
-def list_members(space_id: str, user: Caller, spaces: Spaces) -> list[dict[str, Any]]:
+def list_members(space_id: SpaceId, user: Caller, spaces: Spaces) -> list[dict[str, Any]]:
     """The space's members and their roles (any member)."""
     return [m.to_json() for m in members.list_members(spaces, space_id, user)]
 
 
-@team_router.post("/spaces/{space_id}/members", status_code=201)
-def add_member(space_id: str, body: NewMember, user: Caller, spaces: Spaces) -> dict[str, Any]:
+@team_router.post("/spaces/{space_id}/members", status_code=201, responses=WRITE_ERRORS)
+def add_member(space_id: SpaceId, body: NewMember, user: Caller, spaces: Spaces) -> dict[str, Any]:
     """Add a member, or change a member's role (admins)."""
     return members.add_member(spaces, space_id, user, body.user_id, body.role).to_json()
 
 
 @team_router.delete("/spaces/{space_id}/members/{member}")
-def remove_member(space_id: str, member: str, user: Caller, spaces: Spaces) -> dict[str, Any]:
+def remove_member(space_id: SpaceId, member: str, user: Caller, spaces: Spaces) -> dict[str, Any]:
     """Remove a member (admins); their access ends at once, waiting runs included."""
     members.remove_member(spaces, space_id, user, member)
     return {"space_id": space_id, "removed": member}
@@ -85,7 +88,7 @@ def remove_member(space_id: str, member: str, user: Caller, spaces: Spaces) -> d
 
 @team_router.get("/spaces/{space_id}/audit")
 def read_audit(
-    space_id: str,
+    space_id: SpaceId,
     user: Caller,
     spaces: Spaces,
     since: Annotated[str | None, Query(max_length=64)] = None,

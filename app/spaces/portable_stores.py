@@ -30,7 +30,9 @@ from app.spaces.space_model import SpaceConfig
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 BATCH = 1_000
-SKIP_TABLES = ("schema_migrations",)
+# The migrations ledger, and the vault index: derived from the vault's files,
+# it is rebuilt by the first run (or ``spaces reindex``) on the imported space.
+SKIP_TABLES = ("schema_migrations", "vault_files", "vault_chunks")
 MEMORY_PREFIX = "mem0_"
 MEMORY_ROWS = "SELECT id::text, vector::text, payload, created_at FROM {} ORDER BY id"
 COPY_OUT = "COPY (SELECT {} FROM {}.{}) TO STDOUT (FORMAT csv, HEADER)"
