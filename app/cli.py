@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from app.cli_objects import add_objects_commands, objects_command
 from app.cli_runs import add_run_commands, run_command
 from app.errors import InvalidInput, SpacesError
+from app.llm import local as local_model
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--json", action="store_true")
 
     sub.add_parser("down", help="stop the embedded services this project started")
+    m = sub.add_parser("model", help="the local model (build it first: make local-model)")
+    m.add_argument("action", choices=["serve"], help="serve: start it on loopback")
     add_run_commands(sub)
     add_objects_commands(sub)
     return p
@@ -91,12 +94,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return run_command(args, settings)
     if args.command == "objects":
         return objects_command(args, settings)
+    if args.command == "model":
+        state = local_model.serve(settings)
+        print("\n".join(f"export {k}={v}" for k, v in local_model.model_env(state).items()))
+        return 0
     if args.command == "down":
-        stopped = [
-            name
-            for name, stop in (("postgres", stop_postgres), ("falkordb", stop_graph_server))
-            if stop(settings)
-        ]
+        services = (("postgres", stop_postgres), ("falkordb", stop_graph_server))
+        services += (("local model", local_model.stop),)
+        stopped = [name for name, stop in services if stop(settings)]
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
         return 0
     with SpaceManager(settings) as manager:

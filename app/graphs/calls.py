@@ -28,6 +28,7 @@ from app.errors import BudgetExceeded, ModelUnavailable
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
+from app.llm.structured import MethodRefused, bind_structured, other
 from app.settings import Settings
 from app.spaces.budget import SpaceBudget
 from app.spaces.documents import documents_for_prompt, open_documents_section
@@ -132,8 +133,14 @@ def invoke_model(
     seq: int = 0,
     max_output: int = MAX_OUTPUT_TOKENS,
     share: int | None = None,
+    flipped: bool = False,
 ) -> CallResult:
-    """Call ``model`` under the space's budget; the answer is the message or the ``schema`` object.
+    """Call ``model`` under the space's budget; the answer is the model's message.
+
+    With a ``schema``, the message carries the structured answer by each
+    model's method (the other method when ``flipped``); ``Scope.ask`` parses
+    and checks it. A server's HTTP 400 then raises ``MethodRefused``, so the
+    caller can try the other method.
 
     Raises ``BudgetExceeded`` before calling when neither the run's hold nor
     the space can cover the call's estimate (its prompt plus ``max_output``,
@@ -147,11 +154,11 @@ def invoke_model(
     thread_id = thread_id_of(config)
     hold = budget.reserve(estimate, thread_id=thread_id)
 
-    def shape(chat_model: Any) -> Any:
+    def shape(chat_model: Any, method: str) -> Any:
         if max_output != MAX_OUTPUT_TOKENS and "max_tokens" in type(chat_model).model_fields:
             chat_model = chat_model.model_copy(update={"max_tokens": max_output})
         if schema is not None:
-            return chat_model.with_structured_output(schema, method="function_calling")
+            return bind_structured(chat_model, schema, other(method) if flipped else method)
         if tools:
             return chat_model.bind_tools(list(tools))
         return chat_model
@@ -175,7 +182,10 @@ def invoke_model(
             )
         except _provider_errors() as exc:
             # After the client's retries and every fallback: one line, and the run resumes later.
-            raise ModelUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            failure = ModelUnavailable(f"{type(exc).__name__}: {exc}")
+            if schema is not None and getattr(exc, "status_code", None) == 400:
+                raise MethodRefused(failure) from exc
+            raise failure from exc
     except BaseException:
         # A call that failed after its model answered (a parse error) still spent tokens.
         if recorder.total_tokens:
