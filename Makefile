@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench down clean
+.PHONY: install demo test test-all lint bench down clean local-model
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required: install python3.12 (or set PYTHON=/path/to/python3.12)" >&2; exit 1; }
@@ -35,6 +35,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/rpi_bench.py
 	PYTHONPATH=. $(BIN)/python bench/research_bench.py
 	PYTHONPATH=. $(BIN)/python bench/sse_bench.py
+
+# llama-server (built from the pinned llama-cpp-python sdist) and SmolLM2-135M, cached
+# under SPACES_HOME; `spaces model serve` starts it (README "Models").
+local-model: $(STAMP)
+	$(BIN)/python -m app.llm.local build
 
 down: $(STAMP)
 	$(BIN)/spaces down

@@ -241,3 +241,53 @@ def test_an_openai_model_with_no_key_and_no_endpoint_is_refused(settings, space)
     )
     with pytest.raises(InvalidInput, match="neither is set"):
         resolve_chat_model("openai:gpt-4o-mini", bare)
+
+
+FAKE_SERVER = """#!{python}
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+args = sys.argv
+HTTPServer((args[args.index("--host") + 1], int(args[args.index("--port") + 1])), H).serve_forever()
+"""
+
+
+def test_model_serve_and_down_manage_the_local_server(tmp_path) -> None:
+    """``spaces model serve`` without a build says so; with one it serves on loopback until down."""
+    import os
+    import sys
+
+    from app.llm import local
+    from tests.conftest import make_settings, run_cli
+
+    home = make_settings(tmp_path)
+    unbuilt = run_cli(home, "model", "serve")
+    assert unbuilt.returncode == 2
+    assert unbuilt.stderr == "spaces: the local model is not built: run 'make local-model' first\n"
+    binary = local.server_binary(home)
+    binary.parent.mkdir(parents=True)
+    binary.write_text(FAKE_SERVER.format(python=sys.executable))
+    binary.chmod(0o755)
+    local.model_file(home).write_bytes(b"GGUF")
+    served = run_cli(home, "model", "serve")
+    try:
+        assert served.returncode == 0, served.stderr
+        lines = dict(ln.removeprefix("export ").split("=", 1) for ln in served.stdout.splitlines())
+        assert lines["SPACES_MODEL"] == "openai:smollm2@json_schema"
+        assert lines["OPENAI_BASE_URL"].startswith("http://127.0.0.1:")
+        pid = local.running(home)["pid"]
+        assert run_cli(home, "model", "serve").stdout == served.stdout  # the same server
+        down = run_cli(home, "down")
+        assert "local model" in down.stdout and local.running(home) is None
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    finally:
+        local.stop(home)  # if an assertion failed with it running
