@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, SpacesError
 from app.graphs.citations import check_citations
 from app.graphs.rpi.planning import validate_plan
 from app.llm import local
@@ -180,18 +180,22 @@ def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query
     """One run to its end (approving the plan), with its checks."""
     events: list[dict] = []
     started, model_before = time.perf_counter(), proxy.model_s
-    result = runner.start(graph, space_id, query, context_spec=SPEC, on_event=events.append)
-    repairs, problem = 0, ""
-    if graph == "rpi" and result.status == "awaiting_approval":
-        repairs = len(result.request.get("repairs") or [])
-        try:
-            validate_plan(result.plan)
-        except InvalidInput as exc:
-            problem = f"invalid plan: {exc}"
-        result = runner.resume(result.thread_id, {"action": "approve"}, on_event=events.append)
+    repairs, problem, status = 0, "", "failed"
+    try:
+        result = runner.start(graph, space_id, query, context_spec=SPEC, on_event=events.append)
+        if graph == "rpi" and result.status == "awaiting_approval":
+            repairs = len(result.request.get("repairs") or [])
+            try:
+                validate_plan(result.plan)
+            except InvalidInput as exc:
+                problem = f"invalid plan: {exc}"
+            result = runner.resume(result.thread_id, {"action": "approve"}, on_event=events.append)
+        status = result.status
+    except SpacesError as exc:  # a model failure stops the run (it could be resumed)
+        problem = str(exc)
     wall, model = time.perf_counter() - started, proxy.model_s - model_before
-    if result.status != "completed":
-        problem = problem or f"{result.status}: {result.error}"
+    if status != "completed":
+        problem = problem or f"{status}: {result.error}"
     else:
         vault = SpaceManager(runner.settings, runner.backends).open_space(space_id).vault
         research = vault.read_note(result.artifacts["research"]).text
@@ -208,7 +212,9 @@ def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query
         for e in events
         if e.get("event_type") == "facts.repaired"
     )
-    return RunStats(graph, query, result.status, not problem, reasks, repairs, wall, model, problem)
+    stats = RunStats(graph, query, status, not problem, reasks, repairs, wall, model, problem)
+    print(report_line(stats), flush=True)
+    return stats
 
 
 def run_all(settings: Settings, space_id: str, proxy: TimingProxy) -> list[RunStats]:
@@ -235,13 +241,16 @@ def report(stats: list[RunStats]) -> str:
         f"our own time per run: {statistics.mean(s.own_s for s in stats):.2f} s "
         f"(model time per run: {statistics.mean(s.model_s for s in stats):.2f} s)",
     ]
-    for s in stats:
-        mark = "ok " if s.complete else "NO "
-        lines.append(
-            f"  {mark}{s.graph:<8} reasks={s.reasks} repairs={s.repairs} "
-            f"own={s.own_s:.2f}s model={s.model_s:.1f}s {s.query} {s.problem}"
-        )
-    return "\n".join(lines)
+    return "\n".join(lines + [report_line(s) for s in stats])
+
+
+def report_line(s: RunStats) -> str:
+    """One run on one line."""
+    mark = "ok " if s.complete else "NO "
+    return (
+        f"  {mark}{s.graph:<8} reasks={s.reasks} repairs={s.repairs} "
+        f"own={s.own_s:.2f}s model={s.model_s:.1f}s {s.query} {s.problem[:200]}"
+    )
 
 
 def main() -> int:

@@ -20,7 +20,7 @@ from app.graphs.rpi.state import Plan
 from app.llm.resolve import resolve_chat_model
 from app.runner import Runner
 from tests.conftest import graph_deps, node_scope_for
-from tests.fake_openai import FakeOpenAI, completion, error
+from tests.fake_openai import FakeOpenAI, completion, llama_server_like, no_response_format
 
 GOOD = {
     "title": "Pump report",
@@ -133,35 +133,13 @@ def test_an_empty_answer_then_a_plan_completes(settings, space) -> None:
     assert waiting.status == "awaiting_approval" and waiting.plan == GOOD
 
 
-def _llama_server_like(plan: dict):
-    """Honours json_schema, turns a named tool_choice into auto (and then answers in prose)."""
-
-    def responder(body: dict):
-        if body.get("response_format"):
-            return 200, completion(json.dumps(plan))
-        return 200, completion("Sure! Here is a plan: first collect facts, then write.")
-
-    return responder
-
-
-def _no_response_format(plan: dict):
-    """Refuses response_format with HTTP 400, honours a forced tool call."""
-
-    def responder(body: dict):
-        if body.get("response_format"):
-            return error(400, "response_format is not supported")
-        return 200, completion(tool_calls=[{"name": "Plan", "args": plan}])
-
-    return responder
-
-
 @pytest.mark.parametrize(
     ("model", "server", "methods"),
     [
-        ("openai:m", _llama_server_like, ["tools", "json_schema"]),  # falls back
-        ("openai:m@json_schema", _llama_server_like, ["json_schema"]),  # chosen: one call
-        ("openai:m@json_schema", _no_response_format, ["json_schema", "tools"]),  # falls back
-        ("openai:m@tools", _no_response_format, ["tools"]),
+        ("openai:m", llama_server_like, ["tools", "json_schema"]),  # falls back
+        ("openai:m@json_schema", llama_server_like, ["json_schema"]),  # chosen: one call
+        ("openai:m@json_schema", no_response_format, ["json_schema", "tools"]),  # falls back
+        ("openai:m@tools", no_response_format, ["tools"]),
     ],
 )
 def test_structured_output_method_per_model_with_fallback(
@@ -291,3 +269,18 @@ def test_model_serve_and_down_manage_the_local_server(tmp_path) -> None:
             os.kill(pid, 0)
     finally:
         local.stop(home)  # if an assertion failed with it running
+
+
+def test_an_answer_cut_at_the_output_limit_is_counted_and_reasked(settings, space, manager) -> None:
+    cut = completion('{"title": "Pump report", "steps": [{"id": "s1", "descr')
+    cut["choices"][0]["finish_reason"] = "length"
+    replies = [cut, completion(json.dumps(GOOD))]
+    with FakeOpenAI(lambda body: (200, replies[min(len(s.requests), 2) - 1])) as s:
+        scope = node_scope_for(_wired(settings, s), space.space_id, f"c-{space.space_id}")
+        scope.model = "openai:m@json_schema"
+        plan = scope.ask([HumanMessage("plan it")], schema=Plan)
+    assert plan == Plan.model_validate(GOOD)
+    assert all(r.get("response_format") for r in s.requests)  # cut off is no method failure
+    assert "cut off at the output limit" in s.requests[1]["messages"][-1]["content"]
+    usage = manager.get_usage(space.space_id)
+    assert usage.api_calls_used == 2 and usage.tokens_used == 240  # the cut answer is paid too

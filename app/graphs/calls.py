@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import openai
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
@@ -64,10 +65,13 @@ class UsageRecorder(BaseCallbackHandler):
                 usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
                 if usage:
                     tokens_in = int(usage.get("input_tokens", 0))
-                    tokens_out = int(usage.get("output_tokens", 0))
-                    self.input_tokens += tokens_in
-                    self.output_tokens += tokens_out
-                    self.cost_usd += cost_usd(model, tokens_in, tokens_out)
+                    self.add(model, tokens_in, int(usage.get("output_tokens", 0)))
+
+    def add(self, model: str, tokens_in: int, tokens_out: int) -> None:
+        """Count one call's usage and price."""
+        self.input_tokens += tokens_in
+        self.output_tokens += tokens_out
+        self.cost_usd += cost_usd(model, tokens_in, tokens_out)
 
     @property
     def total_tokens(self) -> int:
@@ -76,11 +80,23 @@ class UsageRecorder(BaseCallbackHandler):
 
 
 def _provider_errors() -> tuple[type[BaseException], ...]:
-    import openai
     from pydantic import ValidationError
 
     # A model that answers with arguments our schema refuses is a provider failure too.
     return (openai.OpenAIError, ValidationError)
+
+
+def _cut_off(exc: openai.LengthFinishReasonError, recorder: UsageRecorder) -> AIMessage:
+    """The answer the client refused to parse because it hit the length limit, and its usage.
+
+    With ``response_format`` the OpenAI client raises instead of returning a
+    cut JSON object; the tokens were spent all the same.
+    """
+    done = exc.completion
+    if done.usage is not None:
+        recorder.add(done.model, done.usage.prompt_tokens, done.usage.completion_tokens)
+    content = done.choices[0].message.content if done.choices else ""
+    return AIMessage(content=content or "", response_metadata={"finish_reason": "length"})
 
 
 def call_key(config: RunnableConfig, seq: int) -> str:
@@ -180,6 +196,8 @@ def invoke_model(
             result = runnable.invoke(
                 list(messages), merge_configs(config, {"callbacks": [recorder]})
             )
+        except openai.LengthFinishReasonError as exc:
+            result = _cut_off(exc, recorder)  # an answer, if too long: the caller re-asks
         except _provider_errors() as exc:
             # After the client's retries and every fallback: one line, and the run resumes later.
             failure = ModelUnavailable(f"{type(exc).__name__}: {exc}")

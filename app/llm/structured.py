@@ -93,8 +93,15 @@ def _json_in(text: str) -> Any:
     return None
 
 
+def cut_off(message: AIMessage) -> bool:
+    """Whether the answer stopped at the output limit (a cut object is no method failure)."""
+    return (message.response_metadata or {}).get("finish_reason") == "length"
+
+
 def structured_args(message: AIMessage, schema: type[BaseModel]) -> tuple[Any, str | None]:
     """``(object, None)`` from the answer, or ``(None, what was wrong)``."""
+    if cut_off(message) and _json_in(str(message.content or "")) is None:
+        return None, f"the {schema.__name__} was cut off at the output limit: make it shorter"
     for call in message.tool_calls:
         if call["name"] == schema.__name__:
             return call["args"], None
@@ -169,7 +176,8 @@ def ask_valid(
         if schema is not None:
             raw, error_or_none = structured_args(message, schema)
             if raw is None:
-                flipped = not flipped  # this method gave nothing: try the other one
+                if not cut_off(message):
+                    flipped = not flipped  # this method gave nothing: try the other one
                 error = str(error_or_none)
                 history += _reask(message, None, error, what)
                 continue
