@@ -114,6 +114,8 @@ def _show_request(result: RunResult) -> None:
     for step in plan.get("steps", []):
         after = f" (after {', '.join(step['depends_on'])})" if step["depends_on"] else ""
         print(f"  {step['id']}: {step['description']}{after}")
+    for repair in request.get("repairs") or []:
+        print(f"  repaired: {repair}")
     print(
         f"Estimated: {request.get('estimated_tokens', 0):,} tokens, "
         f"${request.get('estimated_cost_usd', 0):.4f}"
