@@ -92,7 +92,7 @@ class TimingProxy:
     """A loopback proxy to the model server that adds up the time its calls take."""
 
     def __init__(self, upstream: str):
-        self.model_s = 0.0
+        self.calls: list[list[float]] = []  # [start, end] of every call; end inf while open
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -103,13 +103,14 @@ class TimingProxy:
                     data=body,
                     headers={"Content-Type": "application/json"},
                 )
-                started = time.perf_counter()
+                call = [time.perf_counter(), float("inf")]
+                outer.calls.append(call)
                 try:
                     with urllib.request.urlopen(request, timeout=600) as reply:
                         status, data = reply.status, reply.read()
                 except urllib.error.HTTPError as exc:
                     status, data = exc.code, exc.read()
-                outer.model_s += time.perf_counter() - started
+                call[1] = time.perf_counter()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -122,6 +123,21 @@ class TimingProxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def model_s(self, since: float, until: float) -> float:
+        """Time in ``[since, until]`` when at least one call was waiting for the model.
+
+        Calls overlap (sub-agents in parallel; a client that timed out and
+        retried while the server still worked on the first request), so
+        this is the length of their union, not their sum.
+        """
+        spans = sorted((max(a, since), min(b, until)) for a, b in self.calls if b > since)
+        total, reach = 0.0, since
+        for start, end in spans:
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
 
     def close(self) -> None:
         """Stop listening."""
@@ -179,7 +195,7 @@ def _listed(note: str) -> list[dict]:
 def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query: str) -> RunStats:
     """One run to its end (approving the plan), with its checks."""
     events: list[dict] = []
-    started, model_before = time.perf_counter(), proxy.model_s
+    started = time.perf_counter()
     repairs, problem, status = 0, "", "failed"
     try:
         result = runner.start(graph, space_id, query, context_spec=SPEC, on_event=events.append)
@@ -193,7 +209,8 @@ def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query
         status = result.status
     except SpacesError as exc:  # a model failure stops the run (it could be resumed)
         problem = str(exc)
-    wall, model = time.perf_counter() - started, proxy.model_s - model_before
+    ended = time.perf_counter()
+    wall, model = ended - started, proxy.model_s(started, ended)
     if status != "completed":
         problem = problem or f"{status}: {result.error}"
     else:
