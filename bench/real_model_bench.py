@@ -184,9 +184,12 @@ def build_space(manager: SpaceManager, space_id: str) -> None:
 
 
 def _listed(note: str) -> list[dict]:
-    """The sources a research note lists (``[n] ...`` lines under "## Sources")."""
+    """The sources a research note lists (``[n] ...`` lines under its last "## Sources").
+
+    The last: a small model sometimes writes a "## Sources" heading of its own.
+    """
     found = []
-    for line in note.partition("## Sources")[2].splitlines():
+    for line in note.rpartition("## Sources")[2].splitlines():
         number = line[1 : line.find("]")] if line.startswith("[") else ""
         if number.isdigit():
             found.append({"n": int(number), "text": ""})
@@ -221,7 +224,7 @@ def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query
     else:
         vault = SpaceManager(runner.settings, runner.backends).open_space(space_id).vault
         research = vault.read_note(result.artifacts["research"]).text
-        bodies = {"research": research.partition("## Sources")[0]}
+        bodies = {"research": research.rpartition("## Sources")[0]}
         if result.artifacts.get("implementation"):
             bodies["implementation"] = vault.read_note(result.artifacts["implementation"]).text
         for kind, body in bodies.items():
