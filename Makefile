@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench serve down clean
+.PHONY: install demo test test-all lint bench serve down clean local-model
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required: install python3.12 (or set PYTHON=/path/to/python3.12)" >&2; exit 1; }
@@ -41,6 +41,11 @@ bench: $(STAMP)
 # The Agent Server API on Aegra (Postgres + Redis), durable: `spaces serve --instances N`.
 serve: $(STAMP)
 	$(BIN)/spaces serve
+
+# llama-server (built from the pinned llama-cpp-python sdist) and SmolLM2-135M, cached
+# under SPACES_HOME; `spaces model serve` starts it (README "Models").
+local-model: $(STAMP)
+	$(BIN)/python -m app.llm.local build
 
 down: $(STAMP)
 	$(BIN)/spaces down

@@ -22,6 +22,7 @@ from app.cli_runs import add_run_commands, run_command, runs_command
 from app.cli_serve import add_serve_command, serve_command
 from app.errors import InvalidInput, SpacesError
 from app.failures import STORE_ERRORS, store_failure
+from app.llm import local as local_model
 from app.services.aegra import stop_instances
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
@@ -82,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--json", action="store_true")
 
     sub.add_parser("down", help="stop the embedded services this project started")
+    m = sub.add_parser("model", help="the local model (build it first: make local-model)")
+    m.add_argument("action", choices=["serve"], help="serve: start it on loopback")
     add_run_commands(sub)
     add_objects_commands(sub)
     add_memory_commands(sub)
@@ -122,9 +125,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return serve_command(args, settings)
     if args.command in _TEAM:
         return _TEAM[args.command](args, settings)
+    if args.command == "model":
+        state = local_model.serve(settings)
+        print("\n".join(f"export {k}={v}" for k, v in local_model.model_env(state).items()))
+        return 0
     if args.command == "down":
         services = (("aegra", stop_instances), ("redis", stop_redis), ("postgres", stop_postgres),
-                    ("falkordb", stop_graph_server))  # fmt: skip
+                    ("falkordb", stop_graph_server), ("local model", local_model.stop))  # fmt: skip
         stopped = [name for name, stop in services if stop(settings)]
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
         return 0

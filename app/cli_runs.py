@@ -135,6 +135,8 @@ def _show_request(result: RunResult) -> None:
     for step in plan.get("steps", []):
         after = f" (after {', '.join(step['depends_on'])})" if step["depends_on"] else ""
         _say(printable(f"  {step['id']}: {step['description']}{after}"))
+    for repair in request.get("repairs") or []:
+        _say(printable(f"  repaired: {repair}"))
     _say(
         f"Estimated: {request.get('estimated_tokens', 0):,} tokens, "
         f"${request.get('estimated_cost_usd', 0):.4f}"

@@ -51,6 +51,7 @@ class RunResult:
     request: dict[str, Any] | None = None  # the pending interrupt's value
     findings: list[dict[str, Any]] | None = None  # research runs only
     refused: bool = False  # refused at admission (a user error), nothing of the space touched
+    unverified_citations: int | None = None  # [n] naming no listed source, marked [n?]
 
     def to_json(self) -> dict[str, Any]:
         """The status document the CLI prints with ``--json``."""
@@ -67,6 +68,8 @@ class RunResult:
         )
         if self.findings is not None:
             doc["findings"] = self.findings
+        if self.unverified_citations is not None:
+            doc["unverified_citations"] = self.unverified_citations
         if self.error:
             doc["error"] = self.error
         return doc
@@ -289,4 +292,5 @@ class Runner:
             error=values.get("error"),
             findings=values.get("findings"),
             refused=refused,
+            unverified_citations=values.get("unverified_citations"),
         )

@@ -96,3 +96,28 @@ class FakeOpenAI:
 def error(status: int, message: str) -> tuple[int, dict[str, Any]]:
     """An OpenAI-style error reply."""
     return status, {"error": {"message": message, "type": "server_error", "code": None}}
+
+
+def llama_server_like(args: dict[str, Any]) -> Responder:
+    """Like llama.cpp's ``llama-server``: honours ``response_format: json_schema`` (answering
+    ``args``) but turns a named ``tool_choice`` into "auto", so a small model answers in prose.
+    """
+
+    def responder(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if body.get("response_format"):
+            return 200, completion(json.dumps(args))
+        return 200, completion("Sure! Here is a plan: first collect facts, then write.")
+
+    return responder
+
+
+def no_response_format(args: dict[str, Any]) -> Responder:
+    """Like servers that refuse ``response_format`` (HTTP 400) but honour a forced tool call."""
+
+    def responder(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if body.get("response_format"):
+            return error(400, "response_format is not supported")
+        name = body["tool_choice"]["function"]["name"]
+        return 200, completion(tool_calls=[{"name": name, "args": args}])
+
+    return responder

@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 
 from app.errors import InvalidInput, SpaceArchived
 from app.graphs.context import RunContext
-from app.llm.resolve import SCRIPTED, model_names, scripted_factory
+from app.llm.resolve import SCRIPTED, check_reachable, model_names, scripted_factory
 from app.settings import Settings
 from app.spaces.roles import Action, require
 from app.spaces.space_manager import SpaceHandle, SpaceManager
@@ -76,9 +76,13 @@ def authorize(
 
 
 def run_model(context: RunContext, space: SpaceHandle, settings: Settings) -> str:
-    """The run's model: the context's, else the space's preferred, else ``SPACES_MODEL``."""
+    """The run's model: the context's, else the space's preferred, else ``SPACES_MODEL``.
+
+    An unknown name, or an ``openai:`` model with neither a key nor an
+    endpoint to call, is refused now, before any connection.
+    """
     spec = context.model or space.config.preferred_model or settings.model
     for name in model_names(spec):  # refuse an unknown name now, not at the first call
         if name.startswith(SCRIPTED):
             scripted_factory(name, settings)
-    return spec
+    return check_reachable(spec, settings)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import openai
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
@@ -28,6 +29,7 @@ from app.errors import BudgetExceeded, ModelUnavailable
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
+from app.llm.structured import MethodRefused, bind_structured, other
 from app.settings import Settings
 from app.spaces.budget import SpaceBudget
 from app.spaces.documents import documents_for_prompt, open_documents_section
@@ -63,10 +65,13 @@ class UsageRecorder(BaseCallbackHandler):
                 usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
                 if usage:
                     tokens_in = int(usage.get("input_tokens", 0))
-                    tokens_out = int(usage.get("output_tokens", 0))
-                    self.input_tokens += tokens_in
-                    self.output_tokens += tokens_out
-                    self.cost_usd += cost_usd(model, tokens_in, tokens_out)
+                    self.add(model, tokens_in, int(usage.get("output_tokens", 0)))
+
+    def add(self, model: str, tokens_in: int, tokens_out: int) -> None:
+        """Count one call's usage and price."""
+        self.input_tokens += tokens_in
+        self.output_tokens += tokens_out
+        self.cost_usd += cost_usd(model, tokens_in, tokens_out)
 
     @property
     def total_tokens(self) -> int:
@@ -75,11 +80,23 @@ class UsageRecorder(BaseCallbackHandler):
 
 
 def _provider_errors() -> tuple[type[BaseException], ...]:
-    import openai
     from pydantic import ValidationError
 
     # A model that answers with arguments our schema refuses is a provider failure too.
     return (openai.OpenAIError, ValidationError)
+
+
+def _cut_off(exc: openai.LengthFinishReasonError, recorder: UsageRecorder) -> AIMessage:
+    """The answer the client refused to parse because it hit the length limit, and its usage.
+
+    With ``response_format`` the OpenAI client raises instead of returning a
+    cut JSON object; the tokens were spent all the same.
+    """
+    done = exc.completion
+    if done.usage is not None:
+        recorder.add(done.model, done.usage.prompt_tokens, done.usage.completion_tokens)
+    content = done.choices[0].message.content if done.choices else ""
+    return AIMessage(content=content or "", response_metadata={"finish_reason": "length"})
 
 
 def call_key(config: RunnableConfig, seq: int) -> str:
@@ -132,8 +149,14 @@ def invoke_model(
     seq: int = 0,
     max_output: int = MAX_OUTPUT_TOKENS,
     share: int | None = None,
+    flipped: bool = False,
 ) -> CallResult:
-    """Call ``model`` under the space's budget; the answer is the message or the ``schema`` object.
+    """Call ``model`` under the space's budget; the answer is the model's message.
+
+    With a ``schema``, the message carries the structured answer by each
+    model's method (the other method when ``flipped``); ``Scope.ask`` parses
+    and checks it. A server's HTTP 400 then raises ``MethodRefused``, so the
+    caller can try the other method.
 
     Raises ``BudgetExceeded`` before calling when neither the run's hold nor
     the space can cover the call's estimate (its prompt plus ``max_output``,
@@ -147,11 +170,11 @@ def invoke_model(
     thread_id = thread_id_of(config)
     hold = budget.reserve(estimate, thread_id=thread_id)
 
-    def shape(chat_model: Any) -> Any:
+    def shape(chat_model: Any, method: str) -> Any:
         if max_output != MAX_OUTPUT_TOKENS and "max_tokens" in type(chat_model).model_fields:
             chat_model = chat_model.model_copy(update={"max_tokens": max_output})
         if schema is not None:
-            return chat_model.with_structured_output(schema, method="function_calling")
+            return bind_structured(chat_model, schema, other(method) if flipped else method)
         if tools:
             return chat_model.bind_tools(list(tools))
         return chat_model
@@ -173,9 +196,14 @@ def invoke_model(
             result = runnable.invoke(
                 list(messages), merge_configs(config, {"callbacks": [recorder]})
             )
+        except openai.LengthFinishReasonError as exc:
+            result = _cut_off(exc, recorder)  # an answer, if too long: the caller re-asks
         except _provider_errors() as exc:
             # After the client's retries and every fallback: one line, and the run resumes later.
-            raise ModelUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            failure = ModelUnavailable(f"{type(exc).__name__}: {exc}")
+            if schema is not None and getattr(exc, "status_code", None) == 400:
+                raise MethodRefused(failure) from exc
+            raise failure from exc
     except BaseException:
         # A call that failed after its model answered (a parse error) still spent tokens.
         if recorder.total_tokens:

@@ -23,6 +23,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Command
+from pydantic import BaseModel
 
 from app.errors import BudgetExceeded, ModelUnavailable, SpacesError, StoreUnavailable
 from app.graphs.admission import authorize, run_context
@@ -31,6 +32,7 @@ from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.events import Writer, emit
 from app.llm.resolve import MAX_OUTPUT_TOKENS
+from app.llm.structured import ask_valid
 from app.settings import Settings
 from app.spaces import audit
 from app.spaces.budget import SpaceBudget
@@ -84,7 +86,8 @@ class Scope:
         self,
         messages: Sequence[BaseMessage],
         *,
-        schema: type | None = None,
+        schema: type[BaseModel] | None = None,
+        validate: Callable[[Any], Any] | None = None,
         tools: Sequence[Any] = (),
         max_output: int = MAX_OUTPUT_TOKENS,
         share: int | None = None,
@@ -92,9 +95,37 @@ class Scope:
     ) -> Any:
         """Call the run's model under the budget and report the space's usage.
 
-        Calls are numbered in the order a node makes them; a node that re-runs
-        after a crash makes them in the same order, so each is counted once.
+        With a ``schema`` (and/or ``validate``, which raises ``InvalidInput``
+        or returns the value to use), an unusable answer is re-asked with its
+        error, at most twice more, each re-ask a counted, budgeted call and a
+        ``model.reasked`` event; then ``InvalidOutput`` (see
+        ``app.llm.structured``). Calls are numbered in the order a node makes
+        them; a node that re-runs after a crash makes them in the same order,
+        so each is counted once.
         """
+        if schema is None and validate is None:
+            return self._call(messages, None, tools, max_output, share, model, False)
+
+        def call(history: list[BaseMessage], flipped: bool) -> Any:
+            return self._call(history, schema, tools, max_output, share, model, flipped)
+
+        def reasked(attempt: int, error: str) -> None:
+            what = schema.__name__ if schema is not None else "answer"
+            self.emit("model.reasked", what=what, attempt=attempt, error=error[:300])
+
+        return ask_valid(call, messages, schema=schema, validate=validate, on_reask=reasked)
+
+    def _call(
+        self,
+        messages: Sequence[BaseMessage],
+        schema: type[BaseModel] | None,
+        tools: Sequence[Any],
+        max_output: int,
+        share: int | None,
+        model: str | None,
+        flipped: bool,
+    ) -> Any:
+        """One numbered, budgeted model call; its answer."""
         seq, self._calls = self._calls, self._calls + 1
         name = model or self.model
         if name is None:
@@ -102,7 +133,7 @@ class Scope:
         done = invoke_model(
             self.space, self.budget, self.settings, self.config,
             model=name, messages=messages, schema=schema, tools=tools, seq=seq,
-            max_output=max_output, share=share,
+            max_output=max_output, share=share, flipped=flipped,
         )  # fmt: skip
         self.emit(
             "usage.updated", key=call_key(self.config, seq), tokens_used=done.tokens_used,

@@ -7,8 +7,8 @@ answer from them:
 
 - research: quotes the source passages that share the most words with the
   query, verbatim, each with its ``[n]`` citation;
-- structured output for our schemas (``Plan``, ``KeyFacts``), through the
-  same tool-calling path LangChain uses for real models;
+- structured output for our schemas (``Plan``, ``KeyFacts``, ``Relevant``),
+  by either method: a forced tool call or ``response_format: json_schema``;
 - tool calls: asks for ``http_get`` when a step (or an agent's instruction)
   names a URL and has no result yet;
 - chat (``app/graphs/chat/prompts.py``): a task plan (``TaskPlan``) that
@@ -270,7 +270,11 @@ class OfflineChatModel(BaseChatModel):
         tool_results = [str(m.content) for m in messages if isinstance(m, ToolMessage)]
         urls = _URL.findall(_tag(prompt, "step") or _tag(prompt, "instruction"))
         message: AIMessage
-        if forced in SCHEMAS:
+        asked = ((kwargs.get("response_format") or {}).get("json_schema") or {}).get("name")
+        if asked in SCHEMAS:  # the json_schema method: the object as the message text
+            out_text = json.dumps(SCHEMAS[asked](prompt))
+            message = AIMessage(content=out_text)
+        elif forced in SCHEMAS:
             message, out_text = _tool_call(forced, SCHEMAS[forced](prompt))
         elif "http_get" in tools and not tool_results and urls:
             message, out_text = _tool_call("http_get", {"url": urls[0]})

@@ -19,7 +19,10 @@ PRICES: dict[str, tuple[float, float]] = {
 
 
 def bare_name(model: str) -> str:
-    """``openai:gpt-4o`` and ``openai/gpt-4o`` -> ``gpt-4o``."""
+    """``openai:gpt-4o``, ``openai/gpt-4o`` and ``openai:gpt-4o@tools`` -> ``gpt-4o``."""
+    from app.llm.structured import split_method
+
+    model = split_method(model)[0]
     for prefix in ("openai:", "openai/"):
         if model.startswith(prefix):
             return model[len(prefix) :]

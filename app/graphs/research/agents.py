@@ -17,7 +17,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from app.errors import BudgetExceeded, ModelUnavailable
+from app.errors import BudgetExceeded, InvalidInput, ModelUnavailable
 from app.graphs.admission import run_context
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
@@ -41,6 +41,7 @@ from app.graphs.research.tools import (
     search_vault,
 )
 from app.graphs.scope import Scope, open_scope
+from app.llm.structured import InvalidOutput
 from app.spaces.documents import documents_for_prompt
 
 log = logging.getLogger(__name__)
@@ -77,18 +78,26 @@ def _select(
     if not found:
         return [], False
     prompt = selection_prompt(task["query"], [f["text"] for f in found], top_k)
+
+    def known(answer: Relevant) -> Relevant:
+        wrong = [n for n in answer.ids if not 1 <= n <= len(found)]
+        if wrong:
+            raise InvalidInput(f"no candidate {wrong[0]}: the candidates are 1 to {len(found)}")
+        return answer
+
     try:
         answer = scope.ask(
             [SystemMessage(SELECT_SYSTEM), HumanMessage(prompt)],
             schema=Relevant,
+            validate=known,
             max_output=SELECT_MAX_OUTPUT,
             share=task["token_share"],  # checked with the open documents included
         )
     except (BudgetExceeded, ModelUnavailable):
         return found[:top_k], True
-    if answer is None:  # the model did not use the schema: keep the ranking we have
+    except InvalidOutput:  # still unusable after the re-asks: keep the ranking we have
         return found[:top_k], False
-    chosen = [found[n - 1] for n in dict.fromkeys(answer.ids) if 1 <= n <= len(found)]
+    chosen = [found[n - 1] for n in dict.fromkeys(answer.ids)]
     return chosen[:top_k], False
 
 

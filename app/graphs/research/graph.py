@@ -19,6 +19,7 @@ from langgraph.types import Command, Send
 
 from app.errors import BudgetExceeded, SpacesError
 from app.graphs.admission import check_query, run_context, run_model
+from app.graphs.citations import check_citations
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import AGENT_SHARE, research_estimate
@@ -95,14 +96,19 @@ def prepare(state: ResearchState, scope: Scope) -> Command[AfterPrepare]:
 
 
 def synthesize(state: ResearchState, scope: Scope) -> Command[Literal["publish", "finish"]]:
-    """Write the research note's body from the numbered sources, citing them as [n]."""
+    """Write the research note's body from the numbered sources, citing them as [n].
+
+    Citations of sources that are not listed are marked ``[n?]`` and quotes
+    not found in their source ``[quote?]`` (``app.graphs.citations``).
+    """
     findings = state.get("findings") or []
     sources = number_sources(findings)
     messages = [
         SystemMessage(SYSTEM),
         HumanMessage(synthesis_prompt(state["query"], sources)),
     ]
-    body = str(scope.ask(messages).content).strip()
+    checked = check_citations(str(scope.ask(messages).content).strip(), sources, state["query"])
+    body = checked.text
     failed = [f for f in findings if f.get("error")]
     parts = [body]
     if failed:
@@ -112,7 +118,15 @@ def synthesize(state: ResearchState, scope: Scope) -> Command[Literal["publish",
     parts.append(
         "## Sources\n\n" + ("\n".join(source_line(s) for s in sources) or "No sources found.")
     )
-    return Command(goto="publish", update={"research": "\n\n".join(parts), "sources": sources})
+    return Command(
+        goto="publish",
+        update={
+            "research": "\n\n".join(parts),
+            "sources": sources,
+            "unverified_citations": checked.unverified_citations,
+            "unverified_quotes": checked.unverified_quotes,
+        },
+    )
 
 
 def publish(state: ResearchState, scope: Scope) -> Command[Literal["finish"]]:
@@ -129,6 +143,8 @@ def publish(state: ResearchState, scope: Scope) -> Command[Literal["finish"]]:
             "model": state["model"],
             "tokens": tokens,
             "query": state["query"],
+            "unverified_citations": state.get("unverified_citations", 0),
+            "unverified_quotes": state.get("unverified_quotes", 0),
             "tags": ["spaces/research"],
         },
         links=state.get("related_notes") or (),

@@ -60,6 +60,8 @@ class ResearchOutput(TypedDict, total=False):
     research_path: str
     sources: list[dict[str, Any]]
     findings: list[Finding]
+    unverified_citations: int
+    unverified_quotes: int
 
 
 class ResearchState(TypedDict, total=False):
@@ -75,6 +77,8 @@ class ResearchState(TypedDict, total=False):
     research: str
     research_path: str
     sources: list[dict[str, Any]]
+    unverified_citations: int
+    unverified_quotes: int
     status: str
     error: str | None
 

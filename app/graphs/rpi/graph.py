@@ -22,13 +22,14 @@ from langgraph.types import Command, interrupt
 
 from app.errors import BudgetExceeded, InvalidInput, SpacesError
 from app.graphs.admission import check_query, run_context, run_model
+from app.graphs.citations import check_citations
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import rpi_estimate
 from app.graphs.notes import claim_note_dir
 from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
-from app.graphs.rpi.planning import validate_plan
+from app.graphs.rpi.planning import repair_plan, salvage_facts, validate_plan
 from app.graphs.rpi.prompts import (
     FACTS_SYSTEM,
     IMPLEMENT_SYSTEM,
@@ -39,7 +40,7 @@ from app.graphs.rpi.prompts import (
 )
 from app.graphs.rpi.save import estimate_plan, implementation_text, save_outputs
 from app.graphs.rpi.state import KeyFacts, Plan, RPIInput, RPIOutput, RPIState
-from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, run_tool
+from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, check_tool_calls, run_tool
 from app.graphs.scope import (
     Scope,
     approval_key,
@@ -48,6 +49,7 @@ from app.graphs.scope import (
     open_scope,
     scoped,
 )
+from app.llm.structured import InvalidOutput
 from app.spaces.budget import thread_totals
 from app.spaces.roles import Action
 from app.spaces.run_records import register_thread, upsert_run
@@ -97,24 +99,35 @@ def after_research(state: RPIState) -> Literal["plan", "finish"]:
 
 
 def plan(state: RPIState, scope: Scope) -> Command[Literal["approve_plan", "finish"]]:
-    """Ask the model for a plan (again, with the person's feedback, after ``revise``)."""
+    """Ask the model for a plan (again, with the person's feedback, after ``revise``).
+
+    An invalid plan is re-asked with its error; if it stays invalid it is
+    repaired where the meaning is clear, and the repairs go to the approval.
+    """
     messages = [
         SystemMessage(PLAN_SYSTEM),
         HumanMessage(plan_prompt(state["query"], state.get("research", ""), state.get("feedback"))),
     ]
-    drafted = scope.ask(messages, schema=Plan)
+    repairs: list[str] = []
     try:
-        if drafted is None:
-            raise InvalidInput("the model answered without a plan")
-        checked, order = validate_plan(drafted.model_dump())
-    except InvalidInput as exc:
-        raise InvalidInput(f"the model's plan was unusable: {exc}") from None
+        checked, order = scope.ask(
+            messages, schema=Plan, validate=lambda drafted: validate_plan(drafted.model_dump())
+        )
+    except InvalidOutput as exc:
+        try:
+            checked, order, repairs = repair_plan(exc.raw, state["query"])
+        except InvalidInput as why:
+            raise InvalidInput(
+                f"the model's plan was unusable after {exc.attempts} attempts: {why}"
+            ) from None
+        scope.emit("plan.repaired", repairs=repairs)
     scope.emit("phase.completed", phase="plan")
     return Command(
         goto="approve_plan",
         update={
             "plan": checked,
             "order": order,
+            "plan_repairs": repairs,
             "approval_error": None,
             "status": "awaiting_approval",
         },
@@ -137,6 +150,7 @@ def approve_plan(
         "plan": state["plan"],
         "estimated_tokens": tokens,
         "estimated_cost_usd": cost,
+        "repairs": state.get("plan_repairs") or [],
     }
     if state.get("approval_error"):
         request["error"] = state["approval_error"]
@@ -185,7 +199,12 @@ def approve_plan(
 def implement(
     state: RPIState, scope: Scope
 ) -> Command[Literal["run_tools", "implement", "extract", "finish"]]:
-    """Carry out the next step in dependency order (one step per node run)."""
+    """Carry out the next step in dependency order (one step per node run).
+
+    Tool calls with unknown tools or invalid arguments are re-asked with the
+    error; the deliverable's citations and quotes are checked against the
+    research's sources.
+    """
     order, index = state["order"], state.get("step_index", 0)
     if index >= len(order):
         return Command(goto="extract")
@@ -197,14 +216,18 @@ def implement(
         HumanMessage(step_prompt(state["query"], state.get("research", ""), step, deliverables)),
     ]
     tools = IMPLEMENT_TOOLS if state.get("tool_rounds", 0) < MAX_TOOL_ROUNDS else []
-    answer: AIMessage = scope.ask(messages, tools=tools)
+    try:
+        answer: AIMessage = scope.ask(messages, tools=tools, validate=check_tool_calls)
+    except InvalidOutput as exc:
+        answer = exc.last  # still invalid: run_tools answers each call with its failure
     if answer.tool_calls and tools:
         return Command(goto="run_tools", update={"step_messages": [*messages, answer]})
     scope.emit("phase.progress", phase="implement", step=step["id"])
+    done = check_citations(str(answer.content), state.get("sources") or [], state["query"]).text
     return Command(
         goto="implement",
         update={
-            "deliverables": {**deliverables, step["id"]: str(answer.content)},
+            "deliverables": {**deliverables, step["id"]: done},
             "step_index": index + 1,
             "step_messages": [],
             "tool_rounds": 0,
@@ -289,7 +312,10 @@ def extract(state: RPIState, scope: Scope) -> Command[Literal["save", "finish"]]
         ),
     ]
     try:
-        facts = (scope.ask(messages, schema=KeyFacts) or KeyFacts()).model_dump()
+        facts = scope.ask(messages, schema=KeyFacts).model_dump()
+    except InvalidOutput as exc:
+        facts, repairs = salvage_facts(exc.raw)  # keep what is valid, drop the rest
+        scope.emit("facts.repaired", repairs=repairs)
     except BudgetExceeded:
         facts = KeyFacts().model_dump()  # save the work done; remember nothing new
     return Command(goto="save", update={"facts": facts})
@@ -297,9 +323,15 @@ def extract(state: RPIState, scope: Scope) -> Command[Literal["save", "finish"]]
 
 def save(state: RPIState, scope: Scope) -> Command[Literal["finish"]]:
     """Write plan and implementation notes, memories, graph facts and run records."""
-    artifacts = save_outputs(scope, state)
+    artifacts, cites, quotes = save_outputs(scope, state)
     scope.emit("memory.saved", facts=len(state["facts"]["facts"]))
-    return Command(goto="finish", update={"artifacts": artifacts, "status": "completed"})
+    update = {
+        "artifacts": artifacts,
+        "status": "completed",
+        "unverified_citations": state.get("unverified_citations", 0) + cites,
+        "unverified_quotes": state.get("unverified_quotes", 0) + quotes,
+    }
+    return Command(goto="finish", update=update)
 
 
 def finish_node(deps: Deps, graph_name: str) -> Any:

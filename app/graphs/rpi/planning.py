@@ -1,17 +1,40 @@
-"""Checking a plan: unique ids, known dependencies, no cycles, and the order to run it in.
+"""Checking a plan (unique ids, known dependencies, no cycles, the order to run it in),
+and repairing what the model answered where its meaning is clear.
 
 Both the model's plan and a plan a person edits at the approval step go
-through ``validate_plan``; the graph only routes on its verdict.
+through ``validate_plan``; the graph only routes on its verdict. When the
+model's plan stays invalid after its re-asks, ``repair_plan`` fixes what
+has one obvious reading (step ids renumbered, dependencies on unknown ids
+dropped, cycles broken by list order) and lists every change, so the person
+approving sees them. Key facts that fail their schema keep their valid parts
+(``salvage_facts``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.errors import InvalidInput
-from app.graphs.rpi.state import Plan
+from app.graphs.rpi.state import STEP_ID, Entity, KeyFacts, Plan, Relation
+
+TITLE_MAX, DESCRIPTION_MAX, STEPS_MAX = 200, 500, 20
+_POSITION = re.compile(r"^(?:step)?\s*#?\s*(\d{1,3})$", re.I)
+
+
+def _order(ids: list[str], deps: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """The steps in dependency order (list order among equals), and those left in a cycle."""
+    order: list[str] = []
+    done: set[str] = set()
+    while len(order) < len(ids):
+        ready = [i for i in ids if i not in done and all(d in done for d in deps[i])]
+        if not ready:
+            return order, [i for i in ids if i not in done]
+        order.extend(ready)
+        done.update(ready)
+    return order, []
 
 
 def validate_plan(raw: object) -> tuple[dict[str, Any], list[str]]:
@@ -33,13 +56,143 @@ def validate_plan(raw: object) -> tuple[dict[str, Any], list[str]]:
         for need in needs:
             if need not in deps:
                 raise InvalidInput(f"invalid plan: step {step!r} depends on unknown step {need!r}")
-    order: list[str] = []
-    done: set[str] = set()
-    while len(order) < len(ids):
-        ready = [i for i in ids if i not in done and all(d in done for d in deps[i])]
-        if not ready:
-            stuck = sorted(i for i in ids if i not in done)
-            raise InvalidInput(f"invalid plan: dependency cycle among steps {stuck}")
-        order.extend(ready)
-        done.update(ready)
+    order, stuck = _order(ids, deps)
+    if stuck:
+        raise InvalidInput(f"invalid plan: dependency cycle among steps {sorted(stuck)}")
     return plan.model_dump(), order
+
+
+def _cut(text: str, limit: int, what: str, repairs: list[str]) -> str:
+    if len(text) > limit:
+        repairs.append(f"cut {what} to {limit} characters")
+        return text[:limit].rstrip()
+    return text
+
+
+def _steps(raw: dict[str, Any], repairs: list[str]) -> list[dict[str, Any]]:
+    """The steps that have a description, as plain dicts of strings."""
+    items = raw.get("steps")
+    if not isinstance(items, list) or not items:
+        raise InvalidInput("the plan has no steps")
+    steps = []
+    for n, item in enumerate(items, start=1):
+        description = item.get("description") if isinstance(item, dict) else None
+        if not isinstance(description, str) or not description.strip():
+            repairs.append(f"dropped step {n}: it has no description")
+            continue
+        deps = item.get("depends_on") or []
+        deps = [deps] if isinstance(deps, str | int) else deps
+        if not isinstance(deps, list):
+            repairs.append(f"dropped step {n}'s dependencies: not a list")
+            deps = []
+        step_id = item.get("id")
+        steps.append(
+            {
+                "id": "" if step_id is None else str(step_id).strip(),
+                "description": _cut(description.strip(), DESCRIPTION_MAX, f"step {n}", repairs),
+                "depends_on": [str(d).strip() for d in deps if d is not None],
+            }
+        )
+    if not steps:
+        raise InvalidInput("none of the plan's steps has a description")
+    if len(steps) > STEPS_MAX:
+        raise InvalidInput(f"the plan has {len(steps)} steps, at most {STEPS_MAX}")
+    return steps
+
+
+def _renumber(steps: list[dict[str, Any]], repairs: list[str]) -> None:
+    """Give the steps ids s1..sN and resolve each dependency by old id, new id or position."""
+    old = [s["id"] for s in steps]
+    new = [f"s{k}" for k in range(1, len(steps) + 1)]
+    by_old: dict[str, str] = {}
+    for before, after in zip(old, new, strict=True):
+        by_old.setdefault(before, after)
+    if old != new:
+        shown = ", ".join(repr(i) for i in old[:8]) + (", ..." if len(old) > 8 else "")
+        repairs.append(f"renumbered the step ids ({shown}) as s1..s{len(steps)}")
+
+    def resolve(dep: str) -> str | None:
+        if dep in by_old:
+            return by_old[dep]
+        if dep in new:
+            return dep
+        m = _POSITION.match(dep)
+        return f"s{m.group(1).lstrip('0')}" if m and 0 < int(m.group(1)) <= len(steps) else None
+
+    for step, step_id in zip(steps, new, strict=True):
+        kept = []
+        for dep in step["depends_on"]:
+            target = resolve(dep)
+            if target is None:
+                repairs.append(f"dropped {step_id}'s dependency on unknown step {dep[:40]!r}")
+            else:
+                kept.append(target)
+        step["id"], step["depends_on"] = step_id, list(dict.fromkeys(kept))
+
+
+def _break_cycles(steps: list[dict[str, Any]], repairs: list[str]) -> None:
+    """Drop, within a cycle, every dependency on a step at or after the dependant in the list."""
+    ids = [s["id"] for s in steps]
+    _done, stuck = _order(ids, {s["id"]: s["depends_on"] for s in steps})
+    where = {sid: n for n, sid in enumerate(ids)}
+    for step in steps:
+        if step["id"] not in stuck:
+            continue
+        for dep in [d for d in step["depends_on"] if d in stuck and where[d] >= where[step["id"]]]:
+            step["depends_on"].remove(dep)
+            repairs.append(f"broke a dependency cycle: {step['id']} no longer waits for {dep}")
+
+
+def repair_plan(raw: object, query: str) -> tuple[dict[str, Any], list[str], list[str]]:
+    """``(plan, order, repairs)`` from the model's last plan object, or ``InvalidInput``.
+
+    The error names what the model got wrong that has no clear repair: no
+    plan at all, no steps, no step with a description, too many steps.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidInput("the answer had no plan")
+    repairs: list[str] = []
+    title = raw.get("title")
+    if not isinstance(title, str) or not title.strip():
+        title = query.strip()
+        repairs.append("the plan had no title: used the query")
+    title = _cut(title.strip(), TITLE_MAX, "the title", repairs)
+    steps = _steps(raw, repairs)
+    ids = [s["id"] for s in steps]
+    ids_ok = len(set(ids)) == len(ids) and all(re.fullmatch(STEP_ID, i) for i in ids)
+    if not ids_ok or any(d not in ids for s in steps for d in s["depends_on"]):
+        _renumber(steps, repairs)
+    for step in steps:
+        step["depends_on"] = list(dict.fromkeys(step["depends_on"]))[:STEPS_MAX]
+    _break_cycles(steps, repairs)
+    plan, order = validate_plan({"title": title, "steps": steps})
+    return plan, order, repairs
+
+
+def _valid_items(items: object, model: type[BaseModel], limit: int) -> tuple[list[Any], int]:
+    """The items that pass ``model`` (at most ``limit``), and how many were dropped."""
+    kept: list[Any] = []
+    values = items if isinstance(items, list) else []
+    for item in values:
+        try:
+            kept.append(model.model_validate(item).model_dump())
+        except ValidationError:
+            continue
+    return kept[:limit], len(values) - len(kept[:limit])
+
+
+def salvage_facts(raw: object) -> tuple[dict[str, Any], list[str]]:
+    """The valid facts, entities and relations of the model's last ``KeyFacts`` object."""
+    found = raw if isinstance(raw, dict) else {}
+    facts = [f.strip() for f in found.get("facts") or [] if isinstance(f, str) and f.strip()]
+    entities, bad_entities = _valid_items(found.get("entities"), Entity, 20)
+    relations, bad_relations = _valid_items(found.get("relations"), Relation, 30)
+    repairs = [
+        f"dropped {n} invalid {what}"
+        for n, what in ((bad_entities, "entities"), (bad_relations, "relations"))
+        if n
+    ]
+    if len(facts) > 10:
+        repairs.append(f"kept the first 10 of {len(facts)} facts")
+    kept = KeyFacts(facts=facts[:10], entities=entities, relations=relations)
+    return kept.model_dump(), repairs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from app.graphs.citations import count_marks
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names
@@ -50,14 +51,27 @@ def implementation_text(state: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def save_outputs(scope: Scope, state: dict[str, Any]) -> dict[str, str]:
-    """Write everything the run produced; return the artifacts' vault paths."""
+def save_outputs(scope: Scope, state: dict[str, Any]) -> tuple[dict[str, str], int, int]:
+    """Write everything the run produced; return the artifacts' vault paths.
+
+    Also returns the implementation's unverified citations and quotes (its
+    deliverables were checked and marked as they were written).
+    """
     space, thread_id, user_id = scope.space, scope.thread_id, scope.user_id
     note_dir = state["note_dir"]
     tokens, cost = thread_totals(scope.deps.backends.pool, thread_id) if thread_id else (0, 0.0)
 
+    impl_text = implementation_text(state)
+    cites, quotes = count_marks(impl_text)
+
     def front(phase: str) -> dict[str, Any]:
+        checked = (
+            {"unverified_citations": cites, "unverified_quotes": quotes}
+            if phase == "implementation"
+            else {}
+        )
         return {
+            **checked,
             "space": state["space_id"],
             "thread_id": thread_id,
             "phase": phase,
@@ -69,7 +83,6 @@ def save_outputs(scope: Scope, state: dict[str, Any]) -> dict[str, str]:
 
     research, plan, impl = f"{note_dir}/research", f"{note_dir}/plan", f"{note_dir}/implementation"
     plan_text = plan_markdown(state["plan"])
-    impl_text = implementation_text(state)
     artifacts = {
         "research": state["research_path"],
         "plan": space.vault.write_note(
@@ -114,4 +127,4 @@ def save_outputs(scope: Scope, state: dict[str, Any]) -> dict[str, str]:
             put_artifact(
                 space.postgres, thread_id=thread_id, kind=kind, vault_path=path, content=texts[kind]
             )
-    return artifacts
+    return artifacts, cites, quotes

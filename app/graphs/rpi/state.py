@@ -69,6 +69,8 @@ class RPIOutput(TypedDict, total=False):
     space_id: str
     plan: dict[str, Any]
     artifacts: dict[str, str]
+    unverified_citations: int
+    unverified_quotes: int
     tokens_used: int
     cost_usd: float
 
@@ -89,6 +91,7 @@ class RPIState(TypedDict, total=False):
     error: str | None
     plan: dict[str, Any]
     order: list[str]
+    plan_repairs: list[str]
     feedback: str | None
     approval_error: str | None
     step_index: int
@@ -97,5 +100,7 @@ class RPIState(TypedDict, total=False):
     deliverables: dict[str, str]
     facts: dict[str, Any]
     artifacts: dict[str, str]
+    unverified_citations: int
+    unverified_quotes: int
     tokens_used: int
     cost_usd: float

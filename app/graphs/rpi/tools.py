@@ -13,9 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
+from pydantic import ValidationError
 
+from app.errors import InvalidInput
 from app.graphs.research.crawl import TIMEOUT, FetchError, fetch
+from app.llm.structured import describe
 from app.settings import Settings
 
 FETCH_MAX_CHARS = 20_000
@@ -45,3 +49,23 @@ def run_tool(name: str, args: object, settings: Settings) -> str:
 
 IMPLEMENT_TOOLS: list[Any] = [http_get]
 NEEDS_APPROVAL = frozenset({"http_get"})
+
+
+def check_tool_calls(message: AIMessage) -> AIMessage:
+    """``message`` if its tool calls name known tools with valid arguments, else ``InvalidInput``.
+
+    ``Scope.ask`` sends the error back to the model, which then asks again.
+    """
+    if message.invalid_tool_calls:
+        name = message.invalid_tool_calls[0].get("name")
+        raise InvalidInput(f"the arguments of {name!r} were not valid JSON")
+    known = {t.name: t for t in IMPLEMENT_TOOLS}
+    for call in message.tool_calls:
+        tool = known.get(call["name"])
+        if tool is None:
+            raise InvalidInput(f"there is no tool {call['name'][:40]!r}; use {', '.join(known)}")
+        try:
+            tool.args_schema.model_validate(call["args"])
+        except ValidationError as exc:
+            raise InvalidInput(f"{call['name']} arguments: {describe(exc)}") from None
+    return message
