@@ -36,8 +36,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings whose embedded services live in a session temp folder."""
     s = make_settings(tmp_path_factory.mktemp("spaces-home"))
     yield s
-    for made in _deps.values():
-        made.backends.close()  # type: ignore[attr-defined]
+    for made in {id(d.backends): d.backends for d in _deps.values()}.values():  # type: ignore[attr-defined]
+        made.close()
     _deps.clear()
     stop_graph_server(s)
     stop_postgres(s)
@@ -57,12 +57,21 @@ def graph_deps(settings: Settings):
     """Graph dependencies for ``settings``, one per distinct settings in the test session.
 
     Tests that change a setting (a fake OpenAI endpoint, private URLs allowed)
-    get their own ``Deps``; their connections close with the session.
+    get their own ``Deps``; all of them share one ``Backends`` per home, so the
+    session does not open two pools per variant (the embedded server allows
+    100 connections). Their connections close with the session.
     """
     from app.graphs.deps import Deps
+    from app.spaces.backends import Backends
 
     if settings not in _deps:
-        _deps[settings] = Deps.from_settings(settings)
+        home = (settings.home, settings.database_url, settings.embeddings, settings.qdrant_url)
+        shared = next(
+            (d.backends for s, d in _deps.items()  # type: ignore[attr-defined]
+             if (s.home, s.database_url, s.embeddings, s.qdrant_url) == home),
+            None,
+        )  # fmt: skip
+        _deps[settings] = Deps(settings, shared or Backends(settings))
     return _deps[settings]
 
 

@@ -12,7 +12,7 @@ from app.graphs.rpi import save as save_module
 from app.runner import Runner
 from app.runs import last_resumable, list_runs
 from app.spaces.space_model import SpaceConfig
-from tests.conftest import run_cli
+from tests.conftest import graph_deps, run_cli
 from tests.test_rpi import seed
 
 
@@ -75,7 +75,7 @@ def test_a_store_failure_escaping_the_run_names_the_thread(cli, space, manager, 
 def test_runs_lists_every_status_newest_first(cli, settings, manager, new_id) -> None:
     space = manager.create_space(SpaceConfig(new_id("runs"), "Runs", "alice"))
     sid = space.space_id
-    runner = Runner(settings)
+    runner = Runner(settings, graph_deps(settings))
     rejected = runner.start("rpi", sid, "First: rejected")
     runner.resume(rejected.thread_id, {"action": "reject", "feedback": "no"})
     done = runner.start("research", sid, "Second: researched")
@@ -115,7 +115,7 @@ def test_runs_lists_every_status_newest_first(cli, settings, manager, new_id) ->
 
 
 def test_a_thread_id_in_use_is_refused(settings, space) -> None:
-    runner = Runner(settings)
+    runner = Runner(settings, graph_deps(settings))
     first = runner.start("rpi", space.space_id, "Q")
     with pytest.raises(InvalidInput, match="already in use"):
         runner.start("rpi", space.space_id, "Q again", thread_id=first.thread_id)
@@ -123,7 +123,7 @@ def test_a_thread_id_in_use_is_refused(settings, space) -> None:
 
 def test_a_run_stopped_between_a_node_and_its_checkpoint_is_interrupted(settings, space):
     """A node's writes saved but the step not checkpointed: not 'completed', and it resumes."""
-    runner = Runner(settings)
+    runner = Runner(settings, graph_deps(settings))
 
     class Gone(Exception):
         pass
