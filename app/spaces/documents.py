@@ -190,7 +190,7 @@ class DocumentStore:
         found = self._object(space, object_ref)
         with space.postgres.connection() as conn:
             rows = conn.execute(
-                _VERSION_COLUMNS + sql.SQL("WHERE object_id = %s ORDER BY ingested_at, id"),
+                _VERSION_COLUMNS + sql.SQL("WHERE object_id = %s ORDER BY id"),
                 [found.id],
             ).fetchall()
         return [VersionInfo(*r) for r in rows]
@@ -305,7 +305,7 @@ def documents_for_prompt(space: SpaceHandle) -> list[dict[str, Any]]:
             "SELECT DISTINCT ON (o.id) o.name, v.content, v.id FROM objects o "
             "JOIN versions v ON v.object_id = o.id "
             "WHERE o.active AND v.status = 'active' "
-            "ORDER BY o.id, v.ingested_at DESC, v.id DESC"
+            "ORDER BY o.id, v.id DESC"
         ).fetchall()
     return [{"name": n, "text": t, "version_id": v} for n, t, v in sorted(rows)]
 

@@ -52,11 +52,14 @@ def test_plan_node_checks_the_scripted_plan_and_asks_for_approval(settings, spac
     assert "How are blocks final?" in str(script.prompts[0][-1].content)
 
 
-def test_plan_node_refuses_a_cyclic_plan(settings, space) -> None:
+def test_plan_node_reasks_then_repairs_a_cyclic_plan(settings, space) -> None:
+    """Asked three times (the first answer and two re-asks), then repaired and shown."""
     cyclic = {**PLAN, "steps": [{"id": "s1", "description": "a", "depends_on": ["s1"]}]}
-    scope = scope_with(settings, space.space_id, Script(tool_call("Plan", cyclic)))
-    with pytest.raises(InvalidInput, match="the model's plan was unusable"):
-        plan({"query": "q", "research": ""}, scope)
+    script = Script(*[tool_call("Plan", cyclic)] * 3)
+    command = plan({"query": "q", "research": ""}, scope_with(settings, space.space_id, script))
+    assert command.goto == "approve_plan"
+    assert command.update["plan"]["steps"][0]["depends_on"] == []
+    assert command.update["plan_repairs"]  # listed for the person who approves
 
 
 def _implement_state() -> dict:
