@@ -262,13 +262,7 @@ class SpaceBudget:
                     f"space {space_id!r} has {max(0, left)} tokens left this month; "
                     f"this run needs up to {tokens}"
                 )
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {}.budget_holds (space_id, month, tokens, expires_at, thread_id, "
-                    "graph) VALUES (%s, %s, %s, now() + make_interval(secs => %s), %s, %s)"
-                ).format(R),
-                [space_id, month, tokens, HOLD_TTL_S, thread_id, graph],
-            )
+            self._insert_run(conn, month, thread_id, tokens, graph)
         return True
 
     def resize_run(self, thread_id: str, tokens: int) -> None:
@@ -297,13 +291,7 @@ class SpaceBudget:
                     f"the approved plan needs up to {tokens - held_now} more"
                 )
             self._drop_run(conn, thread_id)
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {}.budget_holds (space_id, month, tokens, expires_at, thread_id, "
-                    "graph) VALUES (%s, %s, %s, now() + make_interval(secs => %s), %s, %s)"
-                ).format(R),
-                [space_id, month, tokens, HOLD_TTL_S, thread_id, row[1] if row else "rpi"],
-            )
+            self._insert_run(conn, month, thread_id, tokens, row[1] if row else "rpi")
 
     def release_run(self, thread_id: str, graph: str) -> None:
         """Free the hold ``graph`` took for this run (its unused tokens go back to the space)."""
@@ -316,6 +304,17 @@ class SpaceBudget:
                 ).format(R),
                 [thread_id, self.config.space_id, graph],
             )
+
+    def _insert_run(
+        self, conn: psycopg.Connection, month: str, thread_id: str, tokens: int, graph: str
+    ) -> None:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.budget_holds (space_id, month, tokens, expires_at, thread_id, "
+                "graph) VALUES (%s, %s, %s, now() + make_interval(secs => %s), %s, %s)"
+            ).format(R),
+            [self.config.space_id, month, tokens, HOLD_TTL_S, thread_id, graph],
+        )
 
     def _drop_run(self, conn: psycopg.Connection, thread_id: str) -> None:
         conn.execute(
