@@ -163,7 +163,7 @@ def finish_node(deps: Deps) -> object:
             return {}  # refused at admission: nothing of the space may be touched
         if scope.thread_id:
             scope.budget.release_run(scope.thread_id, "research")
-            record = get_thread(deps.backends.pool, scope.thread_id)
+            record = get_thread(scope.deps.backends.pool, scope.thread_id)
             if record is None or record.graph == "research":  # inside rpi, rpi records it
                 audit_run_end(scope, state.get("status") or "failed")
         return {}

@@ -358,7 +358,7 @@ def finish_node(deps: Deps, graph_name: str) -> Any:
             scope = None  # refused at admission: nothing of the space may be touched
         if scope is not None and (thread_id := scope.thread_id):
             scope.budget.release_run(thread_id, graph_name)
-            tokens, cost = thread_totals(deps.backends.pool, thread_id)
+            tokens, cost = thread_totals(scope.deps.backends.pool, thread_id)
             if state.get("model"):
                 upsert_run(
                     scope.space.postgres,
