@@ -31,6 +31,7 @@ import numpy as np
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
 from app.spaces.memory import vector_literal
@@ -318,6 +319,7 @@ def main() -> None:
             for n in sizes:
                 scale(settings, manager, n, args.queries)
     finally:
+        stop_graph_server(settings)
         stop_postgres(settings)
 
 
