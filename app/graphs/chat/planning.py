@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from app.errors import InvalidInput
 from app.graphs.chat.state import TaskPlan
-from app.graphs.rpi.planning import validate_plan
+from app.graphs.rpi.planning import parse_plan, validate_plan
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS
 from app.spaces.agents import Agent
@@ -53,12 +51,7 @@ def new_task(task_id: str, agent: Agent, description: str, depends_on: list[str]
 
 def check_plan(raw: object, agents: dict[str, Agent]) -> list[dict[str, Any]]:
     """The plan's tasks in dependency order, or ``InvalidInput`` saying what is wrong."""
-    try:
-        plan = TaskPlan.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "plan"
-        raise InvalidInput(f"invalid plan: {where}: {first['msg']}") from None
+    plan = parse_plan(TaskPlan, raw)
     steps = [
         {"id": t.id, "description": t.description, "depends_on": t.depends_on} for t in plan.tasks
     ]

@@ -37,17 +37,22 @@ def _order(ids: list[str], deps: dict[str, list[str]]) -> tuple[list[str], list[
     return order, []
 
 
+def parse_plan[M: BaseModel](model: type[M], raw: object) -> M:
+    """``raw`` as ``model``, or ``InvalidInput`` naming the first field that is wrong."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "plan"
+        raise InvalidInput(f"invalid plan: {where}: {first['msg']}") from None
+
+
 def validate_plan(raw: object) -> tuple[dict[str, Any], list[str]]:
     """The plan as a plain dict and its steps in dependency order, or ``InvalidInput``.
 
     Refuses duplicate ids, dependencies on unknown steps and cycles.
     """
-    try:
-        plan = Plan.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "plan"
-        raise InvalidInput(f"invalid plan: {where}: {first['msg']}") from None
+    plan = parse_plan(Plan, raw)
     ids = [s.id for s in plan.steps]
     if len(set(ids)) != len(ids):
         raise InvalidInput("invalid plan: step ids must be unique")
