@@ -116,12 +116,23 @@ async def no_chosen_thread_ids(ctx: Auth.types.AuthContext, value: Any) -> dict[
     return await owner_only(ctx, value)
 
 
+def is_resume(value: Mapping[str, Any]) -> bool:
+    """Whether a ``threads.create_run`` request answers an interrupt (``command.resume``).
+
+    Aegra shows the hook the request's fields at the top level, ``langgraph
+    dev`` under ``kwargs``.
+    """
+    command = value.get("command") or (value.get("kwargs") or {}).get("command")
+    return isinstance(command, Mapping) and "resume" in command
+
+
 @auth.on.threads.create_run
 async def one_run_per_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
     """A new run (or resume) only on the caller's existing, idle thread.
 
     404 for a missing thread and for another user's alike, 409 while the
-    thread is busy, on both servers (see app/server/serialise.py).
+    thread is busy, and 409 for a resume of a thread that no longer waits
+    for an answer, on both servers (see app/server/serialise.py).
     """
     filters = await owner_only(ctx, value)
     if value.get("if_not_exists") not in (None, "reject"):
@@ -131,11 +142,14 @@ async def one_run_per_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[st
     thread_id = value.get("thread_id")
     if thread_id is None:
         return filters  # a stateless run: its thread is new and the caller's
+    resume = is_resume(value)
     try:
         if "aegra_api" in sys.modules:
-            await claim_run(SETTINGS.database_url or "", str(thread_id), ctx.user.identity)
+            await claim_run(
+                SETTINGS.database_url or "", str(thread_id), ctx.user.identity, resume=resume
+            )
         else:
-            await check_thread_dev(str(thread_id), ctx.user.identity)
+            await check_thread_dev(str(thread_id), ctx.user.identity, resume=resume)
     except ThreadRefused as exc:
         raise Auth.exceptions.HTTPException(status_code=exc.status, detail=exc.detail) from None
     return filters
