@@ -66,7 +66,8 @@ def add_run_commands(sub: Any) -> None:
     ls = sub.add_parser("runs", help="a space's runs: status, thread id, start time, query")
     ls.add_argument("space_id")
     ls.add_argument("--status", help="only runs with this status, e.g. interrupted")
-    ls.add_argument("--user", help="whose runs (default: the space's owner)")
+    ls.add_argument("--user", help="who is asking: any member sees every member's runs")
+    ls.add_argument("--mine", action="store_true", help="only the runs --user started")
     ls.add_argument("--limit", type=int, default=50, help="at most this many, newest first")
     ls.add_argument("--json", action="store_true")
 
@@ -316,8 +317,9 @@ def runs_command(args: argparse.Namespace, settings: Settings) -> int:
     runner = Runner(settings)
     try:
         runs = list_runs(
-            runner, args.space_id, user_id=args.user, status=args.status, limit=args.limit
-        )
+            runner, args.space_id, user_id=args.user, status=args.status, limit=args.limit,
+            mine=args.mine,
+        )  # fmt: skip
     finally:
         runner.backends.close()
     if args.json:
@@ -327,7 +329,7 @@ def runs_command(args: argparse.Namespace, settings: Settings) -> int:
         query = " ".join(run.query.split())
         query = query if len(query) <= 60 else query[:57] + "..."
         started = f"{run.started_at:%Y-%m-%d %H:%M:%S}"
-        _say(f"{run.thread_id}  {run.status:<17} {started}  {query}")
+        _say(f"{run.thread_id}  {run.status:<17} {started}  {run.user_id:<16} {query}")
     if not runs:
         _say("no runs")
     return 0

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
-from app.errors import InvalidInput, SpaceNotFound
+from app.errors import InvalidInput
 from app.ids import validate_space_id, validate_user_id
 from app.spaces.backends import Backends
 from app.spaces.migrations import REGISTRY_SCHEMA
+from app.spaces.roles import Action, require
 from app.spaces.space_manager import SpaceManager
 
 if TYPE_CHECKING:  # the runner pulls in LangGraph and the graphs
@@ -96,11 +97,13 @@ def list_runs(
     user_id: str | None = None,
     status: str | None = None,
     limit: int = 50,
+    mine: bool = False,
 ) -> list[RunInfo]:
-    """The space's runs of ``user_id`` (default: the space's owner), newest first.
+    """The space's runs as ``user_id`` (default: the space's owner) may see them, newest first.
 
-    An unknown space, or one that is not the user's, is refused the same way
-    (``SpaceNotFound``): a listing tells nothing about other people's spaces.
+    Any member reads every member's runs (``roles.RULE``); ``mine`` keeps
+    only the user's own. A non-member is refused exactly as for a space that
+    does not exist (``SpaceNotFound``), and the refusal is audited.
     Checkpoints are read through the runner's own compiled graphs, so a
     listing sees a run exactly as ``runner.resume`` would.
     """
@@ -110,22 +113,24 @@ def list_runs(
         raise InvalidInput(f"unknown status {status[:40]!r}: use one of {', '.join(STATUSES)}")
     if not 1 <= limit <= LIST_MAX:
         raise InvalidInput(f"limit must be 1 to {LIST_MAX}")
-    config = SpaceManager(runner.settings, backends).get_space(space_id)
-    user = validate_user_id(user_id if user_id is not None else config.owner_id)
-    if user != config.owner_id:  # only the owner runs on a space (see admission)
-        raise SpaceNotFound(f"no space {space_id!r}")
+    manager = SpaceManager(runner.settings, backends)
+    user = validate_user_id(
+        user_id if user_id is not None else manager.get_space(space_id).owner_id
+    )
+    require(manager, space_id, user, Action.READ)
     with backends.pool.connection() as conn:
         rows = conn.execute(
             sql.SQL(
-                "SELECT thread_id, graph, created_at FROM {}.threads "
-                "WHERE space_id = %s AND user_id = %s ORDER BY created_at DESC, thread_id LIMIT %s"
+                "SELECT thread_id, user_id, graph, created_at FROM {}.threads "
+                "WHERE space_id = %s AND (NOT %s OR user_id = %s) "
+                "ORDER BY created_at DESC, thread_id LIMIT %s"
             ).format(sql.Identifier(REGISTRY_SCHEMA)),
-            [space_id, user, LIST_MAX],
+            [space_id, mine, user, LIST_MAX],
         ).fetchall()
     locked = _locked(backends, [row[0] for row in rows])
     graphs: dict[str, Any] = {}
     runs: list[RunInfo] = []
-    for thread_id, graph_name, started_at in rows:
+    for thread_id, owner, graph_name, started_at in rows:
         if graph_name not in graphs:  # the runner's graphs, compiled as resume has them
             graphs[graph_name] = runner._compiled(graph_name)
         snapshot = graphs[graph_name].get_state({"configurable": {"thread_id": thread_id}})
@@ -133,15 +138,15 @@ def list_runs(
         if status is not None and found != status:
             continue
         query = str((snapshot.values or {}).get("query") or "")
-        runs.append(RunInfo(thread_id, space_id, user, graph_name, found, started_at, query))
+        runs.append(RunInfo(thread_id, space_id, owner, graph_name, found, started_at, query))
         if len(runs) == limit:
             break
     return runs
 
 
 def last_resumable(runner: Runner, space_id: str, *, user_id: str | None = None) -> RunInfo:
-    """The user's most recent run of the space that waits or was interrupted."""
-    for run in list_runs(runner, space_id, user_id=user_id, limit=LIST_MAX):
+    """The user's own most recent run of the space that waits or was interrupted."""
+    for run in list_runs(runner, space_id, user_id=user_id, limit=LIST_MAX, mine=True):
         if run.status in RESUMABLE:
             return run
     raise InvalidInput(f"no run waiting for approval or interrupted in space {space_id!r}")

@@ -11,6 +11,7 @@ from app.errors import InvalidInput, SpaceNotFound, StoreUnavailable
 from app.graphs.rpi import save as save_module
 from app.runner import Runner
 from app.runs import last_resumable, list_runs
+from app.spaces.members import add_member, remove_member
 from app.spaces.space_model import SpaceConfig
 from tests.conftest import graph_deps, run_cli
 from tests.test_rpi import seed
@@ -107,11 +108,25 @@ def test_runs_lists_every_status_newest_first(cli, settings, manager, new_id) ->
         "thread_id", "space_id", "user_id", "graph", "status", "started_at", "query",
     }  # fmt: skip
     assert len(list_runs(runner, sid, limit=2)) == 2
-    # Runs are the owner's: another user learns nothing, not even that the space exists.
+    # A non-member learns nothing, not even that the space exists.
     with pytest.raises(SpaceNotFound):
         list_runs(runner, sid, user_id="bob")
     code, _, err = cli("resume", "--last", sid, "--user", "bob")
     assert code == 2 and err == f"spaces: no space '{sid}'\n"
+    # A member sees every member's runs; --mine and resume --last are their own.
+    add_member(manager, sid, "alice", "bob", "member")
+    everyone = list_runs(runner, sid, user_id="bob")
+    assert [r.thread_id for r in everyone] == [r.thread_id for r in list_runs(runner, sid)]
+    assert {r.user_id for r in everyone} == {"alice"}
+    code, out, _ = cli("runs", sid, "--user", "bob", "--mine", "--json")
+    assert code == 0 and json.loads(out) == []
+    code, out, _ = cli("runs", sid, "--user", "bob")
+    assert code == 0 and out.splitlines()[0].split()[4] == "alice"
+    code, _, err = cli("resume", "--last", sid, "--user", "bob")
+    assert code == 2 and "no run waiting for approval or interrupted" in err
+    remove_member(manager, sid, "alice", "bob")
+    with pytest.raises(SpaceNotFound):
+        list_runs(runner, sid, user_id="bob")
 
 
 def test_a_thread_id_in_use_is_refused(settings, space) -> None:

@@ -293,3 +293,56 @@ def test_a_second_run_on_a_busy_thread_is_refused_with_409(server: str) -> None:
     late = httpx.post(f"{server}/threads/{thread_id}/runs", json=resume, headers=bearer("hana"))
     assert late.status_code == 409 and "not waiting" in late.text, late.text
     assert len(client.runs.list(thread_id)) == 2
+
+
+def test_members_see_every_run_of_a_shared_space_and_nobody_else_does(server: str) -> None:
+    """``/my/spaces/{id}/runs`` on both servers: members see all runs, others 404.
+
+    The Agent Server's thread API stays owner-only (Aegra filters threads by
+    owner in SQL), so Bob reads Ivy's thread through the space, never directly.
+    """
+    created = httpx.post(
+        f"{server}/my/spaces", json={"space_id": "ivy_team", "name": "T"},
+        headers=bearer("ivy"), timeout=60,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    added = httpx.post(
+        f"{server}/my/spaces/ivy_team/members", json={"user_id": "bob", "role": "member"},
+        headers=bearer("ivy"), timeout=30,
+    )  # fmt: skip
+    assert added.status_code == 201, added.text
+    client = get_sync_client(url=server, headers=bearer("ivy"))
+    thread_id = client.threads.create()["thread_id"]
+    run = client.runs.create(
+        thread_id, "rpi", input={"space_id": "ivy_team", "query": "How does Raft elect?"}
+    )
+    client.runs.join(thread_id, run["run_id"])
+
+    def runs_seen_by(user: str) -> httpx.Response:
+        return httpx.get(f"{server}/my/spaces/ivy_team/runs", headers=bearer(user), timeout=30)
+
+    for _ in range(100):  # Aegra settles the thread's status just after the join
+        seen = runs_seen_by("bob")
+        assert seen.status_code == 200, seen.text
+        if seen.json()[0]["status"] == "awaiting_approval":
+            break
+        time.sleep(0.1)
+    assert [(r["thread_id"], r["user_id"], r["graph"], r["status"]) for r in seen.json()] == [
+        (thread_id, "ivy", "rpi", "awaiting_approval")
+    ]
+    # Not a member: the same 404 as a space that does not exist.
+    stranger = runs_seen_by("mallory")
+    missing = httpx.get(f"{server}/my/spaces/no_such/runs", headers=bearer("mallory"), timeout=30)
+    assert stranger.status_code == missing.status_code == 404
+    assert "ivy_team" in stranger.text and "no_such" in missing.text
+    # The thread itself stays the owner's: Bob gets what a missing thread gives.
+    assert httpx.get(f"{server}/threads/{thread_id}", headers=bearer("bob")).status_code == 404
+    finish = client.runs.create(thread_id, "rpi", command={"resume": {"action": "approve"}})
+    client.runs.join(thread_id, finish["run_id"])
+    assert runs_seen_by("bob").json()[0]["status"] == "completed"
+    # Removed, Bob loses the space's runs at once.
+    gone = httpx.delete(
+        f"{server}/my/spaces/ivy_team/members/bob", headers=bearer("ivy"), timeout=30
+    )
+    assert gone.status_code == 200, gone.text
+    assert runs_seen_by("bob").status_code == 404

@@ -33,6 +33,7 @@ from app.graphs.deps import Deps
 from app.server.agents_routes import team_router
 from app.server.interrupts import thread_interrupts
 from app.server.schema import READ_ERRORS, SPACE_ID_SCHEMA, WRITE_ERRORS, SpaceId
+from app.server.space_runs import runs_router
 from app.server.team_routes import team_router as members_router
 from app.server.tokens import TokenError, user_from_authorization
 from app.spaces.documents import DocumentStore
@@ -325,6 +326,7 @@ app = FastAPI(
 app.router.routes.extend(router.routes)
 app.router.routes.extend(team.routes)
 app.router.routes.extend(members_router.routes)
+app.router.routes.extend(runs_router.routes)
 
 
 @app.exception_handler(RateLimited)

@@ -5,8 +5,8 @@ registry trigger adds that row with the space). ``RULE`` below is the only
 place that says which role allows which action, and every entry point asks
 it through ``require``: the CLI with ``--user``, the ``/my/`` REST routes,
 the graphs (``admission.authorize`` on every node, approvals at resume time
-against the resuming user) and the LangGraph server's auth handler (through
-``visible_space_ids``). Membership is read on every check, so a removed
+against the resuming user) and ``GET /my/spaces/{id}/runs`` on the server.
+Membership is read on every check, so a removed
 member loses access at once, including to a run waiting for an approval.
 
 A user who is not a member is told the space does not exist, exactly as for
@@ -171,40 +171,3 @@ def spaces_of(manager: SpaceManager, user_id: str) -> list[tuple[SpaceConfig, Ro
             .fetchall()
         )
     return [(_config_from_row(r), Role(r["role"])) for r in rows]
-
-
-def visible_space_ids(pool: ConnectionPool, user_id: str) -> list[str]:
-    """The spaces whose threads ``user_id`` may see: those they are a member of.
-
-    For the LangGraph server's auth handler: a thread of a shared space is
-    visible to its members and to nobody else.
-    """
-    validate_user_id(user_id)
-    with pool.connection() as conn:
-        rows = conn.execute(
-            sql.SQL("SELECT space_id FROM {}.space_members WHERE user_id = %s ORDER BY 1").format(
-                R
-            ),
-            [user_id],
-        ).fetchall()
-    return [r[0] for r in rows]
-
-
-def shared_thread_space(pool: ConnectionPool, thread_id: str, user_id: str) -> str | None:
-    """The space of run thread ``thread_id`` if ``user_id`` is a member of it, else ``None``.
-
-    For the LangGraph server's auth handler on single-thread actions (read,
-    update, runs, state): a member of the thread's space may see it even if
-    someone else started it; anyone else gets the owner filter (404). One
-    registry read, so a removed member loses the thread at once.
-    """
-    validate_user_id(user_id)
-    with pool.connection() as conn:
-        row = conn.execute(
-            sql.SQL(
-                "SELECT t.space_id FROM {r}.threads t JOIN {r}.space_members m "
-                "ON m.space_id = t.space_id AND m.user_id = %s WHERE t.thread_id = %s"
-            ).format(r=R),
-            [user_id, str(thread_id)],
-        ).fetchone()
-    return row[0] if row else None

@@ -105,3 +105,38 @@ def put_artifact(
             "metadata = EXCLUDED.metadata",
             [thread_id, kind, vault_path, digest, json.dumps(metadata or {})],
         )
+
+
+@dataclass(frozen=True)
+class SpaceRun:
+    """One run thread of a space, whoever started it: what a member sees in the list."""
+
+    thread_id: str
+    user_id: str
+    graph: str
+    started_at: Any
+    status: str | None  # the space's run record; ``None`` until the run has finished
+    query: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {**self.__dict__, "started_at": self.started_at.isoformat()}
+
+
+def space_runs(pool: ConnectionPool, schema: str, space_id: str, limit: int) -> list[SpaceRun]:
+    """The space's run threads of every member, newest first, with their recorded outcome.
+
+    The caller has checked that the reader is a member (``roles.require``):
+    every row here belongs to ``space_id`` (the registry's thread rows and the
+    space's own ``runs`` table), so nothing of another space can appear.
+    """
+    with pool.connection() as conn:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT t.thread_id, t.user_id, t.graph, t.created_at, r.status, r.query "
+                "FROM {r}.threads t LEFT JOIN {s}.runs r ON r.thread_id = t.thread_id "
+                "WHERE t.space_id = %s ORDER BY t.created_at DESC, t.thread_id LIMIT %s"
+            ).format(r=R, s=sql.Identifier(schema)),
+            [space_id, limit],
+        ).fetchall()
+    return [SpaceRun(*row) for row in rows]
