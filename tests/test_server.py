@@ -337,9 +337,36 @@ def test_members_see_every_run_of_a_shared_space_and_nobody_else_does(server: st
     assert "ivy_team" in stranger.text and "no_such" in missing.text
     # The thread itself stays the owner's: Bob gets what a missing thread gives.
     assert httpx.get(f"{server}/threads/{thread_id}", headers=bearer("bob")).status_code == 404
-    finish = client.runs.create(thread_id, "rpi", command={"resume": {"action": "approve"}})
-    client.runs.join(thread_id, finish["run_id"])
+    # Answering is for operators and admins; the run checks the answer as theirs.
+    answer_url = f"{server}/my/spaces/ivy_team/runs/{thread_id}/answer"
+    refused = httpx.post(answer_url, json={"action": "approve"}, headers=bearer("bob"))
+    assert refused.status_code == 403, refused.text
+    assert (
+        httpx.post(answer_url, json={"action": "approve"}, headers=bearer("mallory")).status_code
+        == 404
+    )
+    httpx.post(
+        f"{server}/my/spaces/ivy_team/members", json={"user_id": "oscar", "role": "operator"},
+        headers=bearer("ivy"), timeout=30,
+    ).raise_for_status()  # fmt: skip
+    answered = httpx.post(answer_url, json={"action": "approve"}, headers=bearer("oscar"))
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["answered_by"] == "oscar"
+    client.runs.join(thread_id, answered.json()["run_id"])
+    for _ in range(100):
+        if runs_seen_by("bob").json()[0]["status"] == "completed":
+            break
+        time.sleep(0.1)
     assert runs_seen_by("bob").json()[0]["status"] == "completed"
+    again = httpx.post(answer_url, json={"action": "approve"}, headers=bearer("oscar"))
+    assert again.status_code == 409, again.text
+    log = httpx.get(f"{server}/my/spaces/ivy_team/audit", headers=bearer("ivy")).json()
+    assert [(e["actor"], e["outcome"]) for e in log if e["action"] == "approval.plan"] == [
+        ("oscar", "ok")
+    ]
+    # The delegated token is the server's alone: a client cannot use it on /my/.
+    delegated = {"Authorization": f"Bearer {issue_token('ivy', secret=SECRET, actor='oscar')}"}
+    assert httpx.get(f"{server}/my/spaces", headers=delegated).status_code == 401
     # Removed, Bob loses the space's runs at once.
     gone = httpx.delete(
         f"{server}/my/spaces/ivy_team/members/bob", headers=bearer("ivy"), timeout=30

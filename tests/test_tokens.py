@@ -83,3 +83,23 @@ def test_issuer_and_audience_are_checked_when_configured() -> None:
             check(bad, env)
     issued = issue_token("carol", secret=SECRET, environ=env)
     assert user_from_authorization(f"Bearer {issued}", secret=SECRET, environ=env) == "carol"
+
+
+def test_an_actor_claim_is_read_checked_and_refused_by_the_rest_routes() -> None:
+    """``act`` (RFC 8693): the server's delegation for an operator's answer, nothing more."""
+    from app.server.tokens import Principal, principal_from_authorization
+
+    issued = issue_token("ivy", secret=SECRET, environ=NO_ENV, actor="oscar")
+    read = principal_from_authorization(f"Bearer {issued}", secret=SECRET, environ=NO_ENV)
+    assert read == Principal("ivy", "oscar")
+    with pytest.raises(TokenError, match="agent server API only"):
+        user_from_authorization(f"Bearer {issued}", secret=SECRET, environ=NO_ENV)
+    now = int(time.time())
+    for act in ("oscar", {"sub": "../x"}, {"sub": 7}, {}):
+        bad = header({"sub": "ivy", "iat": now, "exp": now + 60, "act": act})
+        with pytest.raises(TokenError, match="invalid token actor"):
+            principal_from_authorization(bad, secret=SECRET, environ=NO_ENV)
+    plain = principal_from_authorization(
+        f"Bearer {issue_token('ivy', secret=SECRET, environ=NO_ENV)}", secret=SECRET, environ=NO_ENV
+    )
+    assert plain == Principal("ivy")

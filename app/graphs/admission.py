@@ -45,8 +45,13 @@ def run_context(runtime: Runtime[RunContext]) -> RunContext:
         or not getattr(info.user, "is_authenticated", True)
     ):
         raise InvalidInput("runs on the server need an authenticated user")
-    base = context or RunContext(user_id=identity)
-    return dataclasses.replace(base, user_id=identity)
+    # A token the server minted for an operator answering another member's
+    # approval names that operator as the actor (app/server/tokens.py): the
+    # thread is the owner's, the answer and its checks are the operator's.
+    actor = getattr(info.user, "actor", None)
+    user = actor if isinstance(actor, str) and actor else identity
+    base = context or RunContext(user_id=user)
+    return dataclasses.replace(base, user_id=user)
 
 
 def check_query(query: object) -> str:

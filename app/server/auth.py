@@ -23,7 +23,7 @@ from langgraph_sdk import Auth
 from langgraph_sdk.auth import is_studio_user
 
 from app.server.serialise import ThreadRefused, check_thread_dev, claim_run
-from app.server.tokens import TokenError, user_from_authorization
+from app.server.tokens import TokenError, principal_from_authorization
 from app.settings import Settings
 
 auth = Auth()
@@ -50,13 +50,17 @@ async def authenticate(headers: Mapping[Any, Any] | None) -> Auth.types.MinimalU
 
     It takes the whole ``headers`` mapping, because Aegra passes it
     positionally: a handler taking ``authorization`` by name refuses everyone
-    there.
+    there. A token the server minted for an operator's answer also carries
+    the ``actor`` (tokens.py), which the graphs then act as.
     """
     try:
-        user = user_from_authorization(_authorization(headers))
+        principal = principal_from_authorization(_authorization(headers))
     except TokenError as exc:
         raise Auth.exceptions.HTTPException(status_code=401, detail=str(exc)) from None
-    return {"identity": user, "is_authenticated": True}
+    user: Auth.types.MinimalUserDict = {"identity": principal.user, "is_authenticated": True}
+    if principal.actor is not None:  # see tokens.py: the run acts as this user
+        user["actor"] = principal.actor  # type: ignore[typeddict-unknown-key]
+    return user
 
 
 def _refuse_studio_user(ctx: Auth.types.AuthContext) -> None:

@@ -7,6 +7,13 @@ so a rule that let members read each other's threads there would hold on
 ``langgraph dev`` only. Members see a space's runs here instead, on both
 servers alike: who started each, with which graph, and its status.
 
+An operator or admin answers the approval another member's served run
+waits for with ``POST /my/spaces/{id}/runs/{thread_id}/answer``. The route
+checks the caller's role, then resumes the thread through this same server
+with a one-minute token for the thread's owner that names the caller as
+the actor (RFC 8693's ``act``; see tokens.py): the server admits it as the
+owner's thread, and the run checks, and audits, the answer as the caller's.
+
 The status is the space's run record once a run has finished; before
 that, the server's own view of the thread (``running``,
 ``awaiting_approval``, ``idle`` for a chat between turns, or
@@ -21,15 +28,21 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+import httpx
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from langgraph_sdk import get_client
 from psycopg import errors as pg_errors
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.server.schema import READ_ERRORS, SpaceId
+from app.errors import SpaceNotFound
+from app.server.interrupts import thread_interrupts
+from app.server.schema import READ_ERRORS, WRITE_ERRORS, SpaceId
 from app.server.team_routes import Caller, Spaces
+from app.server.tokens import issue_token
 from app.spaces.backends import Backends
 from app.spaces.roles import Action, require
-from app.spaces.run_records import space_runs
+from app.spaces.run_records import get_thread, space_runs
 
 RUNS_MAX = 200
 # The server's thread status, in the words of ``spaces runs`` (app/runs.py);
@@ -91,3 +104,60 @@ async def list_space_runs(
         {**r.to_json(), "status": r.status or LIVE.get(live.get(r.thread_id, ""), ELSEWHERE)}
         for r in runs
     ]
+
+
+class RunAnswer(BaseModel):
+    """An answer to the approval a run waits for, as its graph asks it (``action`` first)."""
+
+    model_config = ConfigDict(extra="allow")
+    action: str = Field(max_length=32)
+    feedback: str | None = Field(default=None, max_length=2_000)
+
+
+DELEGATION_TTL_S = 60
+
+
+@runs_router.post("/spaces/{space_id}/runs/{thread_id}/answer", responses=WRITE_ERRORS)
+async def answer_run(
+    space_id: SpaceId,
+    thread_id: Annotated[str, Path(max_length=64)],
+    body: RunAnswer,
+    request: Request,
+    user: Caller,
+    spaces: Spaces,
+) -> dict[str, Any]:
+    """Answer the approval a run of the space waits for (operators and admins), as the caller.
+
+    404 for a thread that is not a run of this space, 409 when it waits for
+    nothing. The run resumes in the background; follow it in ``/runs``.
+    """
+    await run_in_threadpool(require, spaces, space_id, user, Action.APPROVE)
+    record = await run_in_threadpool(get_thread, spaces.backends.pool, thread_id)
+    if record is None or record.space_id != space_id:
+        raise SpaceNotFound(f"no run {thread_id!r} in space {space_id!r}")
+    token = issue_token(record.user_id, ttl_s=DELEGATION_TTL_S, actor=user)
+    client = get_client(
+        url=str(request.base_url).rstrip("/"), headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        thread = await client.threads.get(thread_id)
+        pending = await thread_interrupts(client, thread)
+        if not pending:
+            raise HTTPException(409, "the run is not waiting for an answer")
+        answer = body.model_dump(exclude_none=True)
+        run = await client.runs.create(
+            thread_id, record.graph, command={"resume": {pending[0]["id"]: answer}}
+        )
+    except httpx.HTTPStatusError as exc:  # the server's own answer: 404 (a CLI run), 409 busy
+        if exc.response.status_code == 404:
+            raise SpaceNotFound(f"no run {thread_id!r} on this server") from None
+        raise HTTPException(exc.response.status_code, _detail(exc.response)) from None
+    return {"thread_id": thread_id, "run_id": run["run_id"], "answered_by": user}
+
+
+def _detail(response: httpx.Response) -> str:
+    """The one-line reason of the server's refusal."""
+    try:
+        return str(response.json().get("detail") or response.reason_phrase)[:300]
+    except ValueError:
+        return response.reason_phrase

@@ -10,6 +10,12 @@ future, ``sub`` a string, and ``iss``/``aud`` when ``SPACES_JWT_ISSUER`` /
 ``SPACES_JWT_AUDIENCE`` are set). PyJWT takes ``exp`` 1.5 or "2000000000"
 as numbers, so the integer type and the lifetime are the only checks made
 here.
+
+A token may also name an actor (RFC 8693's ``act`` claim): the server mints
+one for a minute when an operator answers another member's approval
+(``app/server/space_runs.py``), so the Agent Server admits the call as the
+thread's owner while the run acts, and is audited, as the operator. The
+``/my/`` routes refuse such tokens: they exist only for that one call.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import jwt
 
@@ -52,17 +59,31 @@ def _limits(environ: Mapping[str, str]) -> tuple[int, str | None, str | None]:
     return max_lifetime, issuer, audience
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who a token names: the user, and the actor acting as that user (or ``None``)."""
+
+    user: str
+    actor: str | None = None
+
+
 def issue_token(
     user_id: str,
     *,
     ttl_s: int = 3_600,
     secret: str | None = None,
     environ: Mapping[str, str] | None = None,
+    actor: str | None = None,
 ) -> str:
-    """A token for ``user_id`` that expires in ``ttl_s`` seconds (with ``iss``/``aud`` if set)."""
+    """A token for ``user_id`` that expires in ``ttl_s`` seconds (with ``iss``/``aud`` if set).
+
+    ``actor``: the user who acts as ``user_id`` (an ``act`` claim).
+    """
     _, issuer, audience = _limits(os.environ if environ is None else environ)
     now = int(time.time())
     claims: dict[str, object] = {"sub": validate_user_id(user_id), "iat": now, "exp": now + ttl_s}
+    if actor is not None:
+        claims["act"] = {"sub": validate_user_id(actor)}
     if issuer:
         claims["iss"] = issuer
     if audience:
@@ -73,7 +94,20 @@ def issue_token(
 def user_from_authorization(
     header: str | None, *, secret: str | None = None, environ: Mapping[str, str] | None = None
 ) -> str:
-    """The user id of ``Authorization: Bearer <jwt>``, or ``TokenError``."""
+    """The user id of ``Authorization: Bearer <jwt>``, or ``TokenError``.
+
+    A token naming an actor is refused: only the Agent Server takes those.
+    """
+    principal = principal_from_authorization(header, secret=secret, environ=environ)
+    if principal.actor is not None:
+        raise TokenError("a delegated token is accepted by the agent server API only")
+    return principal.user
+
+
+def principal_from_authorization(
+    header: str | None, *, secret: str | None = None, environ: Mapping[str, str] | None = None
+) -> Principal:
+    """The user (and actor, if any) of ``Authorization: Bearer <jwt>``, or ``TokenError``."""
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("missing bearer token")
@@ -98,6 +132,14 @@ def user_from_authorization(
             f"invalid token: iat and exp must be integers at most {max_lifetime} s apart"
         )
     try:
-        return validate_user_id(claims["sub"])
+        user = validate_user_id(claims["sub"])
     except SpacesError:
         raise TokenError("invalid token subject") from None
+    if "act" not in claims:
+        return Principal(user)
+    act = claims["act"]
+    try:
+        actor = validate_user_id(act.get("sub") if isinstance(act, dict) else None)
+    except SpacesError:
+        raise TokenError("invalid token actor") from None
+    return Principal(user, actor)
