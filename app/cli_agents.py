@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from app.settings import Settings
@@ -85,14 +85,24 @@ def _agent_line(agent: Any) -> str:
     )
 
 
+WRITES = {"create": "agent.create", "update": "agent.update", "delete": "agent.delete"}
+
+
 def agents_command(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one ``spaces agents`` subcommand; return the exit code."""
     from app.spaces.agents import AgentStore
+    from app.spaces.members import audited
+    from app.spaces.roles import Action
 
     action = args.agents_command
     if action == "context":
         return _context_command(args, settings)
-    with _space(args, settings) as (_deps, space, user):
+    with _space(args, settings) as (deps, space, user), ExitStack() as writing:
+        if action in WRITES:  # operators and admins only (roles.RULE), each write audited
+            writing.enter_context(
+                audited(deps.manager(), args.space_id, user, Action.MANAGE_AGENTS,
+                        WRITES[action], target=args.name)
+            )  # fmt: skip
         store = AgentStore(space)
         tools = None if args.__dict__.get("tools") is None else _split(args.tools)
         if action == "create":

@@ -34,6 +34,7 @@ EXPECTED = {  # written out by hand from the issue, not derived from roles.RULE
     "run": {"member", "operator", "admin"},
     "approve": {"operator", "admin"},
     "manage_objects": {"operator", "admin"},
+    "manage_agents": {"operator", "admin"},
     "manage_members": {"admin"},
     "archive": {"admin"},
     "read_audit": {"admin"},
@@ -43,7 +44,7 @@ EXPECTED = {  # written out by hand from the issue, not derived from roles.RULE
 }
 SPACE_ACTIONS = [
     "read", "manage_objects", "manage_members", "archive", "read_audit", "manage_budget",
-    "set_model", "export",
+    "set_model", "export", "manage_agents",
 ]  # fmt: skip
 SECRET = "roles-test-secret-" + "y" * 32
 
@@ -89,6 +90,9 @@ def _cli_action(action: str, sid: str, user: str, tmp_path: Path) -> list[str]:
         return ["set", sid, "--model", "offline", "--user", user]
     if action == "export":
         return ["export", sid, str(tmp_path / f"{user}.tar.zst"), "--user", user]
+    if action == "manage_agents":
+        return ["agents", "create", sid, f"ag_{user}", "--prompt", "p", "--model", "offline",
+                "--user", user]  # fmt: skip
     return ["audit", sid, "--user", user]
 
 
@@ -177,6 +181,9 @@ def _rest_call(client: TestClient, action: str, sid: str, user: str):
         return client.patch(f"/my/spaces/{sid}", json={"token_budget": 5000}, headers=h)
     if action == "set_model":
         return client.patch(f"/my/spaces/{sid}", json={"model": "offline"}, headers=h)
+    if action == "manage_agents":
+        body = {"name": f"rag_{user}", "system_prompt": "p", "model": "offline"}
+        return client.post(f"/my/spaces/{sid}/agents", json=body, headers=h)
     return client.get(f"/my/spaces/{sid}/audit", headers=h)
 
 

@@ -30,9 +30,12 @@ from app.server.approval_sweeper import sweep_forever
 from app.server.interrupts import thread_interrupts
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
+from app.spaces.members import audited
 from app.spaces.roles import Action
 from app.spaces.run_records import register_thread
 from app.spaces.space_manager import SpaceHandle, SpaceManager
+
+MANAGE = Action.MANAGE_AGENTS
 
 
 class AgentConfig(BaseModel):
@@ -134,12 +137,13 @@ def team_router(
     def create_agent(
         space_id: SpaceId, body: AgentConfig, user: User, spaces: Manager
     ) -> dict[str, Any]:
-        """Create an agent (version 1)."""
-        store = AgentStore(_space(spaces, user, space_id, write=True, action=Action.MANAGE_AGENTS))
-        agent = store.create(
-            body.name or "", system_prompt=body.system_prompt or "", model=body.model or "",
-            user_id=user, tools=body.tools or [], concurrency_limit=body.concurrency_limit or 1,
-        )  # fmt: skip
+        """Create an agent (version 1); audited."""
+        with audited(spaces, space_id, user, MANAGE, "agent.create", target=body.name or ""):
+            store = AgentStore(_space(spaces, user, space_id, write=True, action=MANAGE))
+            agent = store.create(
+                body.name or "", system_prompt=body.system_prompt or "", model=body.model or "",
+                user_id=user, tools=body.tools or [], concurrency_limit=body.concurrency_limit or 1,
+            )  # fmt: skip
         return agent.to_json()
 
     @router.get("/spaces/{space_id}/agents/{name}")
@@ -154,18 +158,20 @@ def team_router(
     def update_agent(
         space_id: SpaceId, name: str, body: AgentConfig, user: User, spaces: Manager
     ) -> dict[str, Any]:
-        """A new version of the agent with the fields given."""
+        """A new version of the agent with the fields given; audited."""
         if body.name not in (None, name):
             raise InvalidInput("an agent cannot be renamed")
         changes = body.model_dump(exclude={"name"}, exclude_none=True)
-        store = AgentStore(_space(spaces, user, space_id, write=True, action=Action.MANAGE_AGENTS))
-        return store.update(name, user_id=user, **changes).to_json()
+        with audited(spaces, space_id, user, MANAGE, "agent.update", target=name):
+            store = AgentStore(_space(spaces, user, space_id, write=True, action=MANAGE))
+            return store.update(name, user_id=user, **changes).to_json()
 
     @router.delete("/spaces/{space_id}/agents/{name}")
     def delete_agent(space_id: SpaceId, name: str, user: User, spaces: Manager) -> dict[str, Any]:
-        """Soft-delete the agent: its versions and the sessions it answered stay readable."""
-        space = _space(spaces, user, space_id, write=True, action=Action.MANAGE_AGENTS)
-        return AgentStore(space).delete(name).to_json()
+        """Soft-delete the agent (audited): its versions and sessions stay readable."""
+        with audited(spaces, space_id, user, MANAGE, "agent.delete", target=name):
+            space = _space(spaces, user, space_id, write=True, action=MANAGE)
+            return AgentStore(space).delete(name).to_json()
 
     @router.post("/spaces/{space_id}/sessions", status_code=201, responses=writes)
     async def create_session(
