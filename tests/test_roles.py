@@ -23,6 +23,7 @@ from app.graphs.rpi import build_rpi
 from app.runner import Runner
 from app.server.tokens import issue_token
 from app.spaces import members, roles
+from app.spaces.postgres import SpacePostgres
 from app.spaces.roles import Action
 from app.spaces.space_model import SpaceConfig
 from tests.conftest import graph_deps
@@ -218,6 +219,10 @@ def test_graph_run_matrix(team, role, settings) -> None:
         assert result.refused and "no space" in (result.error or "")
 
 
+def team_db(runner: Runner, team) -> SpacePostgres:
+    return SpacePostgres(runner.backends.pool, team.postgres_schema, writable=False)
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_approval_matrix_through_the_runner(team, role, settings) -> None:
     runner = Runner(settings, graph_deps(settings))
@@ -226,6 +231,12 @@ def test_approval_matrix_through_the_runner(team, role, settings) -> None:
     if role in EXPECTED["approve"]:
         done = runner.resume(waiting.thread_id, {"action": "reject"}, user_id=role)
         assert done.status == "rejected"
+        # The run stays the member's in the space's records, whoever answered.
+        with team_db(runner, team).connection() as conn:
+            owner = conn.execute(
+                "SELECT user_id FROM runs WHERE thread_id = %s", [waiting.thread_id]
+            ).fetchone()
+        assert owner == ("member",)
     else:
         error = SpaceNotFound if role == "stranger" else PermissionDenied
         with pytest.raises(error):

@@ -62,6 +62,16 @@ def get_thread(pool: ConnectionPool, thread_id: str) -> ThreadRecord | None:
     return ThreadRecord(*row) if row else None
 
 
+def run_owner(pool: ConnectionPool, thread_id: str, default: str) -> str:
+    """Who started the run on ``thread_id`` (``default`` for a thread not registered).
+
+    The run's record names its owner even when an operator's answer drove
+    the nodes that write it (the run then acts as the operator).
+    """
+    found = get_thread(pool, thread_id)
+    return found.user_id if found else default
+
+
 def upsert_run(
     db: SpacePostgres,
     *,

@@ -52,7 +52,7 @@ from app.graphs.scope import (
 from app.llm.structured import InvalidOutput
 from app.spaces.budget import thread_totals
 from app.spaces.roles import Action
-from app.spaces.run_records import register_thread, upsert_run
+from app.spaces.run_records import register_thread, run_owner, upsert_run
 
 MAX_TOOL_ROUNDS = 3
 FEEDBACK_MAX = 2_000
@@ -363,7 +363,7 @@ def finish_node(deps: Deps, graph_name: str) -> Any:
                 upsert_run(
                     scope.space.postgres,
                     thread_id=thread_id,
-                    user_id=scope.user_id,
+                    user_id=run_owner(scope.deps.backends.pool, thread_id, scope.user_id),
                     query=state.get("query", ""),
                     status=status,
                     model=state.get("model"),

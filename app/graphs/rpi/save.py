@@ -15,7 +15,7 @@ from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names
 from app.spaces.budget import thread_totals
-from app.spaces.run_records import put_artifact, upsert_run
+from app.spaces.run_records import put_artifact, run_owner, upsert_run
 
 if TYPE_CHECKING:
     from app.graphs.scope import Scope
@@ -57,7 +57,9 @@ def save_outputs(scope: Scope, state: dict[str, Any]) -> tuple[dict[str, str], i
     Also returns the implementation's unverified citations and quotes (its
     deliverables were checked and marked as they were written).
     """
-    space, thread_id, user_id = scope.space, scope.thread_id, scope.user_id
+    space, thread_id = scope.space, scope.thread_id
+    pool = scope.deps.backends.pool
+    user_id = run_owner(pool, thread_id, scope.user_id) if thread_id else scope.user_id
     note_dir = state["note_dir"]
     tokens, cost = thread_totals(scope.deps.backends.pool, thread_id) if thread_id else (0, 0.0)
 
