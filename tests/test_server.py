@@ -337,6 +337,13 @@ def test_members_see_every_run_of_a_shared_space_and_nobody_else_does(server: st
     assert "ivy_team" in stranger.text and "no_such" in missing.text
     # The thread itself stays the owner's: Bob gets what a missing thread gives.
     assert httpx.get(f"{server}/threads/{thread_id}", headers=bearer("bob")).status_code == 404
+    # Any member reads what the run waits for: the plan to approve.
+    detail = httpx.get(f"{server}/my/spaces/ivy_team/runs/{thread_id}", headers=bearer("bob"))
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["status"] == "awaiting_approval"
+    assert [w["request"]["type"] for w in detail.json()["waiting_for"]] == ["plan_approval"]
+    hidden = httpx.get(f"{server}/my/spaces/ivy_team/runs/{thread_id}", headers=bearer("mallory"))
+    assert hidden.status_code == 404
     # Answering is for operators and admins; the run checks the answer as theirs.
     answer_url = f"{server}/my/spaces/ivy_team/runs/{thread_id}/answer"
     refused = httpx.post(answer_url, json={"action": "approve"}, headers=bearer("bob"))

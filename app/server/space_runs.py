@@ -26,6 +26,8 @@ in-process client.
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import httpx
@@ -42,7 +44,7 @@ from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
 from app.spaces.backends import Backends
 from app.spaces.roles import Action, require
-from app.spaces.run_records import get_thread, space_runs
+from app.spaces.run_records import ThreadRecord, get_thread, space_runs
 
 RUNS_MAX = 200
 # The server's thread status, in the words of ``spaces runs`` (app/runs.py);
@@ -115,12 +117,54 @@ class RunAnswer(BaseModel):
 
 
 DELEGATION_TTL_S = 60
+ThreadId = Annotated[str, Path(max_length=64)]
+
+
+@asynccontextmanager
+async def as_owner(
+    request: Request, spaces: Any, space_id: str, thread_id: str, user: str
+) -> AsyncIterator[tuple[Any, ThreadRecord]]:
+    """A client of this server for the run's owner, naming ``user`` as the actor.
+
+    The caller's role has been checked. A thread that is not a run of this
+    space answers 404 like a missing one, and so does one this server does
+    not hold (a CLI run); the server's other refusals (409 busy) pass on.
+    """
+    record = await run_in_threadpool(get_thread, spaces.backends.pool, thread_id)
+    if record is None or record.space_id != space_id:
+        raise SpaceNotFound(f"no run {thread_id!r} in space {space_id!r}")
+    token = issue_token(record.user_id, ttl_s=DELEGATION_TTL_S, actor=user)
+    client = get_client(
+        url=str(request.base_url).rstrip("/"), headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        yield client, record
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code == 404:
+            raise SpaceNotFound(f"no run {thread_id!r} on this server") from None
+        raise HTTPException(exc.response.status_code, _detail(exc.response)) from None
+
+
+@runs_router.get("/spaces/{space_id}/runs/{thread_id}")
+async def show_space_run(
+    space_id: SpaceId, thread_id: ThreadId, request: Request, user: Caller, spaces: Spaces
+) -> dict[str, Any]:
+    """One served run of the space (any member): status and what it waits for, if anything."""
+    await run_in_threadpool(require, spaces, space_id, user, Action.READ)
+    async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
+        thread = await client.threads.get(thread_id)
+        pending = await thread_interrupts(client, thread)
+    return {
+        "thread_id": thread_id, "user_id": record.user_id, "graph": record.graph,
+        "status": LIVE.get(thread.get("status") or "", ELSEWHERE),
+        "waiting_for": [{"interrupt_id": i.get("id"), "request": i.get("value")} for i in pending],
+    }  # fmt: skip
 
 
 @runs_router.post("/spaces/{space_id}/runs/{thread_id}/answer", responses=WRITE_ERRORS)
 async def answer_run(
     space_id: SpaceId,
-    thread_id: Annotated[str, Path(max_length=64)],
+    thread_id: ThreadId,
     body: RunAnswer,
     request: Request,
     user: Caller,
@@ -132,26 +176,14 @@ async def answer_run(
     nothing. The run resumes in the background; follow it in ``/runs``.
     """
     await run_in_threadpool(require, spaces, space_id, user, Action.APPROVE)
-    record = await run_in_threadpool(get_thread, spaces.backends.pool, thread_id)
-    if record is None or record.space_id != space_id:
-        raise SpaceNotFound(f"no run {thread_id!r} in space {space_id!r}")
-    token = issue_token(record.user_id, ttl_s=DELEGATION_TTL_S, actor=user)
-    client = get_client(
-        url=str(request.base_url).rstrip("/"), headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        thread = await client.threads.get(thread_id)
-        pending = await thread_interrupts(client, thread)
+    async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
+        pending = await thread_interrupts(client, await client.threads.get(thread_id))
         if not pending:
             raise HTTPException(409, "the run is not waiting for an answer")
         answer = body.model_dump(exclude_none=True)
         run = await client.runs.create(
             thread_id, record.graph, command={"resume": {pending[0]["id"]: answer}}
         )
-    except httpx.HTTPStatusError as exc:  # the server's own answer: 404 (a CLI run), 409 busy
-        if exc.response.status_code == 404:
-            raise SpaceNotFound(f"no run {thread_id!r} on this server") from None
-        raise HTTPException(exc.response.status_code, _detail(exc.response)) from None
     return {"thread_id": thread_id, "run_id": run["run_id"], "answered_by": user}
 
 
