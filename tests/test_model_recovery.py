@@ -20,7 +20,13 @@ from app.graphs.rpi.state import Plan
 from app.llm.resolve import resolve_chat_model
 from app.runner import Runner
 from tests.conftest import graph_deps, node_scope_for
-from tests.fake_openai import FakeOpenAI, completion, llama_server_like, no_response_format
+from tests.fake_openai import (
+    FakeOpenAI,
+    completion,
+    error,
+    llama_server_like,
+    no_response_format,
+)
 
 GOOD = {
     "title": "Pump report",
@@ -284,3 +290,27 @@ def test_an_answer_cut_at_the_output_limit_is_counted_and_reasked(settings, spac
     assert "cut off at the output limit" in s.requests[1]["messages"][-1]["content"]
     usage = manager.get_usage(space.space_id)
     assert usage.api_calls_used == 2 and usage.tokens_used == 240  # the cut answer is paid too
+
+
+def test_a_tool_call_the_server_could_not_parse_is_reasked(settings, space) -> None:
+    """llama-server answers 500 when the model's tool-call JSON is broken (slow test, 1 in 10)."""
+    from app.graphs.rpi.tools import IMPLEMENT_TOOLS, check_tool_calls
+
+    def responder(body: dict):
+        last = body["messages"][-1]
+        if "could not be read" not in str(last.get("content")):
+            return error(500, "Failed to parse tool call arguments as JSON: [json.exception]")
+        return 200, completion(tool_calls=[{"name": "http_get", "args": {"url": "http://x/"}}])
+
+    with FakeOpenAI(responder) as s:
+        scope = node_scope_for(_wired(settings, s), space.space_id, f"u-{space.space_id}")
+        scope.model = "openai:m"
+        message = scope.ask(
+            [HumanMessage("fetch")], tools=IMPLEMENT_TOOLS, validate=check_tool_calls
+        )
+        assert message.tool_calls[0]["args"] == {"url": "http://x/"}
+        # Without a validator (chat tasks) the re-ask holds too.
+        plain = scope.ask([HumanMessage("fetch")], tools=IMPLEMENT_TOOLS)
+    assert plain.tool_calls[0]["name"] == "http_get"
+    reask = s.requests[-1]["messages"][-1]["content"]
+    assert "Failed to parse tool call arguments" in reask and "valid JSON" in reask

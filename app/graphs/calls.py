@@ -29,7 +29,7 @@ from app.errors import BudgetExceeded, ModelUnavailable
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
-from app.llm.structured import MethodRefused, bind_structured, other
+from app.llm.structured import MethodRefused, UnparsedOutput, bind_structured, other, unparsed
 from app.settings import Settings
 from app.spaces.budget import SpaceBudget
 from app.spaces.documents import documents_for_prompt, open_documents_section
@@ -201,7 +201,10 @@ def invoke_model(
         except _provider_errors() as exc:
             # After the client's retries and every fallback: one line, and the run resumes later.
             failure = ModelUnavailable(f"{type(exc).__name__}: {exc}")
-            if schema is not None and getattr(exc, "status_code", None) == 400:
+            status = getattr(exc, "status_code", None)
+            if (schema is not None or tools) and unparsed(status, str(exc)):
+                raise UnparsedOutput(str(exc)) from exc  # the model's output: re-asked
+            if schema is not None and status == 400:
                 raise MethodRefused(failure) from exc
             raise failure from exc
     except BaseException:

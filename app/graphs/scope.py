@@ -99,11 +99,12 @@ class Scope:
         or returns the value to use), an unusable answer is re-asked with its
         error, at most twice more, each re-ask a counted, budgeted call and a
         ``model.reasked`` event; then ``InvalidOutput`` (see
-        ``app.llm.structured``). Calls are numbered in the order a node makes
-        them; a node that re-runs after a crash makes them in the same order,
-        so each is counted once.
+        ``app.llm.structured``). A call with ``tools`` is re-asked the same
+        way when the server could not parse the model's tool call. Calls are
+        numbered in the order a node makes them; a node that re-runs after a
+        crash makes them in the same order, so each is counted once.
         """
-        if schema is None and validate is None:
+        if schema is None and validate is None and not tools:
             return self._call(messages, None, tools, max_output, share, model, False)
 
         def call(history: list[BaseMessage], flipped: bool) -> Any:
