@@ -28,6 +28,17 @@ def test_limits_are_honoured_past_twenty(manager: SpaceManager, space: SpaceConf
             memory.search("turbines", limit="many")  # type: ignore[arg-type]
 
 
+def test_full_text_ranks_at_most_the_candidate_cap(manager, space, monkeypatch) -> None:
+    """A word in more rows than ``TEXT_CANDIDATES`` ranks only that many (bounded cost)."""
+    from app.spaces import memory as memory_module
+
+    with manager.open_space(space.space_id, write=True).memory() as memory:
+        memory.add_many([(f"turbine note {n}", {}) for n in range(12)])
+        assert len(memory.text_search("turbine", 50)) == 12
+        monkeypatch.setattr(memory_module, "TEXT_CANDIDATES", 4)
+        assert len(memory.text_search("turbine", 50)) == 4
+
+
 def test_key_makes_add_idempotent(manager: SpaceManager, space: SpaceConfig) -> None:
     with manager.open_space(space.space_id, write=True).memory() as memory:
         first = memory.add("the pump P7 runs at 42 bar", key="k1")

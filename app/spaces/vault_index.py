@@ -28,7 +28,7 @@ from psycopg import sql
 from app.errors import StoreUnavailable
 from app.spaces.embeddings import embedder_dims
 from app.spaces.extract import chunks
-from app.spaces.memory import TEXT_RANK, clamp, tsquery_any, vector_literal
+from app.spaces.memory import TEXT_CANDIDATES, TEXT_RANK, clamp, tsquery_any, vector_literal
 from app.spaces.memory_schema import TS_CONFIG
 
 if TYPE_CHECKING:
@@ -252,17 +252,20 @@ class VaultIndex:
         )
 
     def text_search(self, query: str, limit: int, prefixes: list[str]) -> list[VaultChunk]:
-        """Chunks matching any word of ``query`` (title included), by ``TEXT_RANK``."""
+        """Chunks matching any word of ``query`` (title included), by ``TEXT_RANK``.
+
+        At most ``TEXT_CANDIDATES`` matching chunks are ranked, as for memories.
+        """
         source = tsquery_any(query)
         if not source:
             return []
         return self._search(
             sql.SQL(
-                "SELECT path, chunk, text, {rank} AS r FROM {}, "
-                "to_tsquery(%(c)s::regconfig, %(q)s) q WHERE tsv @@ q "
-                "AND (%(any)s OR path LIKE ANY(%(p)s)) ORDER BY r DESC LIMIT %(k)s"
+                "SELECT path, chunk, text, {rank} AS r FROM to_tsquery(%(c)s::regconfig, %(q)s) q, "
+                "LATERAL (SELECT path, chunk, text, tsv FROM {} WHERE tsv @@ q "
+                "AND (%(any)s OR path LIKE ANY(%(p)s)) LIMIT %(n)s) m ORDER BY r DESC LIMIT %(k)s"
             ),
-            {"c": TS_CONFIG, "q": source},
+            {"c": TS_CONFIG, "q": source, "n": TEXT_CANDIDATES},
             limit,
             prefixes,
         )
