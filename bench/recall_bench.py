@@ -35,6 +35,7 @@ from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
 from app.spaces.memory import vector_literal
+from app.spaces.memory_schema import hnsw_index
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig
 
@@ -178,11 +179,7 @@ def load_synthetic(manager: SpaceManager, space_id: str, n: int, seed: int = 7) 
                     words = " ".join(rng.choice(WORDS, 8))
                     payload = {"data": f"item {i}: {words}", "user_id": space_id}
                     copy.write_row((str(uuid.uuid4()), vector_literal(v), json.dumps(payload)))
-        conn.execute(
-            sql.SQL("CREATE INDEX {} ON {} USING hnsw (vector public.vector_cosine_ops)").format(
-                sql.Identifier(f"{config.mem0_collection_name}_hnsw"), table
-            )
-        )
+        conn.execute(hnsw_index(config.postgres_schema, config.mem0_collection_name))
     elapsed = time.perf_counter() - start
     np.save(Path(manager.settings.home) / f"centers-{space_id}.npy", centers)
     return n / elapsed

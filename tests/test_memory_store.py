@@ -184,3 +184,22 @@ def test_mem0_pgvector_provider_reads_the_table(manager: SpaceManager, space) ->
         ]
     finally:
         mem0.close()
+
+
+def test_hnsw_indexes_use_the_chosen_settings(manager, space) -> None:
+    """ef_construction 128 on memories and vault chunks, ef_search 200 on every connection."""
+    opened = manager.open_space(space.space_id, write=True)
+    with opened.memory() as memory:
+        memory.add("the pump P7 runs at 42 bar")
+    opened.reindex_changed()
+    with manager.backends.pool.connection() as conn:
+        defs = [
+            r[0]
+            for r in conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexdef LIKE %s",
+                [space.postgres_schema, "%USING hnsw%"],
+            ).fetchall()
+        ]
+        ef_search = conn.execute("SHOW hnsw.ef_search").fetchone()
+    assert len(defs) == 2 and all("ef_construction='128'" in d for d in defs), defs
+    assert ef_search == ("200",)

@@ -29,7 +29,7 @@ from app.errors import StoreUnavailable
 from app.spaces.embeddings import embedder_dims
 from app.spaces.extract import chunks
 from app.spaces.memory import TEXT_CANDIDATES, TEXT_RANK, clamp, tsquery_any, vector_literal
-from app.spaces.memory_schema import TS_CONFIG
+from app.spaces.memory_schema import TS_CONFIG, hnsw_on
 
 if TYPE_CHECKING:
     from app.spaces.backends import Backends
@@ -138,12 +138,7 @@ class VaultIndex:
                 cfg=sql.Literal(TS_CONFIG),
             )
         )
-        conn.execute(
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS vault_chunks_hnsw ON {} "
-                "USING hnsw (vector public.vector_cosine_ops)"
-            ).format(self.chunks)
-        )
+        conn.execute(hnsw_on(sql.Identifier("vault_chunks_hnsw"), self.chunks))
         conn.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS vault_chunks_tsv ON {} USING gin (tsv)").format(
                 self.chunks
