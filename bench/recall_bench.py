@@ -35,7 +35,7 @@ from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
 from app.spaces.memory import vector_literal
-from app.spaces.memory_schema import hnsw_index
+from app.spaces.memory_schema import BUILD_MEMORY, hnsw_index
 from app.spaces.space_manager import SpaceManager
 from app.spaces.space_model import SpaceConfig
 
@@ -168,7 +168,7 @@ def load_synthetic(manager: SpaceManager, space_id: str, n: int, seed: int = 7) 
     hnsw = sql.Identifier(config.postgres_schema, f"{config.mem0_collection_name}_hnsw")
     start = time.perf_counter()
     with manager.backends.pool.connection() as conn, conn.transaction():
-        conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+        conn.execute(BUILD_MEMORY)
         conn.execute(sql.SQL("DROP INDEX {}").format(hnsw))
         with conn.cursor().copy(
             sql.SQL("COPY {} (id, vector, payload) FROM STDIN").format(table)

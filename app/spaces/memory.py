@@ -40,7 +40,7 @@ from psycopg.types.json import Jsonb
 from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
 from app.ids import validate_agent_name
 from app.spaces.embeddings import embedder_dims
-from app.spaces.memory_schema import TS_CONFIG, ensure_memory_table, hnsw_index
+from app.spaces.memory_schema import BUILD_MEMORY, TS_CONFIG, ensure_memory_table, hnsw_index
 
 if TYPE_CHECKING:
     from app.spaces.backends import Backends
@@ -278,7 +278,7 @@ class PgMemory:
             rebuild = len(rows) >= REBUILD_AT and len(rows) > existing.fetchone()[0]
             hnsw = sql.Identifier(self.schema, f"{self.table_name}_hnsw")
             if rebuild:
-                conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                conn.execute(BUILD_MEMORY)
                 conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(hnsw))
             added = conn.execute(
                 sql.SQL(
