@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -188,12 +189,10 @@ def _listed(note: str) -> list[dict]:
 
     The last: a small model sometimes writes a "## Sources" heading of its own.
     """
-    found = []
-    for line in note.rpartition("## Sources")[2].splitlines():
-        number = line[1 : line.find("]")] if line.startswith("[") else ""
-        if number.isdigit():
-            found.append({"n": int(number), "text": ""})
-    return found
+    # Not line by line: obsidiantools' note text joins the list's lines into one
+    # (Markdown soft breaks), which once made a listed [2] look unknown.
+    section = note.rpartition("## Sources")[2]
+    return [{"n": int(n), "text": ""} for n in re.findall(r"(?:^|\s)\[(\d{1,4})\](?=\s)", section)]
 
 
 def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query: str) -> RunStats:

@@ -314,3 +314,25 @@ def test_a_tool_call_the_server_could_not_parse_is_reasked(settings, space) -> N
     assert plain.tool_calls[0]["name"] == "http_get"
     reask = s.requests[-1]["messages"][-1]["content"]
     assert "Failed to parse tool call arguments" in reask and "valid JSON" in reask
+
+
+def test_a_tool_call_never_readable_fails_in_one_line(settings, space) -> None:
+    """Three unreadable answers: ``InvalidOutput`` with no message to fall back on."""
+    from app.graphs.rpi.tools import IMPLEMENT_TOOLS
+    from app.llm.structured import InvalidOutput
+
+    broken = error(500, "Failed to parse tool call arguments as JSON")
+    with FakeOpenAI(lambda body: broken) as s:
+        scope = node_scope_for(_wired(settings, s), space.space_id, f"v-{space.space_id}")
+        scope.model = "openai:m"
+        with pytest.raises(InvalidOutput, match="unusable after 3 attempts") as caught:
+            scope.ask([HumanMessage("fetch")], tools=IMPLEMENT_TOOLS)
+    assert caught.value.last is None and "\n" not in str(caught.value)
+
+
+def test_the_bench_reads_sources_whose_lines_were_joined() -> None:
+    """obsidiantools joins a note's source lines; every listed [n] still counts."""
+    from bench.real_model_bench import _listed
+
+    joined = "Body [2].\n\n## Sources\n\n[1] [[Plant/b1]] [2] [[Plant/v3]] [3] https://x.test/\n"
+    assert [s["n"] for s in _listed(joined)] == [1, 2, 3]

@@ -219,6 +219,8 @@ def implement(
     try:
         answer: AIMessage = scope.ask(messages, tools=tools, validate=check_tool_calls)
     except InvalidOutput as exc:
+        if exc.last is None:  # the server never returned a readable answer: fail in one line
+            raise
         answer = exc.last  # still invalid: run_tools answers each call with its failure
     if answer.tool_calls and tools:
         return Command(goto="run_tools", update={"step_messages": [*messages, answer]})
