@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -344,6 +345,18 @@ def test_members_see_every_run_of_a_shared_space_and_nobody_else_does(server: st
     assert [w["request"]["type"] for w in detail.json()["waiting_for"]] == ["plan_approval"]
     hidden = httpx.get(f"{server}/my/spaces/ivy_team/runs/{thread_id}", headers=bearer("mallory"))
     assert hidden.status_code == 404
+    # The owner's token goes to this server's own socket, never to the Host a client names.
+    with socket.socket() as trap:
+        trap.bind(("127.0.0.1", 0))
+        trap.listen(1)
+        trap.settimeout(0.5)
+        lured = httpx.get(
+            f"{server}/my/spaces/ivy_team/runs/{thread_id}",
+            headers={**bearer("bob"), "Host": f"127.0.0.1:{trap.getsockname()[1]}"},
+        )
+        with pytest.raises(TimeoutError):
+            trap.accept()
+    assert lured.status_code == 200, lured.text
     # Answering is for operators and admins; the run checks the answer as theirs.
     answer_url = f"{server}/my/spaces/ivy_team/runs/{thread_id}/answer"
     refused = httpx.post(answer_url, json={"action": "approve"}, headers=bearer("bob"))

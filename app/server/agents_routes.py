@@ -28,6 +28,7 @@ from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import QUERY_MAX
 from app.server.approval_sweeper import sweep_forever
 from app.server.interrupts import thread_interrupts
+from app.server.loopback import loopback_url
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
 from app.spaces.members import audited
@@ -63,8 +64,9 @@ class Answer(BaseModel):
 
 def _client(request: Request) -> Any:
     """A LangGraph client to this very server, carrying the caller's own token."""
-    base = str(request.base_url).rstrip("/")
-    return get_client(url=base, headers={"Authorization": request.headers["authorization"]})
+    return get_client(
+        url=loopback_url(request), headers={"Authorization": request.headers["authorization"]}
+    )
 
 
 def _turn(values: Any, state: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from app.errors import (
 from app.graphs.deps import Deps
 from app.server.agents_routes import team_router
 from app.server.interrupts import thread_interrupts
+from app.server.loopback import loopback_url
 from app.server.schema import READ_ERRORS, SPACE_ID_SCHEMA, WRITE_ERRORS, SpaceId
 from app.server.space_runs import runs_router
 from app.server.team_routes import team_router as members_router
@@ -289,9 +290,8 @@ async def pending_approvals(request: Request, user: User) -> list[dict[str, Any]
     if "aegra_api" in sys.modules:
         # Aegra has no in-process client: ask this same server over loopback,
         # as the caller, so its auth handler applies the owner filter too.
-        port = request.scope["server"][1]
         client = get_client(
-            url=f"http://127.0.0.1:{port}",
+            url=loopback_url(request),
             headers={"Authorization": request.headers.get("authorization", "")},
         )
     else:

@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.errors import SpaceNotFound
 from app.server.interrupts import thread_interrupts
+from app.server.loopback import loopback_url
 from app.server.schema import READ_ERRORS, WRITE_ERRORS, SpaceId
 from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
@@ -134,9 +135,7 @@ async def as_owner(
     if record is None or record.space_id != space_id:
         raise SpaceNotFound(f"no run {thread_id!r} in space {space_id!r}")
     token = issue_token(record.user_id, ttl_s=DELEGATION_TTL_S, actor=user)
-    client = get_client(
-        url=str(request.base_url).rstrip("/"), headers={"Authorization": f"Bearer {token}"}
-    )
+    client = get_client(url=loopback_url(request), headers={"Authorization": f"Bearer {token}"})
     try:
         yield client, record
     except httpx.HTTPStatusError as exc:
