@@ -17,6 +17,7 @@ from typing import Any
 
 from app.settings import Settings
 from app.spaces.roles import Action
+from app.text import printable
 
 Run = Callable[[argparse.Namespace, Settings], int]
 
@@ -33,6 +34,18 @@ GUARDED: dict[str, tuple[Action, str | None]] = {
     "objects activate": (Action.MANAGE_OBJECTS, "object.activate"),
     "objects deactivate": (Action.MANAGE_OBJECTS, "object.deactivate"),
     "objects set-version": (Action.MANAGE_OBJECTS, "version.set_status"),
+    # Memory: anyone who may read the space may read its memories; writing or
+    # deleting them is curating the space (operators); the bulk copy is an export.
+    "memory list": (Action.READ, None),
+    "memory search": (Action.READ, None),
+    "memory stats": (Action.READ, None),
+    "memory export": (Action.EXPORT, "memory.export"),
+    "memory add": (Action.MANAGE_OBJECTS, "memory.add"),
+    "memory delete": (Action.MANAGE_OBJECTS, "memory.delete"),
+    "memory import": (Action.MANAGE_OBJECTS, "memory.import"),
+    "memory prune": (Action.MANAGE_OBJECTS, "memory.prune"),
+    "recall": (Action.READ, None),
+    "reindex": (Action.READ, None),  # derived from the vault; recall does it too
 }
 OWN_COMMANDS = ("members", "audit", "export", "import", "set")
 
@@ -71,20 +84,20 @@ def add_members_commands(sub: Any) -> None:
     _add_user_flags(sub)
 
 
-def _add_user_flags(sub: argparse._SubParsersAction) -> None:
+def _add_user_flags(sub: argparse._SubParsersAction, *, top: bool = True) -> None:
     """Give every (nested) subcommand a ``--user`` option, unless it has one."""
     for name, parser in sub.choices.items():
-        if name in ("create", "down", "import"):  # they name their owner, or touch no space
+        if top and name in ("create", "down", "import"):  # name their owner, or touch no space
             continue
         nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         for inner in nested:
-            _add_user_flags(inner)
+            _add_user_flags(inner, top=False)
         if not nested and "--user" not in parser._option_string_actions:
             parser.add_argument("--user", help="act as this user (default: the space's owner)")
 
 
 def _key(args: argparse.Namespace) -> str:
-    sub = getattr(args, "objects_command", None)
+    sub = getattr(args, "objects_command", None) or getattr(args, "memory_command", None)
     return f"{args.command} {sub}" if sub else args.command
 
 
@@ -96,7 +109,11 @@ def _target(args: argparse.Namespace) -> str:
 
 
 def _print(args: argparse.Namespace, doc: Any, human: str) -> None:
-    print(json.dumps(doc, indent=2, default=str) if getattr(args, "json", False) else human)
+    """One JSON document, or ``human`` with control characters escaped (ids come from data)."""
+    json_out = getattr(args, "json", False)
+    print(
+        json.dumps(doc, indent=2, default=str) if json_out else printable(human, keep_newlines=True)
+    )
 
 
 def run_guarded(args: argparse.Namespace, settings: Settings, run: Run) -> int:
@@ -185,7 +202,10 @@ def _own_command(args: argparse.Namespace, settings: Settings) -> int:
             _print(args, [e.to_json() for e in entries], "\n".join(lines) or "no entries")
         elif args.members_command == "list":
             found = members.list_members(manager, args.space_id, actor)
-            lines = [f"{m.user_id:<24} {m.role:<9} added by {m.added_by}" for m in found]
+            lines = [  # an id from an old bundle may hold a newline: one member, one line
+                f"{printable(m.user_id):<24} {m.role:<9} added by {printable(m.added_by)}"
+                for m in found
+            ]
             _print(args, [m.to_json() for m in found], "\n".join(lines))
         elif args.members_command == "add":
             member = members.add_member(manager, args.space_id, actor, args.member, args.role)

@@ -120,6 +120,71 @@ def test_cli_matrix(team, role, action, settings, manager, monkeypatch, capsys, 
     assert len(refused) == (0 if role in EXPECTED[action] else 1)
 
 
+# memory command -> the action of EXPECTED it needs (the issue: members must not prune)
+MEMORY_ACTIONS = {
+    "list": "read", "search": "read", "stats": "read", "recall": "read", "reindex": "read",
+    "export": "export", "add": "manage_objects", "delete": "manage_objects",
+    "import": "manage_objects", "prune": "manage_objects",
+}  # fmt: skip
+FACT = "Pump P7 runs at 42 bar."
+
+
+def _memory_argv(command: str, sid: str, user: str, memory_id: str, tmp_path: Path) -> list[str]:
+    if command in ("recall", "reindex"):
+        return [command, sid, *(["pump P7 pressure"] if command == "recall" else []),
+                "--user", user]  # fmt: skip
+    extra = {
+        "search": ["pump P7 pressure"], "add": ["Valve V2 is shut."], "delete": [memory_id],
+        "export": ["--out", str(tmp_path / f"mem-{user}.jsonl")],
+        "prune": ["--before", "2999-01-01"],
+    }.get(command, [])  # fmt: skip
+    if command == "import":
+        lines = tmp_path / f"in-{user}.jsonl"
+        lines.write_text(json.dumps({"text": "Valve V3 is open."}) + "\n")
+        extra = [str(lines)]
+    return ["memory", command, sid, *extra, "--user", user, "--json"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("command", list(MEMORY_ACTIONS))
+def test_cli_memory_matrix(team, role, command, settings, manager, monkeypatch, capsys, tmp_path):
+    """Every memory command asks the one rule about ``--user``; a refusal changes nothing."""
+    with manager.open_space(team.space_id, write=True).memory() as memory:
+        memory_id = memory.add(FACT)
+    argv = _memory_argv(command, team.space_id, role, memory_id, tmp_path)
+    code, out, err = cli(monkeypatch, capsys, settings, *argv)
+    allowed = role in EXPECTED[MEMORY_ACTIONS[command]]
+    if allowed:
+        assert code == 0, err
+    else:
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (code, err)
+        expected = "no space" if role == "stranger" else f"a {role} may not"
+        assert expected in err and "Traceback" not in err
+    with manager.open_space(team.space_id).memory() as memory:
+        texts = sorted(h.text for h in memory.all(limit=10))
+    changed = {"add": [FACT, "Valve V2 is shut."], "import": [FACT, "Valve V3 is open."],
+               "delete": [], "prune": []}  # fmt: skip
+    assert texts == (changed.get(command, [FACT]) if allowed else [FACT]), texts
+    if command in ("list", "search", "recall", "export"):
+        shown = (
+            out + (tmp_path / f"mem-{role}.jsonl").read_text()
+            if command == "export" and allowed
+            else out
+        )
+        assert ("42 bar" in shown) is allowed
+    assert (tmp_path / f"mem-{role}.jsonl").exists() is (command == "export" and allowed)
+
+
+def test_memory_import_takes_user(team, settings, manager, monkeypatch, capsys, tmp_path):
+    """``memory import`` accepts ``--user`` (it did not) and refuses a stranger."""
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(json.dumps({"text": "Valve V3 is open."}) + "\n")
+    sid = team.space_id
+    code, _, err = cli(monkeypatch, capsys, settings, "memory", "import", sid, str(lines),
+                       "--user", "mallory")  # fmt: skip
+    assert code == 2 and "no space" in err and "unrecognized" not in err
+
+
 def _audit(manager, config):
     from app.spaces import audit
 
