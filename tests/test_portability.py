@@ -16,7 +16,7 @@ from app.errors import InvalidInput
 from app.runner import Runner
 from app.spaces import audit, members
 from app.spaces import portable_stores as stores
-from app.spaces.bundle_format import read_bundle
+from app.spaces.bundle_format import read_bundle, write_bundle
 from app.spaces.documents import DocumentStore
 from app.spaces.portability import export_space, import_space
 from app.spaces.space_model import SpaceConfig
@@ -168,7 +168,33 @@ def _hostile(tmp_path: Path, good: Path) -> dict[str, Path]:
             tmp_path / "sum.tar.zst", zstandard.ZstdCompressor().compress(bytes(tampered))
         ),
         "not zstd": _write(tmp_path / "junk.tar.zst", b"this is not a bundle"),
+        # Well-formed bundles whose registry.json lies (issue 20): resealed with fresh sums.
+        "bad member": _resealed(tmp_path, good, "m", _evil_member),
+        "negative tokens": _resealed(tmp_path, good, "n", _negative_tokens),
     }
+
+
+def _evil_member(registry: dict) -> None:
+    row = dict(registry["space_members"][0], user_id="x\u001b[31m\nevil", role="admin")
+    registry["space_members"].append(row)
+
+
+def _negative_tokens(registry: dict) -> None:
+    registry["space_usage"] = [
+        {"month": "2026-12", "tokens_used": -(10**15), "api_calls_used": 0, "cost_usd": "0"}
+    ]
+
+
+def _resealed(tmp_path: Path, good: Path, name: str, edit) -> Path:
+    """``good`` with its registry.json edited by ``edit``, packed again with valid checksums."""
+    parts = tmp_path / f"parts-{name}"
+    parts.mkdir()
+    manifest = read_bundle(good, parts)
+    registry = json.loads((parts / "registry.json").read_text())
+    edit(registry)
+    (parts / "registry.json").write_text(json.dumps(registry))
+    inner = {k: v for k, v in manifest.items() if k not in ("format", "format_version", "files")}
+    return write_bundle(parts, inner, tmp_path / f"{name}.tar.zst") and tmp_path / f"{name}.tar.zst"
 
 
 WHY = {
@@ -180,6 +206,8 @@ WHY = {
     "truncated": "truncated",
     "checksum": "wrong checksum",
     "not zstd": "damaged",
+    "bad member": "space_members row 3: user_id: invalid user id",
+    "negative tokens": "tokens_used must be a whole number",
 }
 
 
@@ -201,6 +229,21 @@ def test_hostile_bundles_are_refused_and_change_nothing(
         assert [c.space_id for c in manager.list_spaces()] == before, kind
         assert not (settings.vaults_dir / sid).exists(), kind
     assert not (tmp_path / "evil").exists() and list((settings.home / "tmp").iterdir()) == []
+
+
+def test_members_list_escapes_control_characters(manager, new_id, settings) -> None:
+    """A member id with terminal escapes (as old bundles could add) prints escaped, one line."""
+    config = manager.create_space(SpaceConfig(new_id("esc"), "Escapes", "alice"))
+    with manager.backends.pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO spaces_registry.space_members (space_id, user_id, role, added_by) "
+            "VALUES (%s, %s, 'member', 'alice')",
+            [config.space_id, "x\u001b[31m\nevil"],
+        )
+    result = run_cli(settings, "members", "list", config.space_id)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "x\\x1b[31m\\x0aevil" in result.stdout
+    assert len(result.stdout.strip().splitlines()) == 2
 
 
 def test_the_cli_refuses_with_one_line_and_exit_2(good, settings, new_id, tmp_path) -> None:

@@ -37,6 +37,7 @@ from app.ids import validate_space_id, validate_user_id
 from app.spaces import audit
 from app.spaces import portable_stores as stores
 from app.spaces.bundle_format import DEFAULT_MAX_BYTES, read_bundle, write_bundle
+from app.spaces.bundle_registry import check_registry
 from app.spaces.graph import drop_graph_partition
 from app.spaces.memory import drop_space_memory
 from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS
@@ -159,6 +160,7 @@ def import_space(
         rows = _memories(manager, parts, manifest, reembed)
         graph = _json(parts / "graph.json", "graph.json")
         registry = _json(parts / "registry.json", "registry.json")
+        check_registry(registry, stores.REGISTRY_TABLES)  # before anything is created
         manager.create_space(config)
         try:
             _load(manager, config, parts, manifest, rows, graph, registry, old_id)
