@@ -159,3 +159,30 @@ def test_the_server_declines_expired_plan_approvals_on_its_own(quick_server) -> 
     types = [e["event_type"] for e in events]
     assert "approval.expired" in types and types[-1] == "run.completed"
     assert all(e["actor"] == "dana2" for e in events)  # the owner's run, through auth
+
+
+def test_events_of_an_unknown_or_foreign_run_are_404_and_message_is_accepted(server) -> None:  # noqa: F811
+    """Issue 20: ``?run_id=`` not of this session answered 200 and cut the stream."""
+    erin, fred = bearer("erin2"), bearer("fred2")
+    base = f"{server}/my/spaces"
+    paths = {}
+    for user, headers in (("erin", erin), ("fred", fred)):
+        _json(httpx.post(base, json={"space_id": f"{user}_ev", "name": "E"}, headers=headers,
+                         timeout=60), 201)  # fmt: skip
+        body = {"name": "poet", "system_prompt": "You rhyme.", "model": "offline"}
+        _json(httpx.post(f"{base}/{user}_ev/agents", json=body, headers=headers, timeout=30), 201)
+        sid = _json(httpx.post(f"{base}/{user}_ev/sessions", headers=headers, timeout=30),
+                    201)["session_id"]  # fmt: skip
+        paths[user] = f"{base}/{user}_ev/sessions/{sid}"
+    # The graph's own name for the text, ``message``, is accepted as well as ``text``.
+    turn = _json(httpx.post(f"{paths['fred']}/messages?wait=true", json={"message": "@poet x"},
+                            headers=fred, timeout=120), 202)  # fmt: skip
+    assert turn["status"] == "completed"
+    mine = _json(httpx.post(f"{paths['erin']}/messages?wait=true", json={"text": "@poet y"},
+                            headers=erin, timeout=120), 202)  # fmt: skip
+    for run_id in (turn["run_id"], "00000000-0000-4000-8000-000000000000", "not-a-run"):
+        answer = httpx.get(f"{paths['erin']}/events?run_id={run_id}", headers=erin, timeout=30)
+        assert answer.status_code == 404, (run_id, answer.status_code, answer.text)
+        assert "no run" in answer.json()["detail"]
+    answer = httpx.get(f"{paths['erin']}/events?run_id={mine['run_id']}", headers=erin, timeout=60)
+    assert answer.status_code == 200  # the session's own run still streams

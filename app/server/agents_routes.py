@@ -15,20 +15,23 @@ the route signatures, whose types are the factory's arguments.)
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from langgraph_sdk import get_client
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, Field
 
 from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import QUERY_MAX
 from app.server.approval_sweeper import sweep_forever
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import loopback_url
+from app.server.schema import Body
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
 from app.spaces.members import audited
@@ -39,7 +42,7 @@ from app.spaces.space_manager import SpaceHandle, SpaceManager
 MANAGE = Action.MANAGE_AGENTS
 
 
-class AgentConfig(BaseModel):
+class AgentConfig(Body):
     """An agent's config; on update, fields left out keep their value."""
 
     name: str | None = None
@@ -49,17 +52,37 @@ class AgentConfig(BaseModel):
     concurrency_limit: int | None = None
 
 
-class Message(BaseModel):
+class Message(Body):
     """A chat message: ``@name ...`` calls that agent, anything else is planned."""
 
-    text: str = Field(min_length=1, max_length=QUERY_MAX)
+    # ``message`` is the chat graph's name for it; ``text`` was this route's first name.
+    text: str = Field(
+        min_length=1, max_length=QUERY_MAX, validation_alias=AliasChoices("message", "text")
+    )
 
 
-class Answer(BaseModel):
+class Answer(Body):
     """An answer to one pending approval."""
 
     action: str = Field(pattern="^(approve|reject)$")
     feedback: str | None = Field(default=None, max_length=2_000)
+
+
+async def _run_of(client: Any, session_id: str, run_id: str) -> None:
+    """Refuse a run id that is not one of this session's runs, as "no run" (404).
+
+    Checked before the stream starts: a stream already answered 200 cannot
+    say 404 any more (it used to be cut, with a traceback in the log).
+    """
+    try:
+        uuid.UUID(run_id)
+        await client.runs.get(session_id, run_id)
+    except ValueError:
+        raise SpaceNotFound(f"no run {run_id[:64]!r} in this session") from None
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code not in (404, 422):
+            raise
+        raise SpaceNotFound(f"no run {run_id[:64]!r} in this session") from None
 
 
 def _client(request: Request) -> Any:
@@ -237,6 +260,8 @@ def team_router(
             if not runs:
                 raise InvalidInput("this session has no turns yet")
             run_id = runs[0]["run_id"]
+        else:
+            await _run_of(client, session_id, run_id)
 
         async def stream() -> AsyncIterator[str]:
             async for part in client.runs.join_stream(session_id, run_id, stream_mode="custom"):

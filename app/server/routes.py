@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, Field
 
 from app.errors import (
     InvalidInput,
@@ -33,7 +34,15 @@ from app.graphs.deps import Deps
 from app.server.agents_routes import team_router
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import loopback_url
-from app.server.schema import READ_ERRORS, SPACE_ID_SCHEMA, WRITE_ERRORS, SpaceId
+from app.server.schema import (
+    READ_ERRORS,
+    SPACE_ID_SCHEMA,
+    WRITE_ERRORS,
+    Body,
+    NulGuard,
+    SpaceId,
+    validation_line,
+)
 from app.server.space_runs import runs_router
 from app.server.team_routes import team_router as members_router
 from app.server.tokens import TokenError, user_from_authorization
@@ -112,7 +121,7 @@ def owned(
     return require(spaces, space_id, user, action).config
 
 
-class NewSpace(BaseModel):
+class NewSpace(Body):
     """A space to create; the owner is the caller."""
 
     space_id: str = Field(json_schema_extra=SPACE_ID_SCHEMA)
@@ -130,20 +139,20 @@ class NewSpace(BaseModel):
     )
 
 
-class NewObject(BaseModel):
+class NewObject(Body):
     """A text document to add as a new object (or a new version)."""
 
     filename: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1, max_length=TEXT_MAX)
 
 
-class Active(BaseModel):
+class Active(Body):
     """Turn an object on or off."""
 
     active: bool
 
 
-class Status(BaseModel):
+class Status(Body):
     """Mark a version active or inactive."""
 
     status: str
@@ -327,6 +336,15 @@ app.router.routes.extend(router.routes)
 app.router.routes.extend(team.routes)
 app.router.routes.extend(members_router.routes)
 app.router.routes.extend(runs_router.routes)
+
+
+app.add_middleware(NulGuard)
+
+
+@app.exception_handler(RequestValidationError)
+async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A body or parameter FastAPI refused: 422 with one line (never the input echoed)."""
+    return JSONResponse({"detail": validation_line(exc.errors())}, status_code=422)
 
 
 @app.exception_handler(RateLimited)

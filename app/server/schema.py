@@ -6,12 +6,15 @@ with the server wherever a route lives.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Path as PathParam
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, field_validator
 
 from app.ids import SPACE_ID_MAX, SPACE_ID_PATTERN
+from app.text import printable
 
 
 class ErrorBody(BaseModel):
@@ -39,3 +42,67 @@ WRITE_ERRORS = _errors(409, 423)
 # Documented, not enforced by FastAPI: a bad id stays a one-line 400 (app/ids.py).
 SPACE_ID_SCHEMA = {"pattern": SPACE_ID_PATTERN, "maxLength": SPACE_ID_MAX}
 SpaceId = Annotated[str, PathParam(json_schema_extra=SPACE_ID_SCHEMA)]
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Body(BaseModel):
+    """The base of every ``/my/`` request body: no text in it may hold a NUL byte.
+
+    Postgres cannot store NUL in text, so such a value used to get as far as
+    the store and come back as "postgres store failed" (503); it is bad input,
+    refused here as a one-line 422 before anything is written.
+    """
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("text may not contain a NUL byte")
+        return value
+
+
+def validation_line(errors: Sequence[Any]) -> str:
+    """FastAPI's validation errors as one line, naming the field but never echoing the input.
+
+    The input is left out on purpose: ``1e400`` parses as infinity, which the
+    default handler cannot write back as JSON (it answered 500).
+    """
+    if not errors:
+        return "the request is not valid"
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "path", "query"))
+    line = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return printable(line)[:300] + more
+
+
+class NulGuard:
+    """ASGI middleware: a ``/my/`` path or query with a NUL byte is a one-line 400.
+
+    Path and query parameters are not request bodies, so ``Body`` cannot see
+    them; without this a ``%00`` in an object reference reached Postgres (500).
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Answer 400 for a NUL in a ``/my/`` path or query, else pass the request on."""
+        if scope["type"] == "http" and scope.get("path", "").startswith("/my/"):
+            query = scope.get("query_string", b"").lower()
+            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+                response = JSONResponse(
+                    {"detail": "the path or query may not contain a NUL byte"}, status_code=400
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

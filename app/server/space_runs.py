@@ -34,13 +34,13 @@ import httpx
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from langgraph_sdk import get_client
 from psycopg import errors as pg_errors
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import SpaceNotFound
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import loopback_url
-from app.server.schema import READ_ERRORS, WRITE_ERRORS, SpaceId
+from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, SpaceId
 from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
 from app.spaces.backends import Backends
@@ -109,7 +109,7 @@ async def list_space_runs(
     ]
 
 
-class RunAnswer(BaseModel):
+class RunAnswer(Body):
     """An answer to the approval a run waits for, as its graph asks it (``action`` first)."""
 
     model_config = ConfigDict(extra="allow")

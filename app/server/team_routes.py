@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
 
-from app.server.schema import READ_ERRORS, WRITE_ERRORS, SpaceId
+from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, SpaceId
 from app.spaces import audit, members
 from app.spaces.roles import Action, require
 from app.spaces.space_manager import SpaceManager
@@ -36,14 +35,14 @@ def _manager(request: Request, user: Caller) -> SpaceManager:
 Spaces = Annotated[SpaceManager, Depends(_manager)]
 
 
-class NewMember(BaseModel):
+class NewMember(Body):
     """A user to add to the space (or whose role to change)."""
 
     user_id: str
     role: str = "member"
 
 
-class SpaceChange(BaseModel):
+class SpaceChange(Body):
     """New monthly budgets and/or preferred model (admins)."""
 
     token_budget: int | None = None
