@@ -2,7 +2,7 @@
 
 Starts (or finds running) the embedded Postgres and Redis and the Aegra
 instances on consecutive loopback ports, prints their URLs and returns;
-``spaces down`` stops them. See README "Serving in production".
+``spaces down`` stops them. See docs/serving.md "Serving in production".
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class Settings:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
     ) -> Settings:
-        """Build settings from environment variables (see README, "Settings").
+        """Build settings from environment variables (see docs/settings.md).
 
         Relative paths are resolved against ``cwd`` now, so that a later
         ``chdir`` cannot move a space's data.

@@ -127,7 +127,7 @@ class NewSpace(Body):
     space_id: str = Field(json_schema_extra=SPACE_ID_SCHEMA)
     name: str
     description: str = ""
-    # The SpaceConfig names; the earlier REST names are accepted too (README "Vocabulary").
+    # The SpaceConfig names; the earlier REST names are accepted too (docs/cli.md "Vocabulary").
     monthly_token_budget: int = Field(
         1_000_000, validation_alias=AliasChoices("monthly_token_budget", "token_budget")
     )

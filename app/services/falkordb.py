@@ -7,7 +7,7 @@ about 44 ms over Bolt); the Bolt port stays open so the ``neo4j`` driver path
 that Neo4j servers use is tested against the same server.
 
 Facts this module is built around (see shared/notes/verified-facts.md and
-README "Graph"):
+docs/stores.md "The graph server"):
 - Redis listens on a Unix socket only; Bolt listens on a TCP port we pick.
 - AOF persistence crashes the server on Bolt writes, so durability comes from
   RDB snapshots every second with a change, plus a final save on SIGTERM.
@@ -182,7 +182,7 @@ def revive_graph_server(settings: Settings) -> bool:
     """Restart embedded FalkorDB if it died; return whether it was restarted.
 
     FalkorDB's Bolt layer has crashed here with a segfault while reading a
-    request (README "Graph"). The server comes back on its old port from its
+    request (docs/stores.md "The graph server"). The server comes back on its old port from its
     last snapshot (at most a second of writes lost), so the caller can retry.
     """
     if settings.neo4j_uri:

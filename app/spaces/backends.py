@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
 POOL_TIMEOUT_S = 10.0
-# pgvector search settings for every pooled connection (README "Memory" says why):
+# pgvector search settings for every pooled connection (docs/stores.md, "Memory"):
 # ef_search 200 keeps recall@5 >= 0.95 on clustered data up to 1M memories
 # (0.984, p95 10 ms; see memory_schema.HNSW_WITH); iterative scans keep
 # filtered searches from returning too few rows.

@@ -4,7 +4,7 @@
 
 - ``wordllama`` (default): WordLlama's static ``l2_supercat`` embeddings,
   256 dimensions, shipped inside the PyPI wheel, so nothing is downloaded and
-  no torch is needed. README "Embeddings" says why this is the default.
+  no torch is needed. docs/stores.md "Memory, recall and embeddings" says why this is the default.
 - ``openai:<model>`` or ``openai:<model>:<dims>``: any OpenAI-compatible
   embeddings endpoint (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``).
 

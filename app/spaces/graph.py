@@ -158,8 +158,8 @@ class SpaceGraph:
     ) -> None:
         """``merge_entity`` and ``merge_relation`` for many facts in two queries.
 
-        A round trip over Bolt to FalkorDB costs about 44 ms here (README
-        "Graph"), so a run's facts go in one batch rather than one by one.
+        A round trip over Bolt to FalkorDB costs about 44 ms here (docs/stores.md
+        "The graph server"), so a run's facts go in one batch rather than one by one.
         """
         self._write_check()
         items = [

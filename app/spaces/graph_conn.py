@@ -6,7 +6,7 @@ and does not care which wire carries it:
 - ``NativeConnection``: the embedded FalkorDB through its own protocol (RESP,
   the ``falkordb`` client) on the server's Unix socket. A round trip costs
   about 0.2 ms here, where the same query over FalkorDB's Bolt port costs
-  about 44 ms (README "Graph"). It can also make writes durable at once
+  about 44 ms (docs/stores.md "The graph server"). It can also make writes durable at once
   (``SAVE``), which Bolt cannot ask FalkorDB for.
 - ``BoltConnection``: the ``neo4j`` driver, for a Neo4j server named by
   ``NEO4J_URI`` (and tested against FalkorDB's Bolt port). It tells FalkorDB
@@ -37,7 +37,7 @@ def _falkordb_escape(value: Any) -> Any:
 
     FalkorDB inlines Bolt parameters into the query text as single-quoted
     literals without escaping them, so a ``'`` in a value fails the query
-    (seen here; README "Graph"). Escaping ``\\`` and ``'`` makes every string
+    (seen here; docs/stores.md "The graph server"). Escaping ``\\`` and ``'`` makes every string
     round-trip exactly; Neo4j binds parameters properly and gets them as is.
     The native client quotes parameters itself.
     """

@@ -53,7 +53,7 @@ SEARCH_MAX = 1_000
 LIST_MAX = 1_000_000
 EMBED_BATCH = 512
 # Full-text rank: term frequency, divided by 1 + log(document length). On the labelled
-# set it beat ts_rank_cd and the other normalisations (README "Memory" has the figures).
+# set it beat ts_rank_cd and the other normalisations (docs/stores.md, "Memory", has figures).
 TEXT_RANK = sql.SQL("ts_rank(tsv, q, 1)")
 # Full text ranks at most this many matching rows. Ranking every match made a
 # search of words found in 5% of 1M memories take p95 287 ms; with the cap it
