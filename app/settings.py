@@ -14,7 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.errors import InvalidInput
+
 DEFAULT_EMBEDDINGS = "wordllama"
+DEFAULT_JWT_MAX_LIFETIME_S = 24 * 3600
+
+
+def number(env: Mapping[str, str], name: str, default: float, kind: type = int) -> Any:
+    """``env[name]`` as a number of ``kind``, ``default`` when unset; one line naming it if bad.
+
+    A misspelt setting must stop the process with the variable's name, not a
+    ``ValueError`` traceback from deep inside a later call.
+    """
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise InvalidInput(f"{name} must be {what}, not {raw[:40]!r}") from None
+    if value != value or value in (float("inf"), float("-inf")) or value < 0:
+        raise InvalidInput(f"{name} must be a finite number >= 0, not {raw[:40]!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,12 @@ class Settings:
     chat_context_tokens: int = 16_000  # a chat session's history budget (compaction)
     compact_at: float = 0.8  # summarise older turns above this share of the budget
     truncate_at: float = 0.95  # drop the oldest turns, without the model, above this
+    # Bearer tokens (app/server/tokens.py): the HS256 secret, the longest lifetime a token
+    # may claim, and the issuer/audience it must name when set.
+    jwt_secret: str = field(default="", repr=False)
+    jwt_max_lifetime_s: int = DEFAULT_JWT_MAX_LIFETIME_S
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
     # Test-only: ``scripted:<name>`` models, each built by its factory (see app/llm/resolve.py).
     # Never read from the environment, so a served or CLI run cannot name one.
     scripted_models: tuple[tuple[str, Callable[[], Any]], ...] = field(default=(), repr=False)
@@ -88,8 +116,12 @@ class Settings:
             allow_private_urls=(env.get("SPACES_ALLOW_PRIVATE_URLS") or "").lower()
             in ("1", "true", "yes"),
             redis_url=env.get("REDIS_URL") or None,
-            approval_timeout_s=int(env.get("SPACES_APPROVAL_TIMEOUT_S") or 300),
-            chat_context_tokens=int(env.get("SPACES_CHAT_CONTEXT_TOKENS") or 16_000),
-            compact_at=float(env.get("SPACES_COMPACT_AT") or 0.8),
-            truncate_at=float(env.get("SPACES_TRUNCATE_AT") or 0.95),
+            approval_timeout_s=number(env, "SPACES_APPROVAL_TIMEOUT_S", 300),
+            chat_context_tokens=number(env, "SPACES_CHAT_CONTEXT_TOKENS", 16_000),
+            compact_at=number(env, "SPACES_COMPACT_AT", 0.8, float),
+            truncate_at=number(env, "SPACES_TRUNCATE_AT", 0.95, float),
+            jwt_secret=env.get("SPACES_JWT_SECRET") or "",
+            jwt_max_lifetime_s=number(env, "SPACES_JWT_MAX_LIFETIME_S", DEFAULT_JWT_MAX_LIFETIME_S),
+            jwt_issuer=env.get("SPACES_JWT_ISSUER") or None,
+            jwt_audience=env.get("SPACES_JWT_AUDIENCE") or None,
         )

@@ -20,7 +20,6 @@ thread's owner while the run acts, and is audited, as the operator. The
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,34 +28,36 @@ import jwt
 
 from app.errors import SpacesError
 from app.ids import validate_user_id
+from app.settings import Settings
 
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
-DEFAULT_MAX_LIFETIME_S = 24 * 3600
 
 
 class TokenError(SpacesError):
     """A missing, malformed, forged or expired token (answered with 401)."""
 
 
-def _secret(secret: str | None) -> str:
-    value = secret if secret is not None else os.environ.get("SPACES_JWT_SECRET", "")
+def _settings(environ: Mapping[str, str] | None) -> Settings:
+    """The token settings, read through ``Settings`` like every other setting.
+
+    Read on each call rather than once, so a server's secret can be rotated by
+    a restart of nothing but its environment; a bad value is a ``TokenError``
+    (the request is refused with 401) naming the variable.
+    """
+    try:
+        return Settings.from_env(environ)
+    except SpacesError as exc:
+        raise TokenError(str(exc)) from None
+
+
+def _secret(secret: str | None, settings: Settings) -> str:
+    value = secret if secret is not None else settings.jwt_secret
     if len(value.encode()) < MIN_SECRET_BYTES:
         raise TokenError(
             f"the server has no usable SPACES_JWT_SECRET (at least {MIN_SECRET_BYTES} bytes)"
         )
     return value
-
-
-def _limits(environ: Mapping[str, str]) -> tuple[int, str | None, str | None]:
-    raw = environ.get("SPACES_JWT_MAX_LIFETIME_S") or str(DEFAULT_MAX_LIFETIME_S)
-    try:
-        max_lifetime = int(raw)
-    except ValueError:
-        raise TokenError("SPACES_JWT_MAX_LIFETIME_S must be a whole number of seconds") from None
-    issuer = environ.get("SPACES_JWT_ISSUER") or None
-    audience = environ.get("SPACES_JWT_AUDIENCE") or None
-    return max_lifetime, issuer, audience
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def issue_token(
 
     ``actor``: the user who acts as ``user_id`` (an ``act`` claim).
     """
-    _, issuer, audience = _limits(os.environ if environ is None else environ)
+    settings = _settings(environ)
+    issuer, audience = settings.jwt_issuer, settings.jwt_audience
     now = int(time.time())
     claims: dict[str, object] = {"sub": validate_user_id(user_id), "iat": now, "exp": now + ttl_s}
     if actor is not None:
@@ -88,7 +90,7 @@ def issue_token(
         claims["iss"] = issuer
     if audience:
         claims["aud"] = audience
-    return jwt.encode(claims, _secret(secret), algorithm=ALGORITHM)
+    return jwt.encode(claims, _secret(secret, settings), algorithm=ALGORITHM)
 
 
 def user_from_authorization(
@@ -111,12 +113,15 @@ def principal_from_authorization(
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("missing bearer token")
-    max_lifetime, issuer, audience = _limits(os.environ if environ is None else environ)
+    settings = _settings(environ)
+    max_lifetime, issuer, audience = (
+        settings.jwt_max_lifetime_s, settings.jwt_issuer, settings.jwt_audience
+    )  # fmt: skip
     required = ["sub", "iat", "exp"] + (["iss"] if issuer else []) + (["aud"] if audience else [])
     try:
         claims = jwt.decode(
             token.strip(),
-            _secret(secret),
+            _secret(secret, settings),
             algorithms=[ALGORITHM],
             issuer=issuer,
             audience=audience,
