@@ -8,6 +8,7 @@ travel with the run as its runtime context.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,17 @@ class Settings:
     # Test-only: ``scripted:<name>`` models, each built by its factory (see app/llm/resolve.py).
     # Never read from the environment, so a served or CLI run cannot name one.
     scripted_models: tuple[tuple[str, Callable[[], Any]], ...] = field(default=(), repr=False)
+
+    @staticmethod
+    @functools.cache
+    def served() -> Settings:
+        """The settings of a server process, read from its environment once.
+
+        The auth handler and the REST app read them when they are imported, so
+        a request never reads the environment (or the working folder, which
+        the dev server's event loop refuses as a blocking call).
+        """
+        return Settings.from_env()
 
     @classmethod
     def from_env(

@@ -22,6 +22,7 @@ from app.graphs.context import RunContext
 from app.graphs.rpi import build_rpi
 from app.runner import Runner
 from app.server.tokens import issue_token
+from app.settings import Settings
 from app.spaces import members, roles
 from app.spaces.postgres import SpacePostgres
 from app.spaces.roles import Action
@@ -222,6 +223,7 @@ def rest(settings, monkeypatch):
     from app.server import routes
 
     monkeypatch.setenv("SPACES_JWT_SECRET", SECRET)
+    Settings.served.cache_clear()  # the served settings are read once per process
     routes.app.state.deps = graph_deps(settings)  # the served app, on the test stores
     routes.limiter._hits.clear()
     return TestClient(routes.app)

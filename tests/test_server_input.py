@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.server.tokens import issue_token
+from app.settings import Settings
 from app.spaces.space_model import SpaceConfig
 from tests.conftest import graph_deps
 
@@ -24,6 +25,7 @@ def rest(settings, monkeypatch):
     from app.server import routes
 
     monkeypatch.setenv("SPACES_JWT_SECRET", SECRET)
+    Settings.served.cache_clear()  # the served settings are read once per process
     routes.app.state.deps = graph_deps(settings)
     routes.limiter._hits.clear()
     return TestClient(routes.app, raise_server_exceptions=False)

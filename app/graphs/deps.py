@@ -9,6 +9,7 @@ from their own ``Settings``. Connections open lazily, so building is cheap.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from app.settings import Settings
@@ -30,8 +31,18 @@ class Deps:
 
     @classmethod
     def from_env(cls) -> Deps:
-        """Dependencies read from the environment: what a served graph gets."""
+        """Dependencies read from the environment (a new set of connections each call)."""
         return cls.from_settings(Settings.from_env())
+
+    @staticmethod
+    @functools.cache
+    def served() -> Deps:
+        """The one ``Deps`` of a server process: its graphs and its REST routes share it.
+
+        Built on first use, so importing a graph module opens nothing; shared,
+        so a server holds one Postgres pool, not one per graph.
+        """
+        return Deps.from_settings(Settings.served())
 
     def manager(self) -> SpaceManager:
         """A ``SpaceManager`` on these connections (it does not own them)."""

@@ -29,7 +29,7 @@ from app.settings import Settings
 auth = Auth()
 # The served process's settings, read once when the server loads this handler
 # (as the served graphs and routes read theirs).
-SETTINGS = Settings.from_env()
+SETTINGS = Settings.served()
 # `langgraph dev` names a new thread with a fresh uuid7 before the hook sees
 # it; an id older than this was chosen by the client (see no_chosen_thread_ids).
 SERVER_ID_MAX_AGE_S = 2

@@ -355,7 +355,7 @@ async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
     )
 
 
-app.state.deps = Deps.from_env()  # the served app's connections, as the served graphs have
+app.state.deps = Deps.served()  # the served graphs' own connections (app/graphs/served.py)
 
 
 @app.exception_handler(SpacesError)

@@ -41,12 +41,12 @@ class TokenError(SpacesError):
 def _settings(environ: Mapping[str, str] | None) -> Settings:
     """The token settings, read through ``Settings`` like every other setting.
 
-    Read on each call rather than once, so a server's secret can be rotated by
-    a restart of nothing but its environment; a bad value is a ``TokenError``
-    (the request is refused with 401) naming the variable.
+    A server's come from ``Settings.served()``, read once when the auth
+    handler was imported; ``environ`` (tests, tools) is read now. A bad value
+    is a ``TokenError`` (the request is refused with 401) naming the variable.
     """
     try:
-        return Settings.from_env(environ)
+        return Settings.served() if environ is None else Settings.from_env(environ)
     except SpacesError as exc:
         raise TokenError(str(exc)) from None
 

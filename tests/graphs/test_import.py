@@ -15,10 +15,37 @@ def test_importing_the_served_graphs_starts_no_service(tmp_path) -> None:
     folder of whoever imported the module (a server, a test collection)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("SPACES_HOME", None)
-    modules = "app.graphs.rpi.graph, app.graphs.research.graph, app.graphs.chat.graph"
+    code = (
+        "import app.graphs.served as s, app.server.routes as r\n"
+        "from app.graphs.deps import Deps\n"
+        "import app.graphs.rpi.graph as a, app.graphs.research.graph as b\n"
+        "import app.graphs.chat.graph as c\n"
+        "assert r.app.state.deps is Deps.served()\n"
+        "assert not any(hasattr(m, 'graph') for m in (a, b, c))  # built in served.py only\n"
+        "print(s.rpi.name, s.research.name, s.chat.name)\n"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", f"import {modules}"],
+        [sys.executable, "-c", code],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["rpi", "research", "chat"]
     assert not (tmp_path / ".spaces").exists()
+
+
+def test_a_server_process_opens_one_set_of_connections() -> None:
+    """The served graphs and the REST routes share one ``Deps`` (one pool), built once."""
+    code = (
+        "import app.spaces.backends as b\n"
+        "made = []\n"
+        "init = b.Backends.__init__\n"
+        "b.Backends.__init__ = lambda self, s: (made.append(1), init(self, s))[1]\n"
+        "import app.graphs.served, app.server.routes\n"
+        "print(len(made))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "1"

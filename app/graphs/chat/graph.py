@@ -325,6 +325,3 @@ def build_chat(deps: Deps) -> StateGraph:
     builder.add_edge("ask_tool", "dispatch")
     builder.add_edge("finish", END)
     return builder
-
-
-graph = build_chat(Deps.from_env()).compile(name="chat")

@@ -1,5 +1,5 @@
 """The research graph: sub-agents search the space in parallel, a synthesizer cites them."""
 
-from app.graphs.research.graph import build_research, graph
+from app.graphs.research.graph import build_research
 
-__all__ = ["build_research", "graph"]
+__all__ = ["build_research"]

@@ -190,6 +190,3 @@ def build_research(deps: Deps) -> StateGraph:
     builder.add_edge(START, "prepare")
     builder.add_edge("finish", END)
     return builder
-
-
-graph = build_research(Deps.from_env()).compile(name="research")

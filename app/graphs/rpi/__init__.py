@@ -1,5 +1,5 @@
 """The ``rpi`` graph: Research, Plan (with human approval), Implement, Save."""
 
-from app.graphs.rpi.graph import build_rpi, graph
+from app.graphs.rpi.graph import build_rpi
 
-__all__ = ["build_rpi", "graph"]
+__all__ = ["build_rpi"]

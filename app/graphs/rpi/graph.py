@@ -404,6 +404,3 @@ def build_rpi(deps: Deps) -> StateGraph:
     builder.add_conditional_edges("research", after_research, ["plan", "finish"])
     builder.add_edge("finish", END)
     return builder
-
-
-graph = build_rpi(Deps.from_env()).compile(name="rpi")
