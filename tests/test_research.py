@@ -43,7 +43,7 @@ def test_each_source_is_cited_and_other_spaces_never_appear(manager, new_id, set
     assert kinds == {"vault", "memory", "graph"}
     blob = repr(state["findings"]) + state["research"]
     assert "heron" not in blob.replace("falcon heron protocol", "")
-    assert "[[Learning/falcon]]" in state["research"]
+    assert "[[falcon]]" in state["research"]  # its name is unique: the shortest form
     assert "## Sources" in state["research"]
 
 
