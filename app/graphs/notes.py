@@ -65,6 +65,6 @@ def keep_links_resolving(vault: SpaceVault, path: str) -> None:
     rewritten; a person's notes are theirs.
     """
     stem = PurePosixPath(path).stem
-    same = [p for p in vault.list_notes() if PurePosixPath(p).stem == stem and p != path]
+    same = [p for p in vault.note_paths() if PurePosixPath(p).stem == stem and p != path]
     if len(same) == 1 and _NOTE_DIR.fullmatch(same[0].rsplit("/", 1)[0]):
         vault.link_by_path(same[0])
