@@ -62,6 +62,12 @@ def test_a_second_run_cites_the_notes_a_person_wrote(manager, space, runner) -> 
         c.rsplit("/", 1)[-1]
         for c in _sources(manager, space.space_id, by_tag.artifacts["research"])
     } == {"plan"}
+    folder = first.artifacts["plan"].rsplit("/", 1)[0]
+    in_folder = runner.start(
+        "research", space.space_id, "Raft ledger", context_spec={"vault": {"folders": [folder]}}
+    )
+    cited = _sources(manager, space.space_id, in_folder.artifacts["research"])
+    assert cited and all(c.startswith(folder + "/") for c in cited)
 
 
 def test_links_resolve_after_rejected_waiting_and_completed_runs(manager, space, runner) -> None:

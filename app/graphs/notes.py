@@ -42,6 +42,11 @@ def claim_note_dir(vault: SpaceVault, folder: str, query: str, thread_id: str | 
     raise InvalidInput(f"cannot claim a note folder under {base}")
 
 
+def is_run_folder(folder: str) -> bool:
+    """Whether ``folder`` (or a folder inside it) is one a run claimed."""
+    return bool(_NOTE_DIR.match(folder.strip("/")))
+
+
 def check_note_dir(note_dir: object, related: object) -> None:
     """Refuse a note folder or links (given by ``rpi``) outside the expected shape."""
     if note_dir is None:

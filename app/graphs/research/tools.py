@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 
 from app.errors import InvalidInput
+from app.graphs.notes import is_run_folder
 from app.graphs.research.crawl import crawl
 from app.graphs.research.data import SUFFIXES, DataError, analyse, describe, load_table
 from app.graphs.research.spec import DataSource, GraphSource, UrlSource, VaultSource
@@ -58,9 +59,17 @@ def _ranked(found: list[Finding], limit: int) -> list[Finding]:
 
 
 def wants_run_notes(query: str, source: VaultSource) -> bool:
-    """Whether the notes runs wrote belong among the sources: asked by the query or the tags."""
+    """Whether the notes runs wrote belong among the sources.
+
+    They do when the query asks for earlier runs ("what did the previous run
+    find"), or the specification names their tags or a run's folder.
+    """
     q = words(query)
-    return bool(q & _EARLIER and q & _RUN_NOTES) or bool(set(source.tags) & set(GENERATED_TAGS))
+    return (
+        bool(q & _EARLIER and q & _RUN_NOTES)
+        or bool(set(source.tags) & set(GENERATED_TAGS))
+        or any(is_run_folder(f) for f in source.folders)
+    )
 
 
 def search_vault(
