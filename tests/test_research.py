@@ -123,6 +123,17 @@ def test_each_run_sees_notes_edited_renamed_or_deleted_in_obsidian(manager, spac
     assert not {"Learning/kite.md", "Learning/kestrel.md"} & refs
 
 
+def test_words_keep_codes_and_numbers_and_meet_across_plurals() -> None:
+    from app.text import words
+
+    assert words("What pressure does P7 run at?") == {"pressure", "p7", "run"}
+    assert words("Pump P7 runs at 42 bar.") == {"pump", "p7", "run", "42", "bar"}
+    assert words("the pumps' batteries") == {"pump", "battery"}
+    assert words("status of the analysis pass, gas at 5 bar") == {
+        "status", "analysis", "pass", "gas", "bar"
+    }  # fmt: skip
+
+
 def test_research_finds_what_recall_finds(manager, space, settings) -> None:
     """Issue 20 item 6: "P7" and "42" are words, "runs" is "run", and a table's rows answer."""
     from app.spaces.recall import recall
