@@ -202,7 +202,7 @@ def test_four_sub_agents_in_parallel_each_cite_their_sources(
         "memory": {"memory", "graph"},
     }
     note = state["research"]
-    assert "[[Learning/Raft]]" in note and f"{site}/raft" in note and "votes.csv" in note
+    assert "[[Raft]]" in note and f"{site}/raft" in note and "votes.csv" in note
     started = {
         e["payload"]["agent"]
         for e in state["events"]

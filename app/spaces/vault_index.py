@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -233,23 +233,33 @@ class VaultIndex:
         """The query's vector in pgvector's text form."""
         return vector_literal(self._backends.embedder().model.embed_query(query))
 
-    def vector_search(self, vector: str, limit: int, prefixes: list[str]) -> list[VaultChunk]:
-        """Nearest chunks to an embedded query, within path ``prefixes`` if given."""
+    def vector_search(
+        self, vector: str, limit: int, prefixes: list[str], exclude_tags: Sequence[str] = ()
+    ) -> list[VaultChunk]:
+        """Nearest chunks to an embedded query, within path ``prefixes`` if given.
+
+        Notes carrying any of ``exclude_tags`` are left out before ranking,
+        so they never take the places of the others.
+        """
         return self._search(
             sql.SQL(
                 "SELECT path, chunk, text, 1 - (vector <=> %(v)s::vector) FROM {} "
-                "WHERE (%(any)s OR path LIKE ANY(%(p)s)) "
+                "WHERE (%(any)s OR path LIKE ANY(%(p)s)) AND {keep} "
                 "ORDER BY vector <=> %(v)s::vector LIMIT %(k)s"
             ),
             {"v": vector},
             limit,
             prefixes,
+            exclude_tags,
         )
 
-    def text_search(self, query: str, limit: int, prefixes: list[str]) -> list[VaultChunk]:
+    def text_search(
+        self, query: str, limit: int, prefixes: list[str], exclude_tags: Sequence[str] = ()
+    ) -> list[VaultChunk]:
         """Chunks matching any word of ``query`` (title included), by ``TEXT_RANK``.
 
-        At most ``TEXT_CANDIDATES`` matching chunks are ranked, as for memories.
+        At most ``TEXT_CANDIDATES`` matching chunks are ranked, as for memories;
+        ``exclude_tags`` as for ``vector_search``.
         """
         source = tsquery_any(query)
         if not source:
@@ -258,25 +268,40 @@ class VaultIndex:
             sql.SQL(
                 "SELECT path, chunk, text, {rank} AS r FROM to_tsquery(%(c)s::regconfig, %(q)s) q, "
                 "LATERAL (SELECT path, chunk, text, tsv FROM {} WHERE tsv @@ q "
-                "AND (%(any)s OR path LIKE ANY(%(p)s)) LIMIT %(n)s) m ORDER BY r DESC LIMIT %(k)s"
+                "AND (%(any)s OR path LIKE ANY(%(p)s)) AND {keep} LIMIT %(n)s) m "
+                "ORDER BY r DESC LIMIT %(k)s"
             ),
             {"c": TS_CONFIG, "q": source, "n": TEXT_CANDIDATES},
             limit,
             prefixes,
+            exclude_tags,
         )
 
-    def _search(self, query: sql.SQL, params: dict, limit: int, prefixes: list[str]):
+    def _search(
+        self,
+        query: sql.SQL,
+        params: dict,
+        limit: int,
+        prefixes: list[str],
+        exclude_tags: Sequence[str] = (),
+    ):
         like = [
             p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in prefixes
         ]
         params = {**params, "any": not prefixes, "p": like, "k": clamp(limit, 1000)}
+        params["x"] = list(exclude_tags)
+        keep = sql.SQL("path NOT IN (SELECT path FROM {} WHERE tags && %(x)s::text[])").format(
+            self.files
+        )
         try:
             with self._backends.pool.connection() as conn:
                 if f"vault:{self.config.space_id}" not in self._backends.memory_tables:
                     with conn.transaction():
                         self._lock(conn)
                         self._ensure(conn, embedder_dims(self._backends.settings.embeddings))
-                rows = conn.execute(query.format(self.chunks, rank=TEXT_RANK), params).fetchall()
+                rows = conn.execute(
+                    query.format(self.chunks, rank=TEXT_RANK, keep=keep), params
+                ).fetchall()
         except psycopg.OperationalError as exc:
             raise StoreUnavailable("postgres", f"vault index: {exc}") from exc
         return [VaultChunk(p, n, t, float(s)) for p, n, t, s in rows]

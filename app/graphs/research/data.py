@@ -9,10 +9,12 @@ finding says so). A binary file with a ``.csv`` name is refused.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.text import words
@@ -23,6 +25,9 @@ MAX_DECODED_BYTES = 300_000_000  # Parquet compresses well: bound what it expand
 MAX_COLUMNS = 500
 MAX_ROWS = 200_000
 SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
+SMALL_TABLE_ROWS = 10  # a table this small is quoted whole
+ROWS_QUOTED = 5  # of a larger one, at most this many rows naming the query's words
+SEARCHED_COLUMNS = 10
 
 
 class DataError(Exception):
@@ -138,12 +143,44 @@ def top_values(frame: pd.DataFrame, column: str, n: int = 5) -> list[tuple[str, 
     return [(str(k), int(v)) for k, v in counts.items()]
 
 
+def _row_text(frame: pd.DataFrame, position: int) -> str:
+    row = frame.iloc[position]
+    cells = ", ".join(f"{c}={str(v)[:80]}" for c, v in list(row.items())[: SEARCHED_COLUMNS * 2])
+    return f"row {position + 1}: {cells}"
+
+
+def matching_rows(frame: pd.DataFrame, query_words: set[str]) -> list[str]:
+    """Rows that answer a lookup: every row of a small table, else rows naming a query word.
+
+    "What pressure does P7 run at?" is answered by the row ``pump=P7,
+    bar=42``, not by the column's mean; statistics alone never show it.
+    Only text columns are searched (the first ``SEARCHED_COLUMNS``), by the
+    query's words with an optional plural ending, so a 200,000-row table
+    costs a few vectorised string matches.
+    """
+    if len(frame) <= SMALL_TABLE_ROWS:
+        return [_row_text(frame, i) for i in range(len(frame))]
+    if not query_words:
+        return []
+    alternatives = "|".join(sorted(re.escape(w) for w in query_words))
+    pattern = rf"(?<![a-z0-9])(?:{alternatives})(?:e?s)?(?![a-z0-9])"
+    texts = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    hit = np.zeros(len(frame), dtype=bool)
+    for column in texts[:SEARCHED_COLUMNS]:
+        cells = frame[column].astype(str).str.lower()
+        hit |= cells.str.contains(pattern, regex=True, na=False).to_numpy(dtype=bool)
+    return [_row_text(frame, int(i)) for i in np.flatnonzero(hit)[:ROWS_QUOTED]]
+
+
 def analyse(frame: pd.DataFrame, query_words: set[str]) -> list[str]:
-    """Statistics for the columns the query names (all numeric columns if it names none)."""
+    """Rows that answer the query, then statistics for the columns it names.
+
+    Without a named column, every numeric column (the first ten) is summarised.
+    """
     named = [c for c in frame.columns if words(str(c).replace("_", " ")) & query_words]
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     chosen = [c for c in named if c in numeric] or numeric[:10]
-    facts: list[str] = []
+    facts = matching_rows(frame, query_words)
     for column, stats in numeric_summary(frame, chosen).items():
         facts.append(
             f"column {column}: mean {stats['mean']:g}, min {stats['min']:g}, "

@@ -23,7 +23,7 @@ from app.graphs.citations import check_citations
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import AGENT_SHARE, research_estimate
-from app.graphs.notes import check_note_dir, claim_note_dir
+from app.graphs.notes import check_note_dir, claim_note_dir, keep_links_resolving
 from app.graphs.research.agents import AGENT_NODES, agent_node
 from app.graphs.research.prompts import SYSTEM, synthesis_prompt
 from app.graphs.research.sources import number_sources, source_line
@@ -115,9 +115,11 @@ def synthesize(state: ResearchState, scope: Scope) -> Command[Literal["publish",
         parts.append(
             "## What failed\n\n" + "\n".join(f"- {f['agent']}: {f['error']}" for f in failed)
         )
-    parts.append(
-        "## Sources\n\n" + ("\n".join(source_line(s) for s in sources) or "No sources found.")
-    )
+    notes = [s["ref"] for s in sources if s["kind"] == "vault"]
+    own = f"{state['note_dir']}/research.md"  # written next: its name counts
+    links = dict(zip(notes, scope.space.vault.link_names(notes, also=[own]), strict=True))
+    listed = "\n".join(source_line(s, links.get(s["ref"])) for s in sources)
+    parts.append("## Sources\n\n" + (listed or "No sources found."))
     return Command(
         goto="publish",
         update={
@@ -130,11 +132,21 @@ def synthesize(state: ResearchState, scope: Scope) -> Command[Literal["publish",
 
 
 def publish(state: ResearchState, scope: Scope) -> Command[Literal["finish"]]:
-    """Write the research note to the vault (replacing it if the node runs again)."""
+    """Write the research note to the vault (replacing it if the node runs again).
+
+    Its "Related" line names only the given notes that exist (``rpi`` adds
+    its plan and implementation once they are written).
+    """
     thread_id = scope.thread_id
     tokens = thread_totals(scope.deps.backends.pool, thread_id)[0] if thread_id else 0
-    path = scope.space.vault.write_note(
-        f"{state['note_dir']}/research.md",
+    vault = scope.space.vault
+    own = f"{state['note_dir']}/research.md"
+    keep_links_resolving(vault, own)
+    written = [
+        f"{n}.md" for n in state.get("related_notes") or () if vault.resolve(f"{n}.md").is_file()
+    ]
+    path = vault.write_note(
+        own,
         f"# Research: {state['query'][:120]}\n\n{state['research']}",
         frontmatter={
             "space": state["space_id"],
@@ -147,7 +159,7 @@ def publish(state: ResearchState, scope: Scope) -> Command[Literal["finish"]]:
             "unverified_quotes": state.get("unverified_quotes", 0),
             "tags": ["spaces/research"],
         },
-        links=state.get("related_notes") or (),
+        links=vault.link_names(written, also=[own]),
     )
     scope.emit("phase.completed", phase="research", path=path)
     return Command(goto="finish", update={"research_path": path, "status": "completed"})

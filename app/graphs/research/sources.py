@@ -25,8 +25,12 @@ def number_sources(findings: list[Finding]) -> list[dict[str, Any]]:
     return sources
 
 
-def source_line(source: dict[str, Any]) -> str:
-    """A source-list entry; vault sources are wikilinks so Obsidian's graph shows them."""
+def source_line(source: dict[str, Any], link: str | None = None) -> str:
+    """A source-list entry; vault sources are wikilinks so Obsidian's graph shows them.
+
+    ``link`` is the note's wikilink in the shortest unique form
+    (``SpaceVault.link_names``); without it the path is used.
+    """
     if source["kind"] == "vault":
-        return f"[{source['n']}] [[{source['label']}]]"
+        return f"[{source['n']}] [[{link or source['label']}]]"
     return f"[{source['n']}] {source['label']}"

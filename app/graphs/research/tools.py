@@ -4,8 +4,11 @@ Each function reads through a space-scoped adapter (or, for links, the
 crawler), so it can only ever see the space it was given. Vault notes and
 memories are ranked by the space's indexes (vector + full text, fused by
 reciprocal rank: ``app.spaces.recall``); other candidates by word overlap
-with the query. The sub-agent then asks the model which of them are
-relevant (see ``graph.py``).
+with the query. The notes earlier runs wrote (tagged ``spaces/<phase>``) are
+left out of the vault's candidates unless the query asks for earlier runs
+or the specification names their tags: they restate the query and quote
+other sources, so they would crowd out the notes a person wrote. The
+sub-agent then asks the model which of them are relevant (see ``graph.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 from collections.abc import Callable
 
 from app.errors import InvalidInput
+from app.graphs.notes import is_run_folder
 from app.graphs.research.crawl import crawl
 from app.graphs.research.data import SUFFIXES, DataError, analyse, describe, load_table
 from app.graphs.research.spec import DataSource, GraphSource, UrlSource, VaultSource
@@ -21,11 +25,14 @@ from app.graphs.research.state import Finding
 from app.spaces.graph import SpaceGraph
 from app.spaces.memory import PgMemory, SpaceMemory
 from app.spaces.recall import fuse, rrf, vault_rankings
-from app.spaces.vault import SpaceVault
+from app.spaces.vault import GENERATED_TAGS, SpaceVault
 from app.text import overlap, words
 
 PASSAGE_MAX = 700
 VAULT_NOTES_MAX = 2_000
+# "What did the previous run find?": a word of each set asks for the notes runs wrote.
+_EARLIER = frozenset({"earlier", "previous", "prior", "past", "last", "former", "generated"})
+_RUN_NOTES = frozenset({"run", "research", "plan", "implementation", "note", "result"})
 Visit = Callable[[str], None]
 
 
@@ -51,6 +58,20 @@ def _ranked(found: list[Finding], limit: int) -> list[Finding]:
     return found[:limit]
 
 
+def wants_run_notes(query: str, source: VaultSource) -> bool:
+    """Whether the notes runs wrote belong among the sources.
+
+    They do when the query asks for earlier runs ("what did the previous run
+    find"), or the specification names their tags or a run's folder.
+    """
+    q = words(query)
+    return (
+        bool(q & _EARLIER and q & _RUN_NOTES)
+        or bool(set(source.tags) & set(GENERATED_TAGS))
+        or any(is_run_folder(f) for f in source.folders)
+    )
+
+
 def search_vault(
     vault: SpaceVault, query: str, source: VaultSource, skip: str | None, visit: Visit
 ) -> list[Finding]:
@@ -58,14 +79,17 @@ def search_vault(
 
     The index is refreshed first, which re-reads only notes changed since the
     last refresh (``VaultIndex.refresh``); vector and full-text rankings of the
-    chunks are fused by reciprocal rank (``app.spaces.recall``).
+    chunks are fused by reciprocal rank (``app.spaces.recall``). Notes runs
+    wrote are left out unless ``wants_run_notes``.
     """
     if vault.index is None:  # a vault opened outside a SpaceManager has no index
         return _scan_vault(vault, query, source, skip, visit)
     errors = [_error("files", e) for e in vault.index.refresh().errors[:5]]
     folders = [f.strip("/") + "/" for f in source.folders]
     depth = max(20, source.top_k * 6)
-    hits = rrf(list(vault_rankings(vault.index, query, depth, folders)), depth)
+    leave_out = () if wants_run_notes(query, source) else GENERATED_TAGS
+    rankings = vault_rankings(vault.index, query, depth, folders, exclude_tags=leave_out)
+    hits = rrf(list(rankings), depth)
     skip_prefix = skip.rstrip("/") + "/" if skip else None
     best: dict[str, Finding] = {}
     for hit in hits:
@@ -94,6 +118,7 @@ def _scan_vault(
     found: list[Finding] = []
     errors: list[Finding] = []
     folders = tuple(f.strip("/") + "/" for f in source.folders)
+    leave_out = set() if wants_run_notes(query, source) else set(GENERATED_TAGS)
     for path in vault.list_notes()[:VAULT_NOTES_MAX]:
         if (skip and path.startswith(skip.rstrip("/") + "/")) or (
             folders and not path.startswith(folders)
@@ -104,7 +129,7 @@ def _scan_vault(
         except InvalidInput as exc:  # one unreadable note must not hide the others
             errors.append(_error("files", str(exc)))
             continue
-        if source.tags and not set(source.tags) & set(note.tags):
+        if (source.tags and not set(source.tags) & set(note.tags)) or leave_out & set(note.tags):
             continue
         visit(path)
         best, score = _best_passage(q, note.text)
@@ -209,12 +234,25 @@ def search_data(vault: SpaceVault, query: str, source: DataSource, visit: Visit)
     return found
 
 
+def _echoes(name: str, query_words: set[str]) -> bool:
+    """Whether an entity's name only restates the query (three words or more, all the query's).
+
+    Runs name a topic entity after their question (the key facts), so a
+    later run asking the same would otherwise "find" its own question.
+    """
+    named = words(name)
+    return len(named) >= 3 and named <= query_words
+
+
 def _graph_findings(graph: SpaceGraph, terms: list[str], query: str, limit: int, agent: str):
     q = words(query)
     found: list[Finding] = []
     for entity in graph.search(terms, limit=limit):
         name = entity["name"]
-        facts = "; ".join(f"{a} {t} {b}" for a, t, b in entity["relations"][:20])
+        if _echoes(name, q):
+            continue
+        relations = [r for r in entity["relations"] if not (_echoes(r[0], q) or _echoes(r[2], q))]
+        facts = "; ".join(f"{a} {t} {b}" for a, t, b in relations[:20])
         text = f"{name} ({entity.get('kind') or 'entity'})" + (f": {facts}." if facts else ".")
         found.append(
             {
@@ -234,7 +272,7 @@ def search_graph(graph: SpaceGraph, query: str, source: GraphSource) -> list[Fin
     seen = {f["citation"]["ref"] for f in found}  # type: ignore[index]
     for entity in list(seen)[: source.top_k]:
         for near in graph.neighbours(entity, hops=source.hops, limit=source.top_k):
-            if near["name"] not in seen:
+            if near["name"] not in seen and not _echoes(near["name"], words(query)):
                 seen.add(near["name"])
                 found.append(
                     {

@@ -86,7 +86,6 @@ def admit(state: RPIState, scope: Scope) -> Command[Literal["research", "finish"
             "query": query,
             "model": model,
             "note_dir": note_dir,
-            "related_notes": [f"{note_dir}/plan", f"{note_dir}/implementation"],
             "status": "running",
             "error": None,
         },

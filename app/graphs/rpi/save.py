@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app.graphs.citations import count_marks
+from app.graphs.notes import keep_links_resolving
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names
@@ -83,17 +84,25 @@ def save_outputs(scope: Scope, state: dict[str, Any]) -> tuple[dict[str, str], i
             "tags": [f"spaces/{phase}"],
         }
 
-    research, plan, impl = f"{note_dir}/research", f"{note_dir}/plan", f"{note_dir}/implementation"
+    vault, research_path = space.vault, state["research_path"]
+    plan_path, impl_path = f"{note_dir}/plan.md", f"{note_dir}/implementation.md"
+    for path in (plan_path, impl_path):
+        keep_links_resolving(vault, path)
+    # Shortest unique forms, as Obsidian writes them, counting the two notes written now.
+    research, plan, impl = vault.link_names(
+        [research_path, plan_path, impl_path], also=[plan_path, impl_path]
+    )
     plan_text = plan_markdown(state["plan"])
     artifacts = {
-        "research": state["research_path"],
-        "plan": space.vault.write_note(
-            f"{plan}.md", plan_text, frontmatter=front("plan"), links=[research, impl]
+        "research": research_path,
+        "plan": vault.write_note(
+            plan_path, plan_text, frontmatter=front("plan"), links=[research, impl]
         ),
-        "implementation": space.vault.write_note(
-            f"{impl}.md", impl_text, frontmatter=front("implementation"), links=[research, plan]
+        "implementation": vault.write_note(
+            impl_path, impl_text, frontmatter=front("implementation"), links=[research, plan]
         ),
     }
+    vault.set_related(research_path, [plan, impl])  # now that both exist
     facts = state.get("facts") or {}
     with space.memory() as memory:
         for n, fact in enumerate(facts.get("facts", [])):
