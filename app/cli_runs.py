@@ -56,7 +56,10 @@ def add_run_commands(sub: Any) -> None:
     )
     s.add_argument("--user", help="the run's user (default: whoever started it)")
     answer = s.add_mutually_exclusive_group()
-    answer.add_argument("--approve", action="store_true")
+    answer.add_argument(
+        "--approve", action="store_true",
+        help="approve the plan; an interrupted run continues and is approved at its plan",
+    )  # fmt: skip
     answer.add_argument("--reject", action="store_true")
     answer.add_argument("--revise", metavar="FEEDBACK", help="re-plan with this feedback")
     answer.add_argument("--edit", metavar="PLAN.json", help="replace the plan with this one")
