@@ -32,7 +32,7 @@ from app.errors import InvalidInput, StoreUnavailable
 from app.services.falkordb import _bindable, _pid_alive
 from app.services.postgres import ensure_postgres
 from app.services.redis import ensure_redis
-from app.settings import Settings
+from app.settings import Settings, ensure_home
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 CONFIG = PROJECT / "aegra.json"
@@ -49,7 +49,7 @@ def _state_file(settings: Settings) -> Path:
 
 
 def _lock(settings: Settings) -> FileLock:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_home(settings)
     return FileLock(str(settings.home / "aegra.lock"))
 
 
