@@ -25,7 +25,7 @@ from app.errors import InvalidInput
 from app.ids import validate_space_id, validate_user_id
 from app.spaces.backends import Backends
 from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.roles import Action, require
+from app.spaces.roles import Action, allowed, require, role_of
 from app.spaces.space_manager import SpaceManager
 
 if TYPE_CHECKING:  # the runner pulls in LangGraph and the graphs
@@ -145,8 +145,20 @@ def list_runs(
 
 
 def last_resumable(runner: Runner, space_id: str, *, user_id: str | None = None) -> RunInfo:
-    """The user's own most recent run of the space that waits or was interrupted."""
-    for run in list_runs(runner, space_id, user_id=user_id, limit=LIST_MAX, mine=True):
-        if run.status in RESUMABLE:
+    """The most recent run of the space that ``user_id`` (default: the owner) may resume.
+
+    That is their own run that waits or was interrupted, or, when their role
+    may answer approvals (``roles.RULE``: operators and admins), anyone's
+    run that waits for an approval, as ``spaces resume THREAD`` would let
+    them answer it. Someone else's interrupted run is left to its user.
+    """
+    manager = SpaceManager(runner.settings, runner.backends)
+    user = validate_user_id(
+        user_id if user_id is not None else manager.get_space(space_id).owner_id
+    )
+    may_answer = allowed(role_of(runner.backends.pool, space_id, user), Action.APPROVE)
+    runs = list_runs(runner, space_id, user_id=user, limit=LIST_MAX, mine=not may_answer)
+    for run in runs:
+        if (run.user_id == user and run.status in RESUMABLE) or run.status == "awaiting_approval":
             return run
     raise InvalidInput(f"no run waiting for approval or interrupted in space {space_id!r}")
