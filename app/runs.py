@@ -26,6 +26,7 @@ from app.ids import validate_space_id, validate_user_id
 from app.spaces.backends import Backends
 from app.spaces.migrations import REGISTRY_SCHEMA
 from app.spaces.roles import Action, allowed, require, role_of
+from app.spaces.run_records import imported_runs
 from app.spaces.space_manager import SpaceManager
 
 if TYPE_CHECKING:  # the runner pulls in LangGraph and the graphs
@@ -117,7 +118,7 @@ def list_runs(
     user = validate_user_id(
         user_id if user_id is not None else manager.get_space(space_id).owner_id
     )
-    require(manager, space_id, user, Action.READ)
+    access = require(manager, space_id, user, Action.READ)
     with backends.pool.connection() as conn:
         rows = conn.execute(
             sql.SQL(
@@ -141,7 +142,17 @@ def list_runs(
         runs.append(RunInfo(thread_id, space_id, owner, graph_name, found, started_at, query))
         if len(runs) == limit:
             break
-    return runs
+    # Runs that came with an imported bundle: finished, as their records say
+    # (their checkpoints stayed behind, so none of them can be resumed).
+    for old in imported_runs(backends.pool, access.config.postgres_schema, space_id):
+        found = old.status if old.status in FINISHED else "failed"
+        if (status is None or found == status) and (not mine or old.user_id == user):
+            query, started = old.query or "", old.started_at
+            runs.append(
+                RunInfo(old.thread_id, space_id, old.user_id, old.graph, found, started, query)
+            )
+    runs.sort(key=lambda run: (run.started_at, run.thread_id), reverse=True)
+    return runs[:limit]
 
 
 def last_resumable(runner: Runner, space_id: str, *, user_id: str | None = None) -> RunInfo:
