@@ -50,5 +50,8 @@ local-model: $(STAMP)
 down: $(STAMP)
 	$(BIN)/spaces down
 
+# The home and the demo's vault as every entry point finds them (SPACES_HOME, else the
+# checkout's .spaces/; see app/settings.py), not whatever ./.spaces the shell is in.
 clean: down
-	rm -rf .spaces vaults/demo
+	@set -e; where="$$($(BIN)/python -c 'from app.settings import Settings; s = Settings.from_env(); print(s.home); print(s.vaults_dir / "demo")')"; \
+	echo "removing" $$where; echo "$$where" | while IFS= read -r p; do rm -rf -- "$$p"; done

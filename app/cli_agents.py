@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from app.errors import InvalidInput
 from app.settings import Settings
+from app.text import printable
 
 
 def add_agents_commands(sub: Any) -> None:
@@ -35,7 +37,11 @@ def add_agents_commands(sub: Any) -> None:
     for name, required in (("create", True), ("update", False)):
         p = command(asub, name, f"{name} an agent (each update is a new version)", "name")
         p.add_argument("--prompt", required=required, help="the agent's system prompt")
-        p.add_argument("--model", required=required, help="e.g. offline or openai:gpt-4o-mini")
+        p.add_argument(
+            "--model",
+            help="e.g. offline or openai:gpt-4o-mini"
+            + (" (default: the space's preferred model, else SPACES_MODEL)" if required else ""),
+        )
         p.add_argument("--tools", help="comma-separated tool names")
         p.add_argument("--concurrency", type=int, default=1 if required else None)
     ls = command(asub, "list", "the space's agents (current versions)")
@@ -181,10 +187,19 @@ def chat_command(args: argparse.Namespace, settings: Settings) -> int:
             model=args.model, answer=answer, on_event=_progress,
         )  # fmt: skip
     doc = turn.to_json()
+    if turn.refused:  # nothing ran: one line, exit 2 (the document too, with --json)
+        if args.json:
+            _print(args, doc, "")
+        raise InvalidInput(turn.error or f"the turn was refused ({turn.status})")
     human = f"[{turn.status}] session {turn.session_id}\n{turn.reply or turn.error or ''}".rstrip()
     if turn.status == "awaiting_approval":
         human += "\n" + json.dumps(turn.request, indent=2, default=str)
     _print(args, doc, human)
+    if turn.status in ("failed", "budget_exceeded"):
+        why = turn.error or turn.status
+        print(printable(f"spaces: chat {turn.status} (session {turn.session_id}): {why}"),
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 

@@ -70,13 +70,17 @@ def add_members_commands(sub: Any) -> None:
     a.add_argument("space_id")
     a.add_argument("--since", metavar="T", help="from this ISO 8601 date or time")
     a.add_argument("--actor", metavar="U", help="only entries by this user")
-    a.add_argument("--limit", type=int, default=1_000)
+    a.add_argument(
+        "--limit", type=int, default=1_000,
+        help="the newest N entries (printed oldest first, like tail)",
+    )  # fmt: skip
     a.add_argument("--json", action="store_true")
     u = sub.add_parser("set", help="change the space's budgets or preferred model (admins)")
     u.add_argument("space_id")
-    u.add_argument("--token-budget", type=int)
-    u.add_argument("--api-call-budget", type=int)
-    u.add_argument("--model")
+    # The names `create` takes, README's first: --monthly-token-budget is --token-budget.
+    u.add_argument("--monthly-token-budget", "--token-budget", dest="token_budget", type=int)
+    u.add_argument("--monthly-api-calls", "--api-call-budget", dest="api_call_budget", type=int)
+    u.add_argument("--preferred-model", "--model", dest="model")
     u.add_argument("--json", action="store_true")
     from app.cli_bundle import add_bundle_commands
 
@@ -192,7 +196,7 @@ def _own_command(args: argparse.Namespace, settings: Settings) -> int:
             access = require(manager, args.space_id, actor, Action.READ_AUDIT)
             entries = audit.read(
                 manager.backends.pool, access.config.postgres_schema,
-                since=since, actor=args.actor, limit=args.limit,
+                since=since, actor=args.actor, limit=args.limit, newest=True,
             )  # fmt: skip
             lines = [
                 f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor:<16} {e.action:<20} {e.outcome:<8} "

@@ -52,11 +52,17 @@ def add_run_commands(sub: Any) -> None:
     s = sub.add_parser("resume", help="answer a run's pending approval, or continue a crashed run")
     s.add_argument("thread_id", nargs="?", help="the run's thread (see 'spaces runs')")
     s.add_argument(
-        "--last", metavar="SPACE_ID", help="the space's most recent run waiting or interrupted"
+        "--last",
+        metavar="SPACE_ID",
+        help="the space's most recent run you may resume: yours waiting or interrupted, "
+        "or (operators, admins) anyone's waiting for an approval",
     )
     s.add_argument("--user", help="the run's user (default: whoever started it)")
     answer = s.add_mutually_exclusive_group()
-    answer.add_argument("--approve", action="store_true")
+    answer.add_argument(
+        "--approve", action="store_true",
+        help="approve the plan; an interrupted run continues and is approved at its plan",
+    )  # fmt: skip
     answer.add_argument("--reject", action="store_true")
     answer.add_argument("--revise", metavar="FEEDBACK", help="re-plan with this feedback")
     answer.add_argument("--edit", metavar="PLAN.json", help="replace the plan with this one")
@@ -225,7 +231,8 @@ def _resume(args: argparse.Namespace, runner: Runner) -> RunResult:
         from app.runs import last_resumable
 
         found = last_resumable(runner, args.last, user_id=user)
-        user, thread_id = found.user_id, found.thread_id
+        # An operator answering someone else's run answers as themself.
+        user, thread_id = user if user is not None else found.user_id, found.thread_id
     _tell(f"spaces: resuming thread {thread_id} …")
     try:
         return runner.resume(thread_id, answer, user_id=user, on_event=_progress)

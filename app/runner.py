@@ -159,7 +159,11 @@ class Runner:
 
         ``user_id`` (default: whoever started the run) is the user who resumes
         it: a member of the space whose role allows answering approvals, or
-        continuing runs. The graph checks again at every node.
+        continuing runs. The graph checks again at every node. An answer for
+        a run that was interrupted before its plan approval (a killed
+        ``spaces run --approve``) continues the run and is given to the plan
+        approval when the run reaches it; an interrupted run that had passed
+        its approval simply continues.
         """
         record = self._thread(thread_id, user_id)
         resumer = user_id or record.user_id
@@ -171,10 +175,31 @@ class Runner:
             return current
         if answer is None and current.status == "awaiting_approval":
             return current
+        if answer is not None and current.status == "interrupted":
+            return self._continue_then_answer(record, context, answer, on_event)
         if answer is not None and current.status != "awaiting_approval":
             raise InvalidInput(f"run {thread_id} is not waiting for an approval")
         payload = None if answer is None else Command(resume=answer)
         return self._drive(record.graph, thread_id, record.space_id, context, payload, on_event)
+
+    def _continue_then_answer(
+        self, record: Any, context: RunContext, answer: dict[str, Any], on_event: EventSink | None
+    ) -> RunResult:
+        """Continue an interrupted run; answer its plan approval with ``answer`` if it gets there.
+
+        A person who started with ``--approve`` resumes with it: the answer
+        was meant for the plan. A tool approval is not a plan: the run stops
+        there for its own answer.
+        """
+        thread_id, space_id = record.thread_id, record.space_id
+        result = self._drive(record.graph, thread_id, space_id, context, None, on_event)
+        if (
+            result.status == "awaiting_approval"
+            and (result.request or {}).get("type") == "plan_approval"
+        ):
+            payload = Command(resume=answer)
+            result = self._drive(record.graph, thread_id, space_id, context, payload, on_event)
+        return result
 
     def status(self, thread_id: str, *, user_id: str | None = None) -> RunResult:
         """Where the run stands now, from its last checkpoint."""

@@ -25,7 +25,8 @@ from app.errors import InvalidInput
 from app.ids import validate_space_id, validate_user_id
 from app.spaces.backends import Backends
 from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.roles import Action, require
+from app.spaces.roles import Action, allowed, require, role_of
+from app.spaces.run_records import imported_runs
 from app.spaces.space_manager import SpaceManager
 
 if TYPE_CHECKING:  # the runner pulls in LangGraph and the graphs
@@ -117,7 +118,7 @@ def list_runs(
     user = validate_user_id(
         user_id if user_id is not None else manager.get_space(space_id).owner_id
     )
-    require(manager, space_id, user, Action.READ)
+    access = require(manager, space_id, user, Action.READ)
     with backends.pool.connection() as conn:
         rows = conn.execute(
             sql.SQL(
@@ -141,12 +142,34 @@ def list_runs(
         runs.append(RunInfo(thread_id, space_id, owner, graph_name, found, started_at, query))
         if len(runs) == limit:
             break
-    return runs
+    # Runs that came with an imported bundle: finished, as their records say
+    # (their checkpoints stayed behind, so none of them can be resumed).
+    for old in imported_runs(backends.pool, access.config.postgres_schema, space_id):
+        found = old.status if old.status in FINISHED else "failed"
+        if (status is None or found == status) and (not mine or old.user_id == user):
+            query, started = old.query or "", old.started_at
+            runs.append(
+                RunInfo(old.thread_id, space_id, old.user_id, old.graph, found, started, query)
+            )
+    runs.sort(key=lambda run: (run.started_at, run.thread_id), reverse=True)
+    return runs[:limit]
 
 
 def last_resumable(runner: Runner, space_id: str, *, user_id: str | None = None) -> RunInfo:
-    """The user's own most recent run of the space that waits or was interrupted."""
-    for run in list_runs(runner, space_id, user_id=user_id, limit=LIST_MAX, mine=True):
-        if run.status in RESUMABLE:
+    """The most recent run of the space that ``user_id`` (default: the owner) may resume.
+
+    That is their own run that waits or was interrupted, or, when their role
+    may answer approvals (``roles.RULE``: operators and admins), anyone's
+    run that waits for an approval, as ``spaces resume THREAD`` would let
+    them answer it. Someone else's interrupted run is left to its user.
+    """
+    manager = SpaceManager(runner.settings, runner.backends)
+    user = validate_user_id(
+        user_id if user_id is not None else manager.get_space(space_id).owner_id
+    )
+    may_answer = allowed(role_of(runner.backends.pool, space_id, user), Action.APPROVE)
+    runs = list_runs(runner, space_id, user_id=user, limit=LIST_MAX, mine=not may_answer)
+    for run in runs:
+        if (run.user_id == user and run.status in RESUMABLE) or run.status == "awaiting_approval":
             return run
     raise InvalidInput(f"no run waiting for approval or interrupted in space {space_id!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,60 @@ def number(env: Mapping[str, str], name: str, default: float, kind: type = int) 
     if value != value or value in (float("inf"), float("-inf")) or value < 0:
         raise InvalidInput(f"{name} must be a finite number >= 0, not {raw[:40]!r}")
     return value
+
+
+# The checkout this package was imported from: it holds these files, an
+# installed wheel (site-packages) does not.
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_CHECKOUT_MARKERS = ("pyproject.toml", "langgraph.json")
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """Where state lives when ``SPACES_HOME`` is not set: one place, whatever the working folder.
+
+    In a checkout (the package imported from a folder with ``pyproject.toml``
+    and ``langgraph.json``, as ``pip install -e .`` and ``langgraph dev`` do)
+    it is the checkout's ``.spaces/``: the CLI, ``make demo``, ``langgraph
+    dev`` and the notebooks in ``notebooks/`` all find the same spaces, as
+    they did when started from the checkout's root, and two checkouts keep
+    apart. An installed package has no checkout, so it uses the user's data
+    folder, ``$XDG_DATA_HOME/spaces`` (default ``~/.local/share/spaces``).
+    Tests set ``SPACES_HOME`` to a temporary folder.
+    """
+    if all((_PACKAGE_ROOT / name).is_file() for name in _CHECKOUT_MARKERS):
+        return _PACKAGE_ROOT / ".spaces"
+    env = os.environ if environ is None else environ
+    data = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser()
+    return data / "spaces"
+
+
+def default_vaults_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The vaults without ``SPACES_VAULTS_DIR``: the checkout's ``vaults/``, else the home's."""
+    home = default_home(environ)
+    return _PACKAGE_ROOT / "vaults" if home == _PACKAGE_ROOT / ".spaces" else home / "vaults"
+
+
+def ensure_home(settings: Settings) -> Path:
+    """Create the home folder if it is missing, and say so once, on stderr.
+
+    Only the process whose ``mkdir`` made it prints, so a person learns where
+    their spaces live the first time, and a second process started at the
+    same moment stays quiet.
+    """
+    home = settings.home
+    if home.is_dir():
+        return home
+    home.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir()
+    except FileExistsError:
+        return home
+    print(
+        f"spaces: created the spaces home {home} (set SPACES_HOME to use another)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return home
 
 
 @dataclass(frozen=True)
@@ -97,21 +152,23 @@ class Settings:
     ) -> Settings:
         """Build settings from environment variables (see docs/settings.md).
 
-        Relative paths are resolved against ``cwd`` now, so that a later
+        Without ``SPACES_HOME`` and ``SPACES_VAULTS_DIR`` the folders do not
+        depend on the working folder (:func:`default_home`). Relative paths
+        given in them are resolved against ``cwd`` now, so that a later
         ``chdir`` cannot move a space's data.
         """
         env = os.environ if environ is None else environ
         base = (cwd or Path.cwd()).resolve()
 
-        def path(name: str, default: str) -> Path:
-            raw = env.get(name) or default
-            p = Path(raw).expanduser()
+        def path(name: str, default: Path) -> Path:
+            raw = env.get(name)
+            p = Path(raw).expanduser() if raw else default
             return (p if p.is_absolute() else base / p).resolve()
 
         api_key = env.get("OPENAI_API_KEY") or None
         return cls(
-            home=path("SPACES_HOME", ".spaces"),
-            vaults_dir=path("SPACES_VAULTS_DIR", "vaults"),
+            home=path("SPACES_HOME", default_home(env)),
+            vaults_dir=path("SPACES_VAULTS_DIR", default_vaults_dir(env)),
             database_url=env.get("DATABASE_URL") or None,
             qdrant_url=env.get("QDRANT_URL") or None,
             qdrant_api_key=env.get("QDRANT_API_KEY") or None,

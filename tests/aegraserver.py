@@ -51,6 +51,9 @@ def _env(home: Path, secret: str, extra: dict[str, str]) -> dict[str, str]:
         "SPACES_VAULTS_DIR": str(home / "vaults"),
         "SPACES_JWT_SECRET": secret,
         "LOG_LEVEL": "WARNING",
+        # The venv's editable install points `app` at one checkout; the
+        # server must import this one's (a worktree's) code.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         **extra,
     }
 

@@ -52,6 +52,9 @@ def start_dev_server(
         "SPACES_HOME": str(home),
         "SPACES_VAULTS_DIR": str(home / "vaults"),
         "SPACES_JWT_SECRET": secret,
+        # The venv's editable install points `app` at one checkout; the
+        # server must import this one's (a worktree's) code.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         **(env or {}),
     }
     log = (home / "server.log").open("w")

@@ -146,3 +146,31 @@ def test_cli_chat_and_sessions(settings, manager, new_id):
     ):
         denied = run_cli(settings, *args)
         assert denied.returncode == 2 and "no space" in denied.stderr
+
+
+def test_an_agent_gets_the_spaces_model_unless_told(settings, manager, new_id) -> None:
+    """``agents create`` required ``--model``; it defaults to the space's (then SPACES_MODEL)."""
+    preferring = manager.create_space(
+        SpaceConfig(new_id(), "P", "alice", preferred_model="openai:gpt-4o-mini")
+    )
+    made = run_cli(settings, "agents", "create", preferring.space_id, "writer", "--prompt", "p",
+                   "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["model"] == "openai:gpt-4o-mini"
+    plain = manager.create_space(SpaceConfig(new_id(), "Q", "alice"))
+    agent = _store(manager, plain.space_id).create("helper", system_prompt="p", user_id="alice")
+    assert agent.model == settings.model
+
+
+def test_chat_to_an_unknown_agent_exits_2_with_one_line(settings, manager, new_id) -> None:
+    """``spaces chat SPACE "@nobody hi"`` printed ``[failed]`` and exited 0."""
+    space = manager.create_space(SpaceConfig(new_id(), "T", "alice"))
+    _store(manager, space.space_id).create("writer", system_prompt="p", user_id="alice")
+    sent = run_cli(settings, "chat", space.space_id, "@nobody hi")
+    assert sent.returncode == 2, (sent.stdout, sent.stderr)
+    errors = [line for line in sent.stderr.splitlines() if not line.startswith("  … ")]
+    assert errors == ["spaces: no agent 'nobody'"] and sent.stdout == ""
+    as_json = run_cli(settings, "chat", space.space_id, "@nobody hi", "--json")
+    assert as_json.returncode == 2
+    doc = json.loads(as_json.stdout)
+    assert (doc["status"], doc["refused"], doc["reply"]) == ("failed", True, None)

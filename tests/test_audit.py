@@ -127,3 +127,20 @@ def test_budget_refusals_and_refused_runs_are_recorded_once(manager, new_id, set
         ("alice", "budget.refused", "refused"),
         ("eve", "access.run", "refused"),
     ]
+
+
+def test_audit_limit_shows_the_newest_entries_in_time_order(
+    manager, space, settings, monkeypatch, capsys
+) -> None:
+    """``spaces audit --limit N`` showed the oldest N; a person asking for N wants the last."""
+    for n in range(5):
+        audit.record(manager.backends.pool, space.postgres_schema, actor="alice", action=f"a{n}")
+    code, out, err = cli(monkeypatch, capsys, settings, "audit", space.space_id, "--limit", "2",
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    assert [e["action"] for e in json.loads(out)] == ["a3", "a4"]
+    code, out, _ = cli(monkeypatch, capsys, settings, "audit", space.space_id, "--limit", "2")
+    assert [line.split()[3] for line in out.splitlines()] == ["a3", "a4"]
+    # REST pages forward from ?since=, so the library's default stays the first N.
+    firsts = audit.read(manager.backends.pool, space.postgres_schema, limit=2)
+    assert [e.action for e in firsts][-1] != "a4"

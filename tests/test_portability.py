@@ -348,3 +348,32 @@ def test_memories_in_a_pgvector_table_travel_too(manager, new_id, tmp_path) -> N
     with manager.backends.pool.connection() as conn:
         tables = stores.table_order(conn, source.postgres_schema)
     assert source.mem0_collection_name not in tables  # travels as memories.jsonl only
+
+
+def test_an_imported_space_lists_the_runs_its_bundle_carried(
+    manager, filled, new_id, settings, tmp_path
+) -> None:
+    """Run records travel in the bundle, but ``spaces runs`` of the copy listed none."""
+    from app.spaces.run_records import space_runs
+
+    bundle = tmp_path / "runs.tar.zst"
+    assert run_cli(settings, "export", filled.space_id, str(bundle)).returncode == 0
+    copy_id = new_id("copy")
+    made = run_cli(settings, "import", str(bundle), "--as", copy_id, "--owner", "bert")
+    assert made.returncode == 0, made.stderr
+    source = json.loads(run_cli(settings, "runs", filled.space_id, "--json").stdout)
+    listed = run_cli(settings, "runs", copy_id, "--json")
+    assert listed.returncode == 0, listed.stderr
+    copied = json.loads(listed.stdout)
+    assert len(source) == 1 and [(r["thread_id"], r["status"], r["user_id"]) for r in copied] == [
+        (source[0]["thread_id"], "completed", "alice")
+    ]
+    assert copied[0]["query"] == "How does Raft make ledger blocks final?"
+    assert copied[0]["space_id"] == copy_id
+    # The REST listing reads the same records.
+    schema = manager.get_space(copy_id).postgres_schema
+    rest = space_runs(manager.backends.pool, schema, copy_id, 50)
+    assert [(r.thread_id, r.status) for r in rest] == [(source[0]["thread_id"], "completed")]
+    # Nothing to resume there: the checkpoints did not travel.
+    last = run_cli(settings, "resume", "--last", copy_id)
+    assert last.returncode == 2 and "no run waiting" in last.stderr

@@ -371,3 +371,22 @@ def test_a_tool_answer_is_judged_by_who_gave_it(team, settings, site) -> None:  
     state = answer("operator", "reject")  # the member's earlier "approve" does not count
     assert not state.interrupts and hits == []
     assert state.values["status"] == "completed"
+
+
+def test_resume_last_finds_the_run_an_operator_may_answer(
+    team, manager, settings, monkeypatch, capsys
+) -> None:
+    """``resume --last`` looked only at the caller's own runs, so an operator, who may
+    answer anyone's approval, was told there was nothing to answer."""
+    runner = Runner(settings, graph_deps(settings))
+    waiting = runner.start("rpi", team.space_id, "How does Raft elect a leader?", user_id="member")
+    assert waiting.status == "awaiting_approval"
+    members.add_member(manager, team.space_id, "own", "member2", "member")
+    code, _, err = cli(monkeypatch, capsys, settings, "resume", "--last", team.space_id,
+                       "--user", "member2", "--approve")  # fmt: skip
+    assert code == 2 and "no run waiting for approval" in err  # a member answers only their own
+    code, out, err = cli(monkeypatch, capsys, settings, "resume", "--last", team.space_id,
+                         "--user", "operator", "--approve", "--json")  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["thread_id"], doc["status"]) == (waiting.thread_id, "completed")

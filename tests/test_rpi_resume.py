@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -155,3 +156,91 @@ def test_a_node_rerun_after_its_model_call_counts_the_call_once(
     done = runner.resume(waiting.thread_id)
     assert done.status == "completed", done.error
     _assert_saved_once(manager, space.space_id, waiting.thread_id, calls=9)
+
+
+def test_a_run_interrupted_before_its_plan_resumes_with_approve(
+    manager, space, settings, monkeypatch
+) -> None:
+    """``spaces resume T --approve`` on a run that crashed while planning: it continues,
+    the answer is given to the plan approval when the run gets there, and it completes."""
+    from tests.conftest import run_cli
+
+    rpi_graph = importlib.import_module("app.graphs.rpi.graph")  # the package exports `graph`
+
+    seed(manager, space.space_id)
+    real = rpi_graph.plan_prompt
+
+    def crash_once(*args, **kwargs):
+        monkeypatch.setattr(rpi_graph, "plan_prompt", real)
+        raise RuntimeError("simulated crash while planning")
+
+    monkeypatch.setattr(rpi_graph, "plan_prompt", crash_once)
+    runner = Runner(settings, graph_deps(settings))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        runner.start("rpi", space.space_id, "How does Raft make ledger blocks final?")
+    with manager.backends.pool.connection() as conn:
+        (thread_id,) = conn.execute(
+            sql.SQL("SELECT thread_id FROM {}.threads WHERE space_id = %s").format(R),
+            [space.space_id],
+        ).fetchone()
+    assert runner.status(thread_id).status == "interrupted"
+    done = run_cli(settings, "resume", thread_id, "--approve", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["status"] == "completed", doc
+    assert set(doc["artifacts"]) == {"research", "plan", "implementation"}
+
+
+def test_killed_while_planning_resume_last_approve_completes(manager, space, settings) -> None:
+    """SIGKILL ``spaces run --approve`` in its plan call; ``resume --last SPACE --approve``
+    finishes the run (it exited 2 "not waiting for an approval")."""
+    hang = threading.Event()
+    hang.set()
+    plan_calls = {"n": 0}
+
+    def responder(body: dict):
+        forced = _forced(body)
+        if forced == "Plan":
+            plan_calls["n"] += 1
+            if plan_calls["n"] == 1 and hang.is_set():
+                time.sleep(60)  # the client is killed while waiting here
+            return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
+        if forced == "KeyFacts":
+            facts = {"facts": ["Killed runs resume."], "entities": [], "relations": []}
+            return 200, completion(tool_calls=[{"name": "KeyFacts", "args": facts}])
+        return 200, completion("Text [1].")
+
+    with FakeOpenAI(responder) as server:
+        env = {
+            **os.environ,
+            "SPACES_HOME": str(settings.home),
+            "SPACES_VAULTS_DIR": str(settings.vaults_dir),
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": "sk-test",
+            "SPACES_MODEL": "openai:gpt-4o-mini",
+        }
+        cmd = [sys.executable, "-m", "app.cli"]
+        proc = subprocess.Popen(
+            [*cmd, "run", space.space_id, "Design the ledger", "--approve", "--json"],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while plan_calls["n"] < 1 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert plan_calls["n"] == 1, proc.communicate()[1].decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        hang.clear()
+        listed = subprocess.run(
+            [*cmd, "runs", space.space_id, "--json"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert [r["status"] for r in json.loads(listed.stdout)] == ["interrupted"]
+        resumed = subprocess.run(
+            [*cmd, "resume", "--last", space.space_id, "--approve", "--json"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    doc = json.loads(resumed.stdout)
+    assert doc["status"] == "completed", doc
+    assert plan_calls["n"] == 2

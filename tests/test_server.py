@@ -253,6 +253,35 @@ def test_bob_gets_the_same_answer_for_alices_thread_as_for_a_missing_one(server,
     assert alice_run["client"].threads.get(theirs)["metadata"]["owner"] == "alice"
 
 
+def test_only_the_owner_copies_a_thread_and_the_copy_is_theirs(request, server, alice_run):
+    """``threads.copy`` (Studio, the SDK): the copy's id is the server's; strangers get nothing.
+
+    Aegra 0.11 has no ``POST /threads/{id}/copy`` route at all (aegra_api/api/threads.py),
+    so there it answers 404 to everyone.
+    """
+    theirs, missing = alice_run["thread_id"], str(uuid.uuid4())
+    copied = httpx.post(f"{server}/threads/{theirs}/copy", headers=bearer("alice"), timeout=60)
+    if request.node.callspec.params["server"] == "aegra":
+        assert copied.status_code == 404, copied.text
+        return
+    assert copied.status_code == 200, copied.text
+    copy = copied.json()
+    assert copy["thread_id"] != theirs and copy["metadata"]["owner"] == "alice"
+    client = alice_run["client"]
+    assert client.threads.get_state(copy["thread_id"])["values"]["space_id"] == "alice_lab"
+    strangers = [
+        httpx.post(f"{server}/threads/{tid}/copy", headers=bearer("bob"), timeout=60)
+        for tid in (theirs, missing)
+    ]
+    assert [s.status_code for s in strangers] == [strangers[1].status_code] * 2
+    assert strangers[0].status_code in (403, 404, 409), strangers[0].text
+    assert strangers[0].text.replace(theirs, "ID") == strangers[1].text.replace(missing, "ID")
+    seen = httpx.get(f"{server}/threads/{copy['thread_id']}", headers=bearer("bob"), timeout=60)
+    assert seen.status_code == 404
+    bobs = httpx.post(f"{server}/threads/search", json={}, headers=bearer("bob"), timeout=60)
+    assert copy["thread_id"] not in bobs.text
+
+
 def test_a_second_run_on_a_busy_thread_is_refused_with_409(server: str) -> None:
     """Runs on one thread are serialised on both servers: never two at once."""
     created = httpx.post(

@@ -70,3 +70,18 @@ def test_cli_takes_both_spellings(settings, new_id, tmp_path: Path, flags, verb)
     added = run_cli(settings, "objects", verb, sid, str(note), "--json")
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["object"]["name"] == "brief.md"
+
+
+def test_set_takes_the_readmes_names_too(settings, new_id) -> None:
+    """``spaces set --monthly-token-budget`` (README's word) was refused by argparse."""
+    sid = new_id("voc")
+    assert run_cli(settings, "create", sid, "--name", "V", "--owner", "alice").returncode == 0
+    for flags, expected in (
+        (["--monthly-token-budget", "700", "--monthly-api-calls", "7"], (700, 7, None)),
+        (["--token-budget", "800", "--preferred-model", "offline"], (800, 7, "offline")),
+    ):
+        done = run_cli(settings, "set", sid, *flags, "--json")
+        assert done.returncode == 0, done.stderr
+        config = json.loads(done.stdout)
+        got = (config["monthly_token_budget"], config["monthly_api_calls"])
+        assert (*got, config["preferred_model"]) == expected

@@ -166,7 +166,7 @@ def team_router(
         with audited(spaces, space_id, user, MANAGE, "agent.create", target=body.name or ""):
             store = AgentStore(_space(spaces, user, space_id, write=True, action=MANAGE))
             agent = store.create(
-                body.name or "", system_prompt=body.system_prompt or "", model=body.model or "",
+                body.name or "", system_prompt=body.system_prompt or "", model=body.model,
                 user_id=user, tools=body.tools or [], concurrency_limit=body.concurrency_limit or 1,
             )  # fmt: skip
         return agent.to_json()

@@ -6,7 +6,8 @@ of threads, runs and crons is filtered to that owner, so another user's
 thread answers 404. Assistants (one per graph) are shared and read-only.
 The store is keyed by user. The graphs then check the space itself: a run
 on a space the user does not own ends as "no space" (see admission.py).
-Thread ids are never chosen by clients, and a run is admitted only on the
+Thread ids are never chosen by clients (a copy, ``POST /threads/{id}/copy``,
+gets the server's id and its source's owner), and a run is admitted only on the
 caller's own idle thread (app/server/serialise.py), so no answer tells one
 user that another's thread exists, and no thread runs twice at once.
 """
@@ -96,6 +97,20 @@ def _server_named(thread_id: object) -> bool:
     return abs(time.time() - (parsed.int >> 80) / 1000) <= SERVER_ID_MAX_AGE_S
 
 
+def is_copy(value: Mapping[str, Any]) -> bool:
+    """Whether a ``threads.create`` hook call is ``langgraph dev``'s copy of a thread.
+
+    ``POST /threads/{id}/copy`` checks the source with the ``read`` hook (so
+    only its owner gets a copy; anyone else gets the answer of a missing
+    thread) and then calls this hook with the copy's fresh server-minted id
+    alone, while every client create also carries ``metadata`` and
+    ``if_exists`` (``Threads.put`` in langgraph-runtime-inmem). The copy
+    keeps its source's metadata, so it belongs to the source's owner, who is
+    the caller.
+    """
+    return set(value) == {"thread_id"}
+
+
 @auth.on.threads.create
 async def no_chosen_thread_ids(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
     """Threads get their ids from the server, never from the client.
@@ -107,12 +122,13 @@ async def no_chosen_thread_ids(ctx: Auth.types.AuthContext, value: Any) -> dict[
     the id it has just minted (a uuid7) when the client sent none, so there a
     uuid7 minted in the last ``SERVER_ID_MAX_AGE_S`` seconds is let through:
     only a thread created in those seconds, whose 74 random bits a guesser
-    would also need, could still answer 409.
+    would also need, could still answer 409. A copy (:func:`is_copy`) is
+    let through: its id is the server's too.
     """
     thread_id = value.get("thread_id") if isinstance(value, dict) else None
     if thread_id is not None and (
         "aegra_api" in sys.modules  # Aegra shows the hook the client's id only
-        or not _server_named(thread_id)
+        or not (_server_named(thread_id) or is_copy(value))
     ):
         raise Auth.exceptions.HTTPException(
             status_code=403, detail="thread ids are chosen by the server: omit thread_id"

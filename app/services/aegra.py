@@ -16,9 +16,11 @@ reported as up; otherwise all of them are stopped.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,10 +31,10 @@ import httpx
 from filelock import FileLock
 
 from app.errors import InvalidInput, StoreUnavailable
-from app.services.falkordb import _bindable, _pid_alive
+from app.services.falkordb import _pid_alive
 from app.services.postgres import ensure_postgres
 from app.services.redis import ensure_redis
-from app.settings import Settings
+from app.settings import Settings, ensure_home
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 CONFIG = PROJECT / "aegra.json"
@@ -49,7 +51,7 @@ def _state_file(settings: Settings) -> Path:
 
 
 def _lock(settings: Settings) -> FileLock:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_home(settings)
     return FileLock(str(settings.home / "aegra.lock"))
 
 
@@ -116,6 +118,36 @@ def _wait_up(settings: Settings, port: int, pid: int) -> None:
     raise StoreUnavailable("aegra", f"the instance on port {port} did not start; see {log}")
 
 
+def check_ports(port: int, instances: int) -> None:
+    """Refuse ports the instances cannot have, saying which rule they break."""
+    if port < 1024:
+        raise InvalidInput(
+            f"--port {port} is a privileged port (below 1024, for system services): "
+            "choose one from 1024 up, e.g. the default 2026"
+        )
+    if port + instances - 1 > 65535:
+        last = port + instances - 1
+        raise InvalidInput(
+            f"--port {port} with {instances} instance(s) would need port {last}, "
+            "above the highest, 65535: choose a lower --port"
+        )
+
+
+def _bind_problem(port: int) -> str | None:
+    """Why this process could not listen on ``port`` now, or ``None`` if it could."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a listener does
+        try:
+            s.bind(("127.0.0.1", port))
+        except PermissionError:
+            return f"no permission to listen on port {port}: choose another --port"
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} is in use by another program: choose another --port"
+            return f"cannot listen on port {port} ({exc.strerror}): choose another --port"
+    return None
+
+
 def serve(
     settings: Settings,
     instances: int,
@@ -132,17 +164,16 @@ def serve(
     """
     if not 1 <= instances <= 32:
         raise InvalidInput("--instances must be between 1 and 32")
-    if not 1024 <= port <= 65535 - instances:
-        raise InvalidInput("--port must leave room for the instances below 65536")
+    check_ports(port, instances)
     if len(environ.get("SPACES_JWT_SECRET", "").encode()) < 32:
         raise InvalidInput("set SPACES_JWT_SECRET (at least 32 bytes) before serving")
     ports = list(range(port, port + instances))
     with _lock(settings):
         running = _instances(settings)
         missing = [p for p in ports if p not in running]
-        taken = [p for p in missing if not _bindable(p)]
-        if taken:
-            raise InvalidInput(f"port {taken[0]} is in use; choose another --port")
+        for p in missing:
+            if (problem := _bind_problem(p)) is not None:
+                raise InvalidInput(problem)
         env = instance_env(settings, environ)
         started: dict[int, int] = {}
         try:

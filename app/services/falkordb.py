@@ -28,7 +28,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from app.errors import StoreUnavailable
-from app.settings import Settings
+from app.settings import Settings, ensure_home
 
 START_TIMEOUT_S = 15.0
 
@@ -51,7 +51,7 @@ def _state_file(settings: Settings) -> Path:
 
 
 def _lock(settings: Settings) -> FileLock:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_home(settings)
     return FileLock(str(settings.home / "falkordb.lock"))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from app.errors import StoreUnavailable
-from app.settings import Settings
+from app.settings import Settings, ensure_home
 
 
 def _pgdata(settings: Settings) -> Path:
@@ -25,7 +25,7 @@ def _pgdata(settings: Settings) -> Path:
 
 
 def _lock(settings: Settings) -> FileLock:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_home(settings)
     return FileLock(str(settings.home / "postgres.lock"))
 
 

@@ -19,7 +19,7 @@ from filelock import FileLock
 
 from app.errors import StoreUnavailable
 from app.services.falkordb import _pid_alive, _port_open, terminate
-from app.settings import Settings
+from app.settings import Settings, ensure_home
 
 START_TIMEOUT_S = 15.0
 
@@ -29,7 +29,7 @@ def _dir(settings: Settings) -> Path:
 
 
 def _lock(settings: Settings) -> FileLock:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_home(settings)
     return FileLock(str(settings.home / "redis.lock"))
 
 

@@ -147,13 +147,19 @@ class AgentStore:
         name: str,
         *,
         system_prompt: object,
-        model: object,
+        model: object = None,
         user_id: str,
         tools: object = (),
         concurrency_limit: object = 1,
     ) -> Agent:
-        """Create an agent (version 1, or the next version of a deleted agent's name)."""
+        """Create an agent (version 1, or the next version of a deleted agent's name).
+
+        Without ``model`` the agent gets the space's model
+        (``SpaceHandle.default_model``), as a run in the space would.
+        """
         validate_agent_name(name)
+        if model is None:
+            model = self.space.default_model
         fields = check_config(system_prompt, model, list(tools or []), concurrency_limit)
         with self.pg.connection() as conn, conn.transaction():
             lock = f"spaces-agents:{self.pg.schema}"  # one space's creations, one at a time

@@ -109,17 +109,24 @@ def read(
     since: datetime | None = None,
     actor: str | None = None,
     limit: int = 1_000,
+    newest: bool = False,
 ) -> list[AuditEntry]:
-    """Entries in time order, optionally from ``since`` and by one ``actor``."""
+    """Entries in time order, optionally from ``since`` and by one ``actor``.
+
+    ``limit`` keeps the first entries from ``since`` (how REST pages
+    forward), or with ``newest`` the last ones, as a person asking for "the
+    last 20" means (``spaces audit --limit 20``); either way in time order.
+    """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= READ_MAX:
         raise InvalidInput(f"limit must be a whole number from 1 to {READ_MAX}")
     query = sql.SQL(
         "SELECT id, at, actor, action, target, request_id, outcome, detail FROM {}.audit_log "
         "WHERE (%s::timestamptz IS NULL OR at >= %s::timestamptz) "
-        "AND (%s::text IS NULL OR actor = %s) ORDER BY id LIMIT %s"
-    ).format(sql.Identifier(schema))
+        "AND (%s::text IS NULL OR actor = %s) ORDER BY id {} LIMIT %s"
+    ).format(sql.Identifier(schema), sql.SQL("DESC" if newest else "ASC"))
     if actor is not None:
         validate_user_id(actor)
     with pool.connection() as conn:
         rows = conn.execute(query, [since, since, actor, actor, limit]).fetchall()
-    return [AuditEntry(*row) for row in rows]
+    entries = [AuditEntry(*row) for row in rows]
+    return entries[::-1] if newest else entries

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import InvalidInput
-from app.settings import Settings
+from app.settings import Settings, ensure_home
 
 _OPENAI_DIMS = {
     "text-embedding-3-small": 1536,
@@ -100,6 +100,7 @@ def embedder_dims(name: str) -> int:
 def resolve_embedder(name: str, settings: Settings) -> Embedder:
     """Build the embedder called ``name`` (see module docstring for the names)."""
     if name == "wordllama":
+        ensure_home(settings)  # its cache lives there: say where, if this makes it
         return Embedder(name, _wordllama_embeddings(settings.home / "cache" / "wordllama"), 256)
     if name.startswith("openai:"):
         parts = name.split(":")

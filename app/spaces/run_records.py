@@ -133,20 +133,45 @@ class SpaceRun:
         return {**self.__dict__, "started_at": self.started_at.isoformat()}
 
 
+# The space's own ``runs`` rows that no thread of the space in the registry
+# names: runs that came with an imported bundle (``spaces import``). The bundle
+# carries the records but not the LangGraph checkpoints, so these are finished
+# runs, listed with their recorded status; only ``rpi`` writes ``runs`` rows.
+_IMPORTED = (
+    "SELECT r.thread_id, r.user_id, 'rpi', r.created_at, r.status, r.query FROM {s}.runs r "
+    "WHERE NOT EXISTS (SELECT 1 FROM {r}.threads t "
+    "WHERE t.thread_id = r.thread_id AND t.space_id = %s)"
+)
+
+
 def space_runs(pool: ConnectionPool, schema: str, space_id: str, limit: int) -> list[SpaceRun]:
     """The space's run threads of every member, newest first, with their recorded outcome.
 
     The caller has checked that the reader is a member (``roles.require``):
     every row here belongs to ``space_id`` (the registry's thread rows and the
-    space's own ``runs`` table), so nothing of another space can appear.
+    space's own ``runs`` table), so nothing of another space can appear. Runs
+    imported with the space (:func:`imported_runs`) are listed among them.
     """
     with pool.connection() as conn:
         rows = conn.execute(
             sql.SQL(
-                "SELECT t.thread_id, t.user_id, t.graph, t.created_at, r.status, r.query "
-                "FROM {r}.threads t LEFT JOIN {s}.runs r ON r.thread_id = t.thread_id "
-                "WHERE t.space_id = %s ORDER BY t.created_at DESC, t.thread_id LIMIT %s"
+                "SELECT * FROM (SELECT t.thread_id, t.user_id, t.graph, t.created_at, r.status, "
+                "r.query FROM {r}.threads t LEFT JOIN {s}.runs r ON r.thread_id = t.thread_id "
+                "WHERE t.space_id = %s UNION ALL " + _IMPORTED + ") AS runs "
+                "ORDER BY created_at DESC, thread_id LIMIT %s"
             ).format(r=R, s=sql.Identifier(schema)),
-            [space_id, limit],
+            [space_id, space_id, limit],
+        ).fetchall()
+    return [SpaceRun(*row) for row in rows]
+
+
+def imported_runs(pool: ConnectionPool, schema: str, space_id: str) -> list[SpaceRun]:
+    """The finished runs an imported bundle brought, newest first (see ``_IMPORTED``)."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            sql.SQL(_IMPORTED + " ORDER BY r.created_at DESC, r.thread_id").format(
+                r=R, s=sql.Identifier(schema)
+            ),
+            [space_id],
         ).fetchall()
     return [SpaceRun(*row) for row in rows]

@@ -83,6 +83,11 @@ class SpaceHandle:
         return self._backends.embedder()
 
     @property
+    def default_model(self) -> str:
+        """The model a run here uses unless told: the preferred one, else ``SPACES_MODEL``."""
+        return self.config.preferred_model or self._backends.settings.model
+
+    @property
     def vault_index(self) -> VaultIndex:
         """The incremental search index of the space's vault."""
         return self.vault.index or VaultIndex(self._backends, self.config, self.vault.root)

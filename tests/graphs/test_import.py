@@ -13,8 +13,7 @@ def test_importing_the_served_graphs_starts_no_service(tmp_path) -> None:
     """LangGraph reads attribute chains of a node's nonlocals when it compiles; a node
     that named ``deps.backends.pool`` started the embedded Postgres in the working
     folder of whoever imported the module (a server, a test collection)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("SPACES_HOME", None)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SPACES_HOME": str(tmp_path / "home")}
     code = (
         "import app.graphs.served as s, app.server.routes as r\n"
         "from app.graphs.deps import Deps\n"
@@ -30,10 +29,10 @@ def test_importing_the_served_graphs_starts_no_service(tmp_path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["rpi", "research", "chat"]
-    assert not (tmp_path / ".spaces").exists()
+    assert not (tmp_path / "home").exists() and not (tmp_path / ".spaces").exists()
 
 
-def test_a_server_process_opens_one_set_of_connections() -> None:
+def test_a_server_process_opens_one_set_of_connections(tmp_path) -> None:
     """The served graphs and the REST routes share one ``Deps`` (one pool), built once."""
     code = (
         "import app.spaces.backends as b\n"
@@ -43,7 +42,7 @@ def test_a_server_process_opens_one_set_of_connections() -> None:
         "import app.graphs.served, app.server.routes\n"
         "print(len(made))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SPACES_HOME": str(tmp_path / "home")}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )

@@ -43,6 +43,9 @@ class Turn:
     error: str | None = None
     tasks: list[dict[str, Any]] = field(default_factory=list)
     interrupts: list[dict[str, Any]] = field(default_factory=list)
+    # Refused before it began (an unknown @agent, a spent budget, a bad
+    # message): a person's mistake, not the agents' failure.
+    refused: bool = False
 
     @property
     def request(self) -> dict[str, Any] | None:
@@ -61,7 +64,19 @@ class Turn:
         }  # fmt: skip
         if self.interrupts:
             doc["interrupts"] = self.interrupts
+        if self.refused:
+            doc["refused"] = True
         return doc
+
+
+REFUSABLE = ("failed", "budget_exceeded")
+
+
+def _refused(turn: Turn) -> None:
+    """Mark a turn that ``admit`` refused: it never counted, so what the state holds
+    besides the error (reply, mode, tasks) is the previous turn's."""
+    turn.refused = True
+    turn.reply, turn.mode, turn.tasks = None, None, []
 
 
 class ChatClient:
@@ -126,6 +141,8 @@ class ChatClient:
         else:
             message = {"space_id": space_id, "message": text}
             turn = self._drive(space_id, session_id, context, message, on_event)
+            if turn.status in REFUSABLE and turn.turn == pending.turn:
+                _refused(turn)
         for _ in range(ANSWER_ROUNDS):
             if answer is None or not turn.interrupts:
                 break
