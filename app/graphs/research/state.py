@@ -1,9 +1,11 @@
 """State of the research graph, its input and output, and what its sub-agents return.
 
 The keys it shares with ``rpi`` (``space_id``, ``query``, ``context_spec``,
-``model``, ``note_dir``, ``related_notes``, ``research``, ``research_path``,
-``sources``, ``status``, ``error``) are how ``rpi`` uses this graph,
-unchanged, as its research phase.
+``model``, ``note_dir``, ``research``, ``research_path``, ``sources``,
+``status``, ``error``) are how ``rpi`` uses this graph, unchanged, as its
+research phase. ``related_notes`` (notes inside ``note_dir`` to link from
+the research note) are linked only if they exist when it is written; ``rpi``
+links its plan and implementation itself, once they are written.
 """
 
 from __future__ import annotations

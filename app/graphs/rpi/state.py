@@ -83,7 +83,6 @@ class RPIState(TypedDict, total=False):
     context_spec: dict[str, Any] | None
     model: str
     note_dir: str
-    related_notes: list[str]
     research: str
     research_path: str
     sources: list[dict[str, Any]]
