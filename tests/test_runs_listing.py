@@ -154,3 +154,19 @@ def test_a_run_stopped_between_a_node_and_its_checkpoint_is_interrupted(settings
     assert runner.status(thread_id).status == "interrupted"
     assert [r.status for r in list_runs(runner, space.space_id)] == ["interrupted"]
     assert runner.resume(thread_id).status == "awaiting_approval"
+
+
+def test_runs_lists_a_space_with_chat_sessions(settings, manager, new_id) -> None:
+    """A chat session is a registry thread too; ``spaces runs`` tried to build a ``chat``
+    runner graph for it and failed with "unknown graph 'chat'"."""
+    from app.spaces.agents import AgentStore
+
+    space = manager.create_space(SpaceConfig(new_id("chat"), "C", "alice"))
+    AgentStore(manager.open_space(space.space_id, write=True)).create(
+        "writer", system_prompt="p", user_id="alice"
+    )
+    sent = run_cli(settings, "chat", space.space_id, "@writer hi", "--json")
+    assert sent.returncode == 0, sent.stderr
+    listed = run_cli(settings, "runs", space.space_id, "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []  # sessions are listed by `spaces sessions`
