@@ -100,12 +100,30 @@ def _tell(text: object) -> None:
         print(printable(text), file=sys.stderr, flush=True)
 
 
-def _progress(event: dict[str, Any]) -> None:
-    payload = event.get("payload") or {}
-    detail = " ".join(f"{k}={v}" for k, v in payload.items() if k != "citation")
-    if event.get("event_type") == "finding":
-        detail = f"{payload.get('agent')}: {(payload.get('citation') or {}).get('label')}"
-    _tell(f"  … {event.get('event_type')} {detail}".rstrip())
+class Progress:
+    """Prints a run's events to stderr as they come, each once.
+
+    A node that stopped at an approval runs again from its start when the
+    answer comes, so it sends its events (``approval.required``) again with
+    the same idempotency key; a client drops those, and so does this one
+    within one command (``spaces run --approve`` printed it twice).
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Print one event, unless this command printed it already."""
+        key = event.get("idempotency_key")
+        if isinstance(key, str):
+            if key in self.seen:
+                return
+            self.seen.add(key)
+        payload = event.get("payload") or {}
+        detail = " ".join(f"{k}={v}" for k, v in payload.items() if k != "citation")
+        if event.get("event_type") == "finding":
+            detail = f"{payload.get('agent')}: {(payload.get('citation') or {}).get('label')}"
+        _tell(f"  … {event.get('event_type')} {detail}".rstrip())
 
 
 def _ask(prompt: str, choices: str) -> str:
@@ -164,8 +182,15 @@ def _interactive_answer(result: RunResult) -> dict[str, Any]:
     return {"action": "reject", "feedback": input("Why (optional)? ")}
 
 
-def _drive(runner: Runner, result: RunResult, preset: dict[str, Any] | None) -> RunResult:
-    """Answer approvals until the run ends or needs someone who is not here."""
+def _drive(
+    runner: Runner,
+    result: RunResult,
+    preset: dict[str, Any] | None,
+    progress: Progress,
+    user: str | None = None,
+) -> RunResult:
+    """Answer approvals (as ``user``, default: the run's) until the run ends or needs someone
+    who is not here."""
     while result.status == "awaiting_approval":
         request = result.request or {}
         if preset is not None and request.get("type") == "plan_approval":
@@ -174,7 +199,7 @@ def _drive(runner: Runner, result: RunResult, preset: dict[str, Any] | None) -> 
             answer = _interactive_answer(result)
         else:
             break
-        result = runner.resume(result.thread_id, answer, on_event=_progress)
+        result = runner.resume(result.thread_id, answer, user_id=user, on_event=progress)
     return result
 
 
@@ -219,7 +244,7 @@ def _answer(args: argparse.Namespace) -> dict[str, Any] | None:
     return None
 
 
-def _resume(args: argparse.Namespace, runner: Runner) -> RunResult:
+def _resume(args: argparse.Namespace, runner: Runner, progress: Progress) -> RunResult:
     """``spaces resume THREAD_ID`` or ``spaces resume --last SPACE_ID``."""
     if (args.thread_id is None) == (args.last is None):
         raise InvalidInput("give a thread id or --last SPACE_ID (see 'spaces runs SPACE_ID')")
@@ -235,7 +260,7 @@ def _resume(args: argparse.Namespace, runner: Runner) -> RunResult:
         user, thread_id = user if user is not None else found.user_id, found.thread_id
     _tell(f"spaces: resuming thread {thread_id} …")
     try:
-        return runner.resume(thread_id, answer, user_id=user, on_event=_progress)
+        return runner.resume(thread_id, answer, user_id=user, on_event=progress)
     except SpacesError as exc:
         if exc.thread_id is None and not isinstance(exc, SpaceNotFound):
             exc.thread_id = thread_id  # the thread exists: the error names it
@@ -285,9 +310,10 @@ def _start_or_resume(args: argparse.Namespace, runner: Runner, settings: Setting
     """The body of ``run``, ``research`` and ``resume``, on one runner."""
     from app.graphs.admission import check_query
 
+    progress = Progress()
     if args.command == "resume":
-        result = _resume(args, runner)
-        return _report(args, _drive(runner, result, None), settings)
+        result = _resume(args, runner, progress)
+        return _report(args, _drive(runner, result, None, progress, args.user), settings)
     spec = (
         read_json_file(args.context_spec, limit=SPEC_MAX_BYTES, what="context spec")
         if args.context_spec is not None
@@ -305,7 +331,7 @@ def _start_or_resume(args: argparse.Namespace, runner: Runner, settings: Setting
         user_id=args.user,
         context_spec=spec,
         model=args.model,
-        on_event=_progress,
+        on_event=progress,
         thread_id=thread_id,
     )
     preset = None
@@ -313,7 +339,7 @@ def _start_or_resume(args: argparse.Namespace, runner: Runner, settings: Setting
         preset = {"action": "approve"}
     elif getattr(args, "reject", False):
         preset = {"action": "reject", "feedback": "rejected with --reject"}
-    return _report(args, _drive(runner, result, preset), settings)
+    return _report(args, _drive(runner, result, preset, progress, args.user), settings)
 
 
 def runs_command(args: argparse.Namespace, settings: Settings) -> int:

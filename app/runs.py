@@ -39,6 +39,8 @@ FINISHED = ("completed", "failed", "rejected", "budget_exceeded")
 RESUMABLE = ("awaiting_approval", "interrupted")
 STATUSES = ("running", *RESUMABLE, *FINISHED)
 LIST_MAX = 1_000
+# The graphs a Runner drives; chat sessions are threads too, listed by `spaces sessions`.
+RUN_GRAPHS = ["rpi", "research"]
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,10 @@ def list_runs(
         rows = conn.execute(
             sql.SQL(
                 "SELECT thread_id, user_id, graph, created_at FROM {}.threads "
-                "WHERE space_id = %s AND (NOT %s OR user_id = %s) "
+                "WHERE space_id = %s AND (NOT %s OR user_id = %s) AND graph = ANY(%s) "
                 "ORDER BY created_at DESC, thread_id LIMIT %s"
             ).format(sql.Identifier(REGISTRY_SCHEMA)),
-            [space_id, mine, user, LIST_MAX],
+            [space_id, mine, user, RUN_GRAPHS, LIST_MAX],
         ).fetchall()
     locked = _locked(backends, [row[0] for row in rows])
     graphs: dict[str, Any] = {}

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The main job: a demo space with a few notes, a memory and graph facts, then a
-# Research-Plan-Implement run on it with the offline model, approved, and
-# where to open the vault in Obsidian.
+# Research-Plan-Implement run on it with the offline model, approved; it prints
+# the three notes the run wrote (path and text) and where to open the vault in
+# Obsidian. BIN may name another venv's bin folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.venv/bin
+BIN=${BIN:-.venv/bin}
+# Where the state lives (said once, when this makes the folder), then the space.
+$BIN/python -c 'from app.settings import Settings, ensure_home; ensure_home(Settings.from_env())'
 if ! $BIN/spaces show demo >/dev/null 2>&1; then
   $BIN/spaces create demo --name "Demo space" --owner demo \
     --description "Created by make demo" --token-budget 200000 --model offline
@@ -34,7 +37,28 @@ with SpaceManager(Settings.from_env()) as manager:
         )
     space.graph.merge_relation("Raft", "FINALISES", "Ledger")
 PY
-$BIN/spaces run demo "How does Raft make ledger blocks final?" --approve
-echo
-echo "Open this folder as a vault in Obsidian: $($BIN/python -c 'from app.settings import Settings; print(Settings.from_env().vaults_dir / "demo")')"
+result="$(mktemp)"
+trap 'rm -f "$result"' EXIT
+# Progress goes to stderr as the run works; the result document to the file.
+if ! $BIN/spaces run demo "How does Raft make ledger blocks final?" --approve --json >"$result"; then
+  cat "$result"
+  exit 1
+fi
+$BIN/python - "$result" <<'PY'
+import json
+import sys
+
+from app.settings import Settings
+from app.text import printable
+
+doc = json.loads(open(sys.argv[1], encoding="utf-8").read())
+print(f"\n{doc['status']}: thread {doc['thread_id']}")
+vault = Settings.from_env().vaults_dir / "demo"
+for kind, rel in doc["artifacts"].items():
+    if rel:
+        note = vault / rel
+        print(f"\n===== the {kind} note: {note} =====\n")
+        print(printable(note.read_text(encoding="utf-8"), keep_newlines=True).rstrip())
+print(f"\nOpen this folder as a vault in Obsidian: {vault}")
+PY
 $BIN/spaces usage demo

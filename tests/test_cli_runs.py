@@ -67,3 +67,13 @@ def test_research_prints_note_and_findings(settings, space, manager) -> None:
     assert "research: " in done.stdout and "/research.md" in done.stdout
     assert "[files] Learning/Ledger" in done.stdout
     assert "[memory]" in done.stdout and "[graph] graph node Raft" in done.stdout
+
+
+def test_run_approve_prints_each_event_once(settings, space) -> None:
+    """The approving node runs again on the answer and re-sends ``approval.required``
+    (same idempotency key); ``spaces run --approve`` (and ``make demo``) printed it twice."""
+    done = run_cli(settings, "run", space.space_id, "How are ledger blocks final?", "--approve")
+    assert done.returncode == 0, done.stderr
+    events = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("  … ")]
+    assert events.count("approval.required") == 1 and events.count("approval.resolved") == 1
+    assert events[-1] == "run.completed"
