@@ -17,12 +17,19 @@ class SpacesError(Exception):
 
     exit_code = 2
     thread_id: str | None = None
+    thread_kind: str = "run"  # "session" for a chat session: it continues differently
 
     def line(self) -> str:
         """The one line shown to a person: the message, and the run's thread if any."""
         text = str(self)
         if self.thread_id is None:
             return text
+        if self.thread_kind == "session":
+            if self.exit_code == 1:  # the turn stopped mid-way: an empty message continues it
+                return (
+                    f"{text} (session {self.thread_id}: an empty message to it continues the turn)"
+                )
+            return f"{text} (session {self.thread_id})"
         if self.exit_code == 1:  # a store or the model failed: the run resumes later
             return f"{text} (thread {self.thread_id}: spaces resume {self.thread_id} continues it)"
         return f"{text} (thread {self.thread_id})"

@@ -9,21 +9,17 @@ result of every call is one status document (see ``RunResult.to_json``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 from langgraph.types import Command
 
-from app.errors import InvalidInput, SpaceNotFound, SpacesError
-from app.failures import STORE_ERRORS, store_failure
+from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import check_query
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
+from app.graphs.driver import RUN, EventSink, ThreadDriver
 from app.graphs.research.spec import parse_spec
-from app.graphs.tracing import flush, run_config
 from app.ids import validate_space_id, validate_thread_id, validate_user_id
 from app.llm.resolve import model_names
 from app.settings import Settings
@@ -32,7 +28,6 @@ from app.spaces.roles import Action, require, role_of
 from app.spaces.run_records import get_thread
 from app.spaces.space_manager import SpaceManager
 
-EventSink = Callable[[dict[str, Any]], None]
 FINAL = ("completed", "rejected", "failed", "budget_exceeded")
 
 
@@ -98,6 +93,7 @@ class Runner:
         self.settings = settings
         self.deps = deps or Deps.from_settings(settings)
         self.backends = self.deps.backends
+        self._driver = ThreadDriver(self.deps, RUN)
         self._graphs: dict[str, Any] = {}
 
     def close(self) -> None:
@@ -235,56 +231,14 @@ class Runner:
         payload: Any,
         on_event: EventSink | None,
     ) -> RunResult:
-        with self._thread_lock(thread_id):
-            graph = self._compiled(graph_name)
-            try:
-                return self._stream(graph, thread_id, space_id, context, payload, on_event)
-            except SpacesError as exc:  # escaped the graph: the error names the thread
-                exc.thread_id = thread_id
-                raise
-            except STORE_ERRORS as exc:  # a store died mid-run: one line, resumable
-                raise store_failure(exc, thread_id) from exc
+        """Run the graph until it ends or stops to ask; report progress as it goes.
 
-    @contextmanager
-    def _thread_lock(self, thread_id: str) -> Iterator[None]:
-        """Only one process drives a thread at a time (two resumes would fork it)."""
-        with self.backends.pool.connection() as conn:
-            got = conn.execute(
-                "SELECT pg_try_advisory_lock(hashtext(%s))", [f"spaces-run:{thread_id}"]
-            ).fetchone()[0]
-            if not got:
-                raise InvalidInput(f"run {thread_id} is already running elsewhere")
-            try:
-                yield
-            finally:
-                # If the connection died, its session's lock went with it.
-                with suppress(psycopg.OperationalError):
-                    conn.execute(
-                        "SELECT pg_advisory_unlock(hashtext(%s))", [f"spaces-run:{thread_id}"]
-                    )
-
-    def _stream(
-        self, graph: Any, thread_id: str, space_id: str, context: RunContext, payload: Any,
-        on_event: EventSink | None,
-    ) -> RunResult:  # fmt: skip
-        """Run the graph until it ends or stops to ask; report progress as it goes."""
-        config: dict[str, Any] = {
-            "configurable": {"thread_id": thread_id},
-            **run_config(
-                self.settings, space_id=space_id, user_id=context.user_id, thread_id=thread_id
-            ),
-        }
-        try:
-            # subgraphs=True: the research phase's sub-agents report progress too.
-            for _ns, mode, chunk in graph.stream(
-                payload, config, context=context, stream_mode=["custom", "updates"], subgraphs=True
-            ):
-                if mode == "custom" and on_event is not None and isinstance(chunk, dict):
-                    on_event(chunk)
-        finally:
-            flush(self.settings)
-        self.backends.flush_wal()  # the checkpoint the run stopped at is durable
-        snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
+        ``subgraphs``: the research phase's sub-agents report progress too.
+        """
+        graph = self._compiled(graph_name)
+        snapshot = self._driver.drive(
+            graph, thread_id, space_id, context, payload, on_event, subgraphs=True
+        )
         return self._result(space_id, thread_id, snapshot)
 
     def _result(self, space_id: str, thread_id: str, snapshot: Any) -> RunResult:

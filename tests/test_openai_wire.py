@@ -157,11 +157,11 @@ def test_one_process_drives_a_thread_at_a_time(settings) -> None:
     from app.errors import InvalidInput
 
     runner = Runner(settings, graph_deps(settings))
-    with runner._thread_lock("t-lock"):
+    with runner._driver.lock("t-lock"):
         other = Runner(settings, graph_deps(settings))
         other.backends = type(runner.backends)(settings)  # another process's connections
         try:
-            with pytest.raises(InvalidInput, match="already running"), other._thread_lock("t-lock"):
+            with pytest.raises(InvalidInput, match="already running"), other._driver.lock("t-lock"):
                 pass
         finally:
             other.backends.close()

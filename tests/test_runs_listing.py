@@ -82,7 +82,7 @@ def test_runs_lists_every_status_newest_first(cli, settings, manager, new_id) ->
     done = runner.start("research", sid, "Second: researched")
     waiting = runner.start("rpi", sid, "Third: waiting \x1b[2J")
     other = runner.start("rpi", sid, "Fourth: being resumed")
-    with runner._thread_lock(other.thread_id):  # another process drives it now
+    with runner._driver.lock(other.thread_id):  # another process drives it now
         runs = list_runs(runner, sid)
         code, out, _ = cli("runs", sid)
     assert [(r.thread_id, r.status) for r in runs] == [

@@ -11,8 +11,6 @@ map), so parallel branches that each asked are answered each on its own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +20,10 @@ from app.errors import InvalidInput
 from app.graphs.admission import authorize
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
-from app.graphs.tracing import flush, run_config
+from app.graphs.driver import SESSION, EventSink, ThreadDriver
 from app.ids import validate_space_id, validate_user_id
 from app.spaces.chat_store import check_session
 
-EventSink = Callable[[dict[str, Any]], None]
 ANSWER_ROUNDS = 20  # --approve answers each approval a turn asks, up to this many
 
 
@@ -84,6 +81,7 @@ class ChatClient:
 
     def __init__(self, deps: Deps):
         self.deps = deps
+        self._driver = ThreadDriver(deps, SESSION)
         self._graph: Any = None
 
     @property
@@ -174,37 +172,11 @@ class ChatClient:
         snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
         return self._turn(space_id, session_id, snapshot)
 
-    @contextmanager
-    def _lock(self, session_id: str) -> Iterator[None]:
-        """One process drives a session at a time (two turns at once would fork it)."""
-        key = f"spaces-chat:{session_id}"
-        with self.deps.backends.pool.connection() as conn:
-            if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key]).fetchone()[0]:
-                raise InvalidInput(f"session {session_id} is busy with another turn")
-            try:
-                yield
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
-
     def _drive(
         self, space_id: str, session_id: str, context: RunContext, payload: Any,
         on_event: EventSink | None,
     ) -> Turn:  # fmt: skip
-        settings = self.deps.settings
-        config: dict[str, Any] = {
-            "configurable": {"thread_id": session_id},
-            **run_config(settings, space_id=space_id, user_id=context.user_id,
-                         thread_id=session_id),
-        }  # fmt: skip
-        with self._lock(session_id):
-            try:
-                for chunk in self.graph.stream(payload, config, context=context,
-                                               stream_mode="custom"):  # fmt: skip
-                    if on_event is not None and isinstance(chunk, dict):
-                        on_event(chunk)
-            finally:
-                flush(settings)
-        snapshot = self.graph.get_state({"configurable": {"thread_id": session_id}})
+        snapshot = self._driver.drive(self.graph, session_id, space_id, context, payload, on_event)
         return self._turn(space_id, session_id, snapshot)
 
     @staticmethod
