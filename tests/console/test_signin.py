@@ -66,9 +66,7 @@ def test_create_space_in_the_dialog_and_archive_it(sign_in) -> None:
     dialog.get_by_label("Space id").fill("ui_lab")
     dialog.get_by_label("Name").fill("UI <b>Lab</b>")
     dialog.get_by_role("button", name="Create").click()
-    expect(
-        page.get_by_role("heading", name="UI <b>Lab</b>")
-    ).to_be_visible()  # shown as text
+    expect(page.get_by_role("heading", name="UI <b>Lab</b>")).to_be_visible()  # shown as text
     page.goto("/ui/")
     card = page.get_by_role("listitem", name="UI <b>Lab</b>")
     expect(card.get_by_role("meter", name="Tokens", exact=False)).to_be_visible()
