@@ -104,7 +104,8 @@ async def _run_view(request: Request, space_id: str, thread_id: str, user: str) 
     async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
         thread = await client.threads.get(thread_id)
         pending = await thread_interrupts(client, thread)
-    values = thread.get("values") or {}
+        # Aegra's thread document carries no values: ask for the state itself.
+        values = (await client.threads.get_state(thread_id)).get("values") or {}
     status = LIVE.get(thread.get("status") or "", "unknown")
     if status == "idle" and isinstance(values, dict) and values.get("status"):
         status = str(values["status"])
