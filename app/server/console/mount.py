@@ -17,7 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.errors import PermissionDenied, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
-from app.server.console import pages_auth, pages_objects, pages_runs, pages_spaces, pages_vault
+from app.server.console import (
+    pages_auth,
+    pages_objects,
+    pages_runs,
+    pages_spaces,
+    pages_team,
+    pages_vault,
+)
 from app.server.console.web import HERE, Refused, SignInRequired, page
 
 PREFIX = "/ui"
@@ -27,7 +34,7 @@ def build_console(deps: Any) -> FastAPI:
     """The console as an app on ``deps`` (the served app's connections)."""
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     console.state.deps = deps
-    for module in (pages_auth, pages_spaces, pages_objects, pages_vault, pages_runs):
+    for module in (pages_auth, pages_spaces, pages_objects, pages_vault, pages_runs, pages_team):
         console.include_router(module.router)
     console.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static")
 
