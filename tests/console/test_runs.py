@@ -35,6 +35,10 @@ def test_run_rpi_and_approve_in_the_modal(sign_in) -> None:
     runs = page.get_by_role("table", name="Runs")
     expect(runs.get_by_role("row").nth(1)).to_contain_text("completed")
     screenshot(page, "runs")
+    # The run's tokens show on the space page's chart of tokens per day.
+    page.goto("/ui/spaces/runs_lab")
+    chart = page.get_by_role("img", name="Tokens per day")
+    expect(chart.locator("rect[height]:not([height='0'])")).to_have_count(1)
 
 
 def test_a_member_is_refused_the_approval(console_server, sign_in) -> None:

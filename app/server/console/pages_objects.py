@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.errors import InvalidInput
 from app.server.console.pages_spaces import Signed, Write, usage_of
 from app.server.console.sessions import Session
+from app.server.console.usage_chart import bars, tokens_per_day
 from app.server.console.web import Form, manager, page
 from app.spaces.documents import DocumentStore
 from app.spaces.members import audited
@@ -55,6 +56,7 @@ def space_page(space_id: str, request: Request, session: Signed) -> HTMLResponse
         request, "space.html", session, space=access.config, role=access.role.value,
         usage=usage_of(spaces, access.config), objects=objects,
         can_manage=allowed(access.role, Action.MANAGE_OBJECTS),
+        chart=bars(tokens_per_day(spaces.backends.pool, space_id)),
     )  # fmt: skip
 
 
