@@ -70,7 +70,9 @@ def seed(spaces: SpaceManager, home: Path, notes: int, runs: int) -> None:
 
 def waiting_run(url: str) -> str:
     """A real rpi run, stopped at its plan approval; its thread id."""
-    client = get_sync_client(url=url, headers={"Authorization": f"Bearer {issue_token('alice', secret=SECRET)}"})
+    client = get_sync_client(
+        url=url, headers={"Authorization": f"Bearer {issue_token('alice', secret=SECRET)}"}
+    )
     thread_id = client.threads.create()["thread_id"]
     client.runs.wait(thread_id, "rpi", input={"space_id": SPACE, "query": "How do pumps fail?"})
     return thread_id

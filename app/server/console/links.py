@@ -4,6 +4,8 @@ Why not obsidiantools' ``Vault.connect()`` per page: it parses every note of
 the vault, which costs seconds at 1,000 notes. This index reads each note's
 ``[[links]]`` once and keeps them until a file's size or mtime changes, so a
 note page stays well under the 100 ms the seeds ask of UI actions.
+A note edited outside the console shows in the links within ``FRESH_S``
+seconds: the vault is re-checked (one ``stat`` per note) at most that often.
 Names resolve as Obsidian does: the shortest unique form (the file's stem),
 or the vault-relative path without ``.md``.
 """
@@ -13,11 +15,13 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 WIKILINK = re.compile(r"!?\[\[([^\[\]|#\n]+)(?:#[^\[\]|\n]*)?(?:\|([^\[\]\n]+))?\]\]")
 NOTE_READ_MAX = 1_000_000
+FRESH_S = 2.0
 
 
 @dataclass
@@ -34,7 +38,7 @@ class VaultLinks:
         return self.by_name.get(key) or self.by_name.get(key.lower())
 
 
-_cache: dict[Path, tuple[tuple, VaultLinks]] = {}
+_cache: dict[Path, tuple[tuple, VaultLinks, float]] = {}
 _lock = threading.Lock()
 
 
@@ -56,14 +60,18 @@ def _walk(root: Path) -> list[tuple[str, int, int]]:
 
 def vault_links(root: Path) -> VaultLinks:
     """The link index of the vault at ``root`` (rebuilt only when a note changed)."""
-    signature = tuple(_walk(root)) if root.is_dir() else ()
+    now = time.monotonic()
     with _lock:
         cached = _cache.get(root)
-        if cached and cached[0] == signature:
+        if cached and now - cached[2] < FRESH_S:
             return cached[1]
-    index = _build(root, [p for p, _, _ in signature])
+    signature = tuple(_walk(root)) if root.is_dir() else ()
+    if cached and cached[0] == signature:
+        index = cached[1]
+    else:
+        index = _build(root, [p for p, _, _ in signature])
     with _lock:
-        _cache[root] = (signature, index)
+        _cache[root] = (signature, index, now)
     return index
 
 

@@ -102,10 +102,15 @@ async def _run_view(request: Request, space_id: str, thread_id: str, user: str) 
     """The run's status, its latest values and what it waits for (any member)."""
     spaces, access = await _access(request, space_id, user, Action.READ)
     async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
-        thread = await client.threads.get(thread_id)
-        pending = await thread_interrupts(client, thread)
-        # Aegra's thread document carries no values: ask for the state itself.
-        values = (await client.threads.get_state(thread_id)).get("values") or {}
+        # Both at once; the state gives the values (Aegra's thread has none) and
+        # the interrupts, so thread_interrupts needs no third call.
+        thread, state = await asyncio.gather(
+            client.threads.get(thread_id), client.threads.get_state(thread_id)
+        )
+        tasks = state.get("tasks") or []
+        interrupts = {t["id"]: t.get("interrupts") or [] for t in tasks}
+        pending = await thread_interrupts(client, {**thread, "interrupts": interrupts})
+        values = state.get("values") or {}
     status = LIVE.get(thread.get("status") or "", "unknown")
     if status == "idle" and isinstance(values, dict) and values.get("status"):
         status = str(values["status"])
