@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from app.errors import PermissionDenied, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
 from app.server.console import (
     pages_auth,
+    pages_chat,
     pages_objects,
     pages_runs,
     pages_spaces,
@@ -34,7 +35,9 @@ def build_console(deps: Any) -> FastAPI:
     """The console as an app on ``deps`` (the served app's connections)."""
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     console.state.deps = deps
-    for module in (pages_auth, pages_spaces, pages_objects, pages_vault, pages_runs, pages_team):
+    for module in (
+        pages_auth, pages_spaces, pages_objects, pages_vault, pages_runs, pages_team, pages_chat,
+    ):  # fmt: skip
         console.include_router(module.router)
     console.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static")
 
