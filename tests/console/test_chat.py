@@ -32,11 +32,15 @@ def test_chat_with_an_agent_and_approve_a_task_plan(console_server, sign_in) -> 
     modal = page.get_by_role("dialog", name="Plan approval")
     expect(modal).to_be_visible(timeout=60_000)
     expect(modal.locator(".countdown")).to_contain_text("s left to answer")
+    expect(modal.get_by_role("img", name="Plan graph").locator("line")).to_have_count(1)
     screenshot(page, "chat")
     modal.get_by_role("button", name="Approve").click()
     tasks = page.get_by_role("region", name="Tasks")
     expect(tasks.get_by_role("listitem", name="t1")).to_contain_text("completed", timeout=60_000)
     expect(tasks.get_by_role("listitem", name="t2")).to_contain_text("completed")
+    graph = tasks.get_by_role("img", name="Task plan graph")
+    expect(graph.locator("g.node.completed")).to_have_count(2)
+    screenshot(page, "chat-done")
     expect(page.get_by_role("dialog", name="Plan approval")).to_have_count(0)
 
 

@@ -21,7 +21,7 @@ from app.server.console.sessions import (
     end_session,
     redeem_login,
 )
-from app.server.console.web import page, pool, read_form, write_form
+from app.server.console.web import check_origin, page, pool, read_form, write_form
 
 router = APIRouter(prefix="/ui")
 
@@ -34,7 +34,12 @@ def login_page(request: Request, token: Annotated[str, Query(max_length=100)] = 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Exchange a one-time token for a session cookie (401 if unknown, used or expired)."""
+    """Exchange a one-time token for a session cookie (401 if unknown, used or expired).
+
+    Another site may not post a token of its own here (login CSRF: signing a
+    victim into the attacker's account): a foreign ``Origin`` is refused.
+    """
+    check_origin(request)
     form = await read_form(request)
     token = form.get("token")
     cookie = await run_in_threadpool(lambda: redeem_login(pool(request), token))

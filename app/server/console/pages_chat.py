@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from app.errors import InvalidInput
 from app.graphs.admission import QUERY_MAX
 from app.server.console.pages_runs import TOKEN_TTL_S
+from app.server.console.plan_graph import layout
 from app.server.console.sessions import Session
 from app.server.console.web import Form, manager, page, signed_in, write_form
 from app.server.interrupts import thread_interrupts
@@ -101,9 +102,11 @@ async def chat(space_id: str, session_id: str, request: Request, session: Signed
     plan = next((i for i in pending if (i.get("value") or {}).get("type") == "plan_approval"), None)
     tools = [i for i in pending if (i.get("value") or {}).get("type") == "tool_approval"]
     last_turn = max((t["turn"] for t in detail["tasks"]), default=None)
+    tasks = [t for t in detail["tasks"] if t["turn"] == last_turn]
+    graph = layout([{**t, "id": t["task_id"]} for t in tasks])
     return await run_in_threadpool(
         page, request, "chat.html", session, space=access.config, session_id=session_id,
-        messages=detail["messages"], tasks=[t for t in detail["tasks"] if t["turn"] == last_turn],
+        messages=detail["messages"], tasks=tasks, task_graph=graph, plan_graph_of=layout,
         agents=agents, plan=plan, tools=tools,
     )  # fmt: skip
 

@@ -125,9 +125,7 @@ def _multipart(kind: str, body: bytes) -> Form:
 async def write_form(request: Request) -> tuple[Session, Form]:
     """A signed-in write: the session, and the form once its CSRF token and origin check out."""
     session = await run_in_threadpool(signed_in, request)
-    origin = request.headers.get("origin")
-    if origin is not None and origin != _own_origin(request):
-        raise Refused("cross-origin write refused")
+    check_origin(request)
     form = await read_form(request)
     given = form.get("csrf") or request.headers.get("x-csrf-token")
     if not csrf_ok(session, given):
@@ -135,7 +133,15 @@ async def write_form(request: Request) -> tuple[Session, Form]:
     return session, form
 
 
-def _own_origin(request: Request) -> str:
+def check_origin(request: Request) -> None:
+    """Refuse a POST a browser sent from another site (its ``Origin`` is not ours)."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != own_origin(request):
+        raise Refused("cross-origin write refused")
+
+
+def own_origin(request: Request) -> str:
+    """This server's origin as the browser sees it (scheme and Host)."""
     host = request.headers.get("host", "")
     return f"{request.url.scheme}://{host}"
 
