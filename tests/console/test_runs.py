@@ -28,6 +28,12 @@ def test_run_rpi_and_approve_in_the_modal(sign_in) -> None:
     expect(modal).to_be_visible(timeout=60_000)
     expect(modal.get_by_role("list", name="Steps").get_by_role("listitem").first).to_be_visible()
     screenshot(page, "approval")
+    # An edited plan that is invalid is shown back in the modal, still waiting.
+    modal.get_by_text("Edit the plan").click()
+    modal.get_by_label("Plan (JSON)").fill('{"title": "x", "steps": []}')
+    modal.get_by_role("button", name="Save edited plan").click()
+    modal = page.get_by_role("dialog", name="Plan approval")
+    expect(modal.get_by_role("alert")).to_be_visible(timeout=60_000)
     modal.get_by_role("button", name="Approve").click()
     expect(page.get_by_role("status")).to_have_text("completed", timeout=90_000)
     expect(page.get_by_role("dialog", name="Plan approval")).to_have_count(0)

@@ -13,6 +13,7 @@ and answering call the ``/my/spaces/{id}/runs`` route functions themselves
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Annotated, Any
 
@@ -41,7 +42,8 @@ router = APIRouter(prefix="/ui/spaces/{space_id}/runs")
 GRAPHS = ("rpi", "research")
 QUERY_MAX = 4_000
 TOKEN_TTL_S = 60
-ANSWERS = ("approve", "reject", "revise")
+ANSWERS = ("approve", "reject", "revise", "edit")
+PLAN_MAX = 20_000
 REGISTER_WAIT_S = 10
 
 
@@ -148,7 +150,7 @@ async def run_status(space_id: str, thread_id: str, request: Request, session: S
 
 @router.post("/{thread_id}/answer")
 async def answer(space_id: str, thread_id: str, request: Request, signed: Write):
-    """Approve, reject or revise the plan, through ``POST /my/.../runs/{id}/answer``'s function."""
+    """Approve, reject, revise or edit the plan, through the REST route's ``answer_run``."""
     session, form = signed
     action = form.get("action")
     if action not in ANSWERS:
@@ -156,7 +158,18 @@ async def answer(space_id: str, thread_id: str, request: Request, signed: Write)
     feedback = form.get("feedback").strip() or None
     if action == "revise" and not feedback:
         raise InvalidInput("Revise needs feedback: say what to change")
+    extra: dict[str, Any] = {}
+    if action == "edit":  # the plan as JSON; the graph validates it and asks again if invalid
+        raw = form.get("plan")
+        try:
+            extra["plan"] = json.loads(raw) if len(raw) <= PLAN_MAX else None
+        except ValueError:
+            raise InvalidInput("the edited plan is not valid JSON") from None
+        if not isinstance(extra["plan"], dict):
+            raise InvalidInput(
+                f"the edited plan must be a JSON object of at most {PLAN_MAX} characters"
+            )
     spaces = await run_in_threadpool(manager, request)
-    body = RunAnswer(action=action, feedback=feedback)
+    body = RunAnswer(action=action, feedback=feedback, **extra)
     await answer_run(space_id, thread_id, body, request, session.user, spaces)
     return RedirectResponse(f"/ui/spaces/{space_id}/runs/{thread_id}", status_code=303)
