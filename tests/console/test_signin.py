@@ -114,3 +114,18 @@ def test_a_stranger_sees_nothing(sign_in) -> None:
         reply = mallory.goto(f"/ui/spaces/alice_secret{path}")
         assert reply is not None and reply.status == 404, path
         expect(mallory.get_by_text("Secret")).to_have_count(0)
+
+
+def test_nul_bytes_are_bad_input_not_a_store_failure(console_server, sign_in) -> None:
+    page = sign_in("nina")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "spaces_console")
+    jar = {"spaces_console": cookie["value"]}
+    base = console_server["url"]
+    token = page.locator("input[name=csrf]").first.get_attribute("value")
+    reply = httpx.post(
+        f"{base}/ui/spaces", data={"space_id": "nul_space", "name": "a\x00b", "csrf": token},
+        cookies=jar, timeout=30,
+    )  # fmt: skip
+    assert reply.status_code == 400 and "NUL" in reply.text
+    reply = httpx.get(f"{base}/ui/spaces/nul_space/recall?q=a%00b", cookies=jar, timeout=30)
+    assert reply.status_code == 400

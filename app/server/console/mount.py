@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.errors import PermissionDenied, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
@@ -92,6 +92,12 @@ class ConsoleMount:
         """Dispatch by path."""
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path == PREFIX or path.startswith(PREFIX + "/"):
+            query = scope.get("query_string", b"").lower()
+            if "\x00" in path or b"%00" in query or b"\x00" in query:
+                await PlainTextResponse("the path or query may not contain a NUL byte", 400)(
+                    scope, receive, send
+                )
+                return
             await self.console(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from app.errors import InvalidInput
 from app.server.console.sessions import COOKIE, Session, csrf_ok, session_of
 
 HERE = Path(__file__).resolve().parent
@@ -101,8 +102,12 @@ async def read_form(request: Request) -> Form:
             raise Refused("the form is too large")
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
-        return _multipart(kind, body)
-    return Form(fields=parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
+        form = _multipart(kind, body)
+    else:
+        form = Form(fields=parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if any("\x00" in v for values in form.fields.values() for v in values):
+        raise InvalidInput("a form field may not contain a NUL byte")
+    return form
 
 
 def _multipart(kind: str, body: bytes) -> Form:
