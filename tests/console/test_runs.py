@@ -26,6 +26,7 @@ def test_run_rpi_and_approve_in_the_modal(sign_in) -> None:
     _start(page, "runs_lab", "How are ledger blocks made final?")
     modal = page.get_by_role("dialog", name="Plan approval")
     expect(modal).to_be_visible(timeout=60_000)
+    thread_id = page.url.rsplit("/", 1)[1]
     expect(modal.get_by_role("list", name="Steps").get_by_role("listitem").first).to_be_visible()
     screenshot(page, "approval")
     # An edited plan that is invalid is shown back in the modal, still waiting.
@@ -41,6 +42,9 @@ def test_run_rpi_and_approve_in_the_modal(sign_in) -> None:
     runs = page.get_by_role("table", name="Runs")
     expect(runs.get_by_role("row").nth(1)).to_contain_text("completed")
     screenshot(page, "runs")
+    # Its event stream (what the page shows while it runs) replays and ends.
+    events = page.request.get(f"/ui/spaces/runs_lab/runs/{thread_id}/events", timeout=30_000)
+    assert events.status == 200 and "event: end" in events.text()
     # The run's tokens show on the space page's chart of tokens per day.
     page.goto("/ui/spaces/runs_lab")
     chart = page.get_by_role("img", name="Tokens per day")

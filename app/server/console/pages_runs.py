@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from langgraph_sdk import get_client
 from starlette.concurrency import run_in_threadpool
 
@@ -146,6 +147,38 @@ async def run_status(space_id: str, thread_id: str, request: Request, session: S
     """The run's status as JSON, polled by the run page while it is busy."""
     view = await _run_view(request, space_id, thread_id, session.user)
     return JSONResponse({"status": view["status"]}, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{thread_id}/events")
+async def run_events(
+    space_id: str, thread_id: str, request: Request, session: Signed
+) -> StreamingResponse:
+    """Server-sent events: the latest run's progress (``custom`` events), then ``end``.
+
+    The run page shows them while the run is busy and reloads at ``end``.
+    """
+    spaces, _ = await _access(request, space_id, session.user, Action.READ)
+    async with as_owner(request, spaces, space_id, thread_id, session.user) as (client, _):
+        runs = await client.runs.list(thread_id, limit=1)
+    run_id = runs[0]["run_id"] if runs else None
+
+    async def stream() -> AsyncIterator[str]:
+        if run_id is not None:
+            async for part in client.runs.join_stream(thread_id, run_id, stream_mode="custom"):
+                if part.event.startswith("custom") and isinstance(part.data, dict):
+                    yield f"data: {json.dumps(_progress_line(part.data))}\n\n"
+        yield "event: end\ndata: {}\n\n"
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )
+
+
+def _progress_line(envelope: dict[str, Any]) -> str:
+    """One event as a short line of text (shown as text, never markup)."""
+    payload = envelope.get("payload")
+    detail = json.dumps(payload, default=str)[:160] if payload else ""
+    return f"{envelope.get('event_type', 'event')} {detail}".strip()
 
 
 @router.post("/{thread_id}/answer")

@@ -23,6 +23,15 @@ for (const clock of document.querySelectorAll("[data-deadline]")) {
   };
   tick();
 }
+const progress = document.querySelector("[data-events]");
+if (progress && window.EventSource) {
+  const events = new EventSource(progress.dataset.events);
+  events.onmessage = (event) => {
+    progress.textContent += JSON.parse(event.data) + "\n";
+    progress.scrollTop = progress.scrollHeight;
+  };
+  events.addEventListener("end", () => { events.close(); window.location.reload(); });
+}
 const poll = document.querySelector("[data-poll]");
 if (poll) {
   const known = poll.dataset.status;
@@ -32,8 +41,6 @@ if (poll) {
       if (reply.ok) {
         const doc = await reply.json();
         if (doc.status !== known) { window.location.reload(); return; }
-        const log = document.getElementById("progress");
-        if (log && doc.events) log.textContent = doc.events.join("\n");
       }
     } catch (err) { /* the server is restarting: try again */ }
     setTimeout(check, 1000);
