@@ -38,3 +38,6 @@ $BIN/spaces run demo "How does Raft make ledger blocks final?" --approve
 echo
 echo "Open this folder as a vault in Obsidian: $($BIN/python -c 'from app.settings import Settings; print(Settings.from_env().vaults_dir / "demo")')"
 $BIN/spaces usage demo
+echo
+echo "Web console: start the server (.venv/bin/langgraph dev --no-browser --no-reload), then"
+echo "  $BIN/spaces ui --user demo   # prints a one-time login link to http://127.0.0.1:2024/ui/"
