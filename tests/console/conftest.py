@@ -21,9 +21,11 @@ from tests.conftest import make_settings
 from tests.devserver import ROOT, served
 
 SECRET = "console-secret-" + "y" * 32
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="pip install playwright (the dev extra)"
-)
+INSTALL = "no Playwright: pip install -e '.[dev]' (it brings playwright), then make browser"
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:  # the test modules skip themselves, saying what to install
+    playwright_api = None
 
 
 def chromium_path() -> str | None:

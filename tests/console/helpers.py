@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 
 def create_space(page, space_id: str, name: str) -> None:
     """Create a space in the "Create New Space" dialog and land on its page."""
+    from playwright.sync_api import expect
+
     page.goto("/ui/")
     page.get_by_role("button", name="Create space").click()
     dialog = page.get_by_role("dialog", name="Create New Space")

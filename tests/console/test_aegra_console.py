@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect
 
 from app.server.console.sessions import issue_login
 from app.spaces.backends import Backends
 from tests.aegraserver import start_aegra, stop_aegra
 from tests.conftest import ROOT, make_settings
-from tests.console.conftest import SECRET
+from tests.console.conftest import INSTALL, SECRET
 from tests.console.helpers import create_space
+
+expect = pytest.importorskip("playwright.sync_api", reason=INSTALL).expect
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+import pytest
 
 from app.spaces import audit
-from tests.console.conftest import screenshot
+from tests.console.conftest import INSTALL, screenshot
 from tests.console.helpers import create_space
+
+expect = pytest.importorskip("playwright.sync_api", reason=INSTALL).expect
 
 
 def _upload(page_or_dialog, name: str, text: str, button: str, field: str) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+import pytest
 
 from app.spaces.members import add_member
 from app.spaces.space_manager import SpaceManager
 from tests.conftest import make_settings
-from tests.console.conftest import screenshot
+from tests.console.conftest import INSTALL, screenshot
 from tests.console.helpers import create_space
+
+expect = pytest.importorskip("playwright.sync_api", reason=INSTALL).expect
 
 DONE = ("completed", "failed", "rejected")
 

@@ -7,10 +7,12 @@ import subprocess
 import sys
 
 import httpx
-from playwright.sync_api import expect
+import pytest
 
-from tests.console.conftest import SECRET, screenshot
+from tests.console.conftest import INSTALL, SECRET, screenshot
 from tests.devserver import ROOT
+
+expect = pytest.importorskip("playwright.sync_api", reason=INSTALL).expect
 
 
 def test_spaces_ui_prints_a_link_that_works_once(console_server, browser) -> None:

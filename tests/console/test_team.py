@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+import pytest
 
-from tests.console.conftest import screenshot
+from tests.console.conftest import INSTALL, screenshot
 from tests.console.helpers import create_space
+
+expect = pytest.importorskip("playwright.sync_api", reason=INSTALL).expect
 
 
 def test_admin_adds_a_member_and_reads_the_audit(sign_in) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+import pytest
 
-from tests.console.conftest import screenshot
+from tests.console.conftest import INSTALL, screenshot
 from tests.console.helpers import create_space
+
+expect = pytest.importorskip("playwright.sync_api", reason=INSTALL).expect
 
 XSS = """# Hostile
 
