@@ -112,7 +112,7 @@ def test_a_stranger_sees_nothing(sign_in) -> None:
     expect(alice.get_by_role("heading", name="Secret")).to_be_visible()
     mallory = sign_in("mallory")
     expect(mallory.get_by_text("No spaces yet.")).to_be_visible()
-    for path in ("", "/vault", "/runs", "/recall", "/objects/1"):
+    for path in ("", "/vault", "/runs", "/recall", "/objects/1", "/team", "/chat"):
         reply = mallory.goto(f"/ui/spaces/alice_secret{path}")
         assert reply is not None and reply.status == 404, path
         expect(mallory.get_by_text("Secret")).to_have_count(0)
