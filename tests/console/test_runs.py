@@ -12,8 +12,6 @@ from tests.console.helpers import create_space
 
 expect = pytest.importorskip("playwright.sync_api", reason=INSTALL).expect
 
-DONE = ("completed", "failed", "rejected")
-
 
 def _start(page, space_id: str, question: str) -> None:
     page.goto(f"/ui/spaces/{space_id}/runs")
@@ -78,3 +76,17 @@ def test_a_member_is_refused_the_approval(console_server, sign_in) -> None:
     modal.get_by_label("Feedback").fill("not now")
     modal.get_by_role("button", name="Reject").click()
     expect(owner.get_by_role("status")).to_have_text("rejected", timeout=60_000)
+
+
+def test_start_a_research_run(sign_in) -> None:
+    page = sign_in("rita")
+    create_space(page, "research_lab", "Research lab")
+    page.goto("/ui/spaces/research_lab/runs")
+    form = page.get_by_role("form", name="Start a run")
+    form.get_by_label("Graph").select_option("research")
+    form.get_by_label("Question").fill("What is Raft?")
+    form.get_by_role("button", name="Start run").click()
+    expect(page.get_by_role("heading", name="research run")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("completed", timeout=90_000)
+    page.get_by_role("link", name="Research note").click()
+    expect(page.get_by_role("article", name="Note")).to_be_visible()
