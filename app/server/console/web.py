@@ -95,11 +95,12 @@ def signed_in(request: Request) -> Session:
 
 async def read_form(request: Request) -> Form:
     """Parse a urlencoded or multipart body (bounded) without a form library."""
-    body = b""
+    buffer = bytearray()
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_MAX:
+        buffer += chunk
+        if len(buffer) > FORM_MAX:
             raise Refused("the form is too large")
+    body = bytes(buffer)
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
         form = _multipart(kind, body)
