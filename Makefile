@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench serve down clean local-model
+.PHONY: install demo test test-all lint bench serve down clean local-model browser
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required: install python3.12 (or set PYTHON=/path/to/python3.12)" >&2; exit 1; }
@@ -22,12 +22,22 @@ install: $(STAMP)
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP)
+# A browser for the console tests (tests/console): one already there (Playwright's or the
+# distribution's chromium), else apt-get's (as root), else Playwright's download, else say
+# what to install.
+browser: $(STAMP)
+	@if ls $$HOME/.cache/ms-playwright/chromium* >/dev/null 2>&1; then echo "browser: Playwright's Chromium"; \
+	elif command -v chromium >/dev/null 2>&1; then echo "browser: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; then echo "browser: chromium (apt-get)"; \
+	elif timeout 300 $(BIN)/playwright install chromium >/dev/null 2>&1; then echo "browser: Playwright's Chromium (downloaded)"; \
+	else echo "no browser for the console tests: run 'playwright install chromium', or install your distribution's chromium (apt-get install -y chromium)" >&2; exit 1; fi
+
+test: browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
 
-test-all: $(STAMP)
+test-all: browser
 	$(BIN)/pytest -q -m ''
 
 bench: $(STAMP)

@@ -20,6 +20,7 @@ from app.cli_memory import add_memory_commands, memory_command
 from app.cli_objects import add_objects_commands, objects_command
 from app.cli_runs import add_run_commands, run_command, runs_command
 from app.cli_serve import add_serve_command, serve_command
+from app.cli_ui import add_ui_command, ui_command
 from app.errors import InvalidInput, SpacesError
 from app.failures import STORE_ERRORS, store_failure
 from app.llm import local as local_model
@@ -89,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     add_objects_commands(sub)
     add_memory_commands(sub)
     add_serve_command(sub)
+    add_ui_command(sub)
     add_agents_commands(sub)
     add_members_commands(sub)  # also gives every command --user (roles checked in run_guarded)
     return p
@@ -123,6 +125,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return memory_command(args, settings)
     if args.command == "serve":
         return serve_command(args, settings)
+    if args.command == "ui":
+        return ui_command(args, settings)
     if args.command in _TEAM:
         return _TEAM[args.command](args, settings)
     if args.command == "model":

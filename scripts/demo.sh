@@ -62,3 +62,6 @@ for kind, rel in doc["artifacts"].items():
 print(f"\nOpen this folder as a vault in Obsidian: {vault}")
 PY
 $BIN/spaces usage demo
+echo
+echo "Web console: start the server (.venv/bin/langgraph dev --no-browser --no-reload), then"
+echo "  $BIN/spaces ui --user demo   # prints a one-time login link to http://127.0.0.1:2024/ui/"

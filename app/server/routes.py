@@ -32,6 +32,7 @@ from app.errors import (
 )
 from app.graphs.deps import Deps
 from app.server.agents_routes import team_router
+from app.server.console.mount import ConsoleMount, build_console
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import loopback_url
 from app.server.schema import (
@@ -356,6 +357,9 @@ async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
 
 
 app.state.deps = Deps.served()  # the served graphs' own connections (app/graphs/served.py)
+# The web console at /ui/ (issue 23): its own cookie sign-in, handed /ui requests
+# before the servers' bearer auth wraps this app's routes (console/mount.py).
+app.add_middleware(ConsoleMount, console=build_console(app.state.deps))
 
 
 @app.exception_handler(SpacesError)

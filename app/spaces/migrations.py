@@ -354,6 +354,28 @@ def _space_audit(s: sql.Identifier) -> list[sql.Composable]:
     ]
 
 
+def _registry_console(s: sql.Identifier) -> list[sql.Composable]:
+    # The web console (issue 23): one-time login links and signed-in sessions,
+    # kept as SHA-256 hashes so a database read gives no usable secret.
+    return [
+        sql.SQL(
+            """CREATE TABLE {s}.console_logins (
+                token_hash TEXT PRIMARY KEY,
+                user_id VARCHAR NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL
+            )"""
+        ).format(s=s),
+        sql.SQL(
+            """CREATE TABLE {s}.console_sessions (
+                session_hash TEXT PRIMARY KEY,
+                user_id VARCHAR NOT NULL,
+                csrf TEXT NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL
+            )"""
+        ).format(s=s),
+    ]
+
+
 REGISTRY_MIGRATIONS: list[Migration] = [
     _registry_v1,
     _registry_v2,
@@ -361,6 +383,7 @@ REGISTRY_MIGRATIONS: list[Migration] = [
     _registry_pgvector,
     _registry_schema_level,
     _registry_members,
+    _registry_console,
 ]
 SPACE_MIGRATIONS: list[Migration] = [_space_v1, _space_v2, _space_v3, _space_agents, _space_audit]
 

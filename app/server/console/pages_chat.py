@@ -1,0 +1,152 @@
+"""Chat: the user's sessions in a space, messages, ``@agent`` completion and approvals.
+
+Each step is what ``/my/spaces/{id}/sessions/...`` does (``agents_routes.py``):
+a new session needs ``Action.RUN`` (``roles.require``) on an active space, is
+a thread of the ``chat`` graph created through this server's Agent Server
+API as the signed-in user (a one-minute token minted here), and is recorded
+with ``register_thread`` and ``ChatStore.open_session``; a session is read
+only by its owner (``check_session``). A turn runs to its end or to an
+approval before the page comes back. The task plan waits for one
+"Plan approval" (with the countdown to its ``expires_at``), and every tool
+approval is answered on its own, by its interrupt id.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from langgraph_sdk import get_client
+from starlette.concurrency import run_in_threadpool
+
+from app.errors import InvalidInput
+from app.graphs.admission import QUERY_MAX
+from app.server.console.pages_runs import TOKEN_TTL_S
+from app.server.console.plan_graph import layout
+from app.server.console.sessions import Session
+from app.server.console.web import Form, manager, page, signed_in, write_form
+from app.server.interrupts import thread_interrupts
+from app.server.loopback import loopback_url
+from app.server.tokens import issue_token
+from app.spaces.agents import AgentStore
+from app.spaces.chat_store import ChatStore, check_session
+from app.spaces.roles import Action, require
+from app.spaces.run_records import register_thread
+
+router = APIRouter(prefix="/ui/spaces/{space_id}/chat")
+
+
+async def _signed(request: Request) -> Session:
+    return await run_in_threadpool(signed_in, request)
+
+
+Signed = Annotated[Session, Depends(_signed)]
+Write = Annotated[tuple[Session, Form], Depends(write_form)]
+
+
+def _client(request: Request, user: str) -> Any:
+    token = issue_token(user, ttl_s=TOKEN_TTL_S)
+    return get_client(url=loopback_url(request), headers={"Authorization": f"Bearer {token}"})
+
+
+def _open(request: Request, space_id: str, user: str, session_id: str | None = None) -> Any:
+    """The space (and the check that ``session_id`` is the user's session in it)."""
+    spaces = manager(request)
+    access = require(spaces, space_id, user, Action.READ)
+    if session_id is not None:
+        check_session(spaces.backends.pool, space_id, user, session_id)
+    return spaces, access, spaces.handle(access.config)
+
+
+@router.get("", response_class=HTMLResponse)
+def chats(space_id: str, request: Request, session: Signed) -> HTMLResponse:
+    """The user's sessions in the space, newest first, and "New chat"."""
+    _, access, space = _open(request, space_id, session.user)
+    found = ChatStore(space.postgres).sessions(session.user)
+    return page(request, "chats.html", session, space=access.config, sessions=found)
+
+
+@router.post("")
+async def new_chat(space_id: str, request: Request, signed: Write) -> RedirectResponse:
+    """A new session: a ``chat`` thread owned by the user (needs ``Action.RUN``)."""
+    session, _ = signed
+
+    def check() -> Any:
+        spaces = manager(request)
+        require(spaces, space_id, session.user, Action.RUN)
+        return spaces, spaces.open_space(space_id, write=True)
+
+    spaces, space = await run_in_threadpool(check)
+    thread = await _client(request, session.user).threads.create(metadata={"space_id": space_id})
+    session_id = thread["thread_id"]
+
+    def record() -> None:
+        register_thread(spaces.backends.pool, session_id, space_id, session.user, "chat")
+        ChatStore(space.postgres).open_session(session_id, session.user)
+
+    await run_in_threadpool(record)
+    return RedirectResponse(f"/ui/spaces/{space_id}/chat/{session_id}", status_code=303)
+
+
+@router.get("/{session_id}", response_class=HTMLResponse)
+async def chat(space_id: str, session_id: str, request: Request, session: Signed) -> HTMLResponse:
+    """The session: messages, the turn's tasks with their statuses, pending approvals."""
+    _, access, space = await run_in_threadpool(_open, request, space_id, session.user, session_id)
+    detail = await run_in_threadpool(
+        lambda: ChatStore(space.postgres).session_detail(session_id, session.user)
+    )
+    agents = await run_in_threadpool(lambda: [a.name for a in AgentStore(space).list()])
+    client = _client(request, session.user)
+    pending = await thread_interrupts(client, await client.threads.get(session_id))
+    plan = next((i for i in pending if (i.get("value") or {}).get("type") == "plan_approval"), None)
+    tools = [i for i in pending if (i.get("value") or {}).get("type") == "tool_approval"]
+    last_turn = max((t["turn"] for t in detail["tasks"]), default=None)
+    tasks = [t for t in detail["tasks"] if t["turn"] == last_turn]
+    graph = layout([{**t, "id": t["task_id"]} for t in tasks])
+    return await run_in_threadpool(
+        page, request, "chat.html", session, space=access.config, session_id=session_id,
+        messages=detail["messages"], tasks=tasks, task_graph=graph, plan_graph_of=layout,
+        agents=agents, plan=plan, tools=tools,
+    )  # fmt: skip
+
+
+@router.post("/{session_id}/send")
+async def send(space_id: str, session_id: str, request: Request, signed: Write):
+    """Send a message (``@name ...`` calls that agent); come back when the turn ends or asks."""
+    session, form = signed
+    text = form.get("message").strip()
+    if not text or len(text) > QUERY_MAX:
+        raise InvalidInput(f"a message is 1 to {QUERY_MAX} characters")
+    await run_in_threadpool(_open, request, space_id, session.user, session_id)
+    client = _client(request, session.user)
+    if (await client.threads.get(session_id)).get("status") == "interrupted":
+        raise InvalidInput("this session waits for an approval: answer it before sending another")
+    run = await client.runs.create(
+        session_id, "chat", input={"space_id": space_id, "message": text},
+        multitask_strategy="reject",
+    )  # fmt: skip
+    await client.runs.join(session_id, run["run_id"])
+    return RedirectResponse(f"/ui/spaces/{space_id}/chat/{session_id}", status_code=303)
+
+
+@router.post("/{session_id}/answer")
+async def answer(space_id: str, session_id: str, request: Request, signed: Write):
+    """Answer one pending approval (the plan, or one tool call) by its interrupt id."""
+    session, form = signed
+    action, interrupt_id = form.get("action"), form.get("interrupt_id")
+    if action not in ("approve", "reject"):
+        raise InvalidInput("answer approve or reject")
+    await run_in_threadpool(_open, request, space_id, session.user, session_id)
+    client = _client(request, session.user)
+    pending = await thread_interrupts(client, await client.threads.get(session_id))
+    if not any(i.get("id") == interrupt_id for i in pending):
+        raise InvalidInput("that approval is not pending any more")
+    answer_doc: dict[str, Any] = {"action": action}
+    if form.get("feedback").strip():
+        answer_doc["feedback"] = form.get("feedback").strip()[:2_000]
+    run = await client.runs.create(
+        session_id, "chat", command={"resume": {interrupt_id: answer_doc}}
+    )
+    await client.runs.join(session_id, run["run_id"])
+    return RedirectResponse(f"/ui/spaces/{space_id}/chat/{session_id}", status_code=303)

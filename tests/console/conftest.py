@@ -1,0 +1,94 @@
+"""Console fixtures: one ``langgraph dev`` and one headless Chromium for the whole module set.
+
+Playwright drives the distribution's Chromium (``/usr/bin/chromium``) when
+its own browser is not downloaded (``playwright install chromium`` cannot
+download on these machines). Without either, the console tests fail, saying
+exactly what to install (`make test` runs `make browser` first, which gets one).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import playwright.sync_api as playwright_api  # a dev dependency: pip install -e '.[dev]'
+import pytest
+
+from app.server.console.sessions import issue_login
+from app.spaces.backends import Backends
+from tests.conftest import make_settings
+from tests.devserver import ROOT, served
+
+SECRET = "console-secret-" + "y" * 32
+
+
+def chromium_path() -> str | None:
+    """The distribution's Chromium, when Playwright has no browser of its own."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A dev server in a temporary home, and a way to mint login tokens for it."""
+    home = tmp_path_factory.mktemp("console")
+    # This checkout's code, not whatever an editable install of the venv points at.
+    with served(home, SECRET, PYTHONPATH=str(ROOT)) as url:
+        backends = Backends(make_settings(home))
+        try:
+            yield {"url": url, "home": home, "backends": backends}
+        finally:
+            backends.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for every console test."""
+    with playwright_api.sync_playwright() as p:
+        try:
+            launched = p.chromium.launch(args=["--no-sandbox"])
+        except playwright_api.Error:
+            path = chromium_path()
+            if path is None:
+                pytest.fail(
+                    "no browser: run `make browser` (Playwright's Chromium, or the "
+                    "distribution's: apt-get install -y chromium)"
+                )
+            launched = p.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def sign_in(console_server, browser):
+    """``sign_in("alice")``: a new browser context signed in as that user, on /ui/."""
+    contexts = []
+
+    def open_as(user: str):
+        context = browser.new_context(base_url=console_server["url"])
+        contexts.append(context)
+        page = context.new_page()
+        token = issue_login(console_server["backends"].pool, user)
+        page.goto(f"/ui/login?token={token}")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/ui/")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+
+
+def screenshot(page, name: str) -> None:
+    """Save a screenshot of a main page into docs/console/ (set CONSOLE_SHOTS=1)."""
+    if os.environ.get("CONSOLE_SHOTS"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
