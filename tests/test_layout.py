@@ -25,7 +25,7 @@ def _named(block: str) -> set[str]:
     parent = ""
     for line in block.splitlines():
         column = re.split(r"\s{2,}", line.strip())[0]
-        if line.startswith("  ") and parent:
+        if line.startswith("  ") and not line.startswith("   " * 4) and parent:
             names |= {parent + part.strip() for part in column.split(",") if part.strip()}
             continue
         found = _PATH.findall(line)
