@@ -13,7 +13,7 @@ from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
@@ -23,6 +23,8 @@ from app.graphs.citations import check_citations
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import AGENT_SHARE, research_estimate
+from app.graphs.failure import end_graph
+from app.graphs.messages import answer, question
 from app.graphs.notes import check_note_dir, claim_note_dir
 from app.graphs.research.agents import AGENT_NODES, agent_node
 from app.graphs.research.prompts import SYSTEM, synthesis_prompt
@@ -91,8 +93,11 @@ def prepare(state: ResearchState, scope: Scope) -> Command[AfterPrepare]:
     scope.emit("phase.started", phase="research", agents=spec.agents())
     return Command(
         goto=sends,
-        update={"model": model, "note_dir": note_dir, "status": "researching", "error": None},
-    )
+        update={
+            "model": model, "note_dir": note_dir, "status": "researching", "error": None,
+            "messages": [question(query, "query")],  # the same id as rpi's: added once
+        },
+    )  # fmt: skip
 
 
 def synthesize(state: ResearchState, scope: Scope) -> Command[Literal["publish", "finish"]]:
@@ -150,7 +155,9 @@ def publish(state: ResearchState, scope: Scope) -> Command[Literal["finish"]]:
         links=state.get("related_notes") or (),
     )
     scope.emit("phase.completed", phase="research", path=path)
-    return Command(goto="finish", update={"research_path": path, "status": "completed"})
+    said = answer(state["research"], "research")
+    update = {"research_path": path, "status": "completed", "messages": [said]}
+    return Command(goto="finish", update=update)
 
 
 def finish_node(deps: Deps) -> object:
@@ -171,8 +178,12 @@ def finish_node(deps: Deps) -> object:
     return finish
 
 
-def build_research(deps: Deps) -> StateGraph:
-    """The uncompiled ``research`` graph over ``deps`` (compile it with your own checkpointer)."""
+def build_research(deps: Deps, *, raise_failures: bool = False) -> StateGraph:
+    """The uncompiled ``research`` graph over ``deps`` (compile it with your own checkpointer).
+
+    ``raise_failures``: a failed run ends with an error (``app/graphs/failure.py``),
+    as the served graph does; inside ``rpi`` and in process it ends ``failed``.
+    """
     builder = StateGraph(
         ResearchState,
         context_schema=RunContext,
@@ -188,8 +199,8 @@ def build_research(deps: Deps) -> StateGraph:
     builder.add_node("publish", scoped(deps, publish))
     builder.add_node("finish", finish_node(deps))
     builder.add_edge(START, "prepare")
-    builder.add_edge("finish", END)
+    end_graph(builder, raise_failures=raise_failures)
     return builder
 
 
-graph = build_research(Deps.from_env()).compile(name="research")
+graph = build_research(Deps.from_env(), raise_failures=True).compile(name="research")

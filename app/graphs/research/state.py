@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, NotRequired, get_args
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from app.graphs.messages import Messages
+
 AgentName = Literal["files", "links", "data", "memory", "graph"]
 AGENTS: tuple[str, ...] = get_args(AgentName)  # the order sources are tie-broken in
 
@@ -62,6 +64,7 @@ class ResearchOutput(TypedDict, total=False):
     findings: list[Finding]
     unverified_citations: int
     unverified_quotes: int
+    messages: Messages
 
 
 class ResearchState(TypedDict, total=False):
@@ -81,6 +84,7 @@ class ResearchState(TypedDict, total=False):
     unverified_quotes: int
     status: str
     error: str | None
+    messages: Messages  # the question and the research, as stock UIs show them
 
 
 class AgentTask(TypedDict):

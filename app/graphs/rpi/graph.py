@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
@@ -26,6 +26,10 @@ from app.graphs.citations import check_citations
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import rpi_estimate
+from app.graphs.failure import end_graph
+from app.graphs.hitl import edited_args, hitl_request, plan_description, read_answer, tool_request
+from app.graphs.messages import answer as ai_answer
+from app.graphs.messages import question
 from app.graphs.notes import claim_note_dir
 from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
@@ -89,6 +93,7 @@ def admit(state: RPIState, scope: Scope) -> Command[Literal["research", "finish"
             "related_notes": [f"{note_dir}/plan", f"{note_dir}/implementation"],
             "status": "running",
             "error": None,
+            "messages": [question(query, "query")],
         },
     )
 
@@ -144,7 +149,7 @@ def approve_plan(
     An approved plan resizes the run's hold to what it needs.
     """
     tokens, cost = estimate_plan(state["plan"], state.get("research", ""), state["model"])
-    request: dict[str, Any] = {
+    extras: dict[str, Any] = {
         "type": "plan_approval",
         "space_id": state["space_id"],
         "plan": state["plan"],
@@ -153,10 +158,16 @@ def approve_plan(
         "repairs": state.get("plan_repairs") or [],
     }
     if state.get("approval_error"):
-        request["error"] = state["approval_error"]
+        extras["error"] = state["approval_error"]
+    request = hitl_request(
+        "approve_plan", state["plan"], plan_description(state["query"], extras), extras
+    )
     scope.emit("approval.required", kind="plan_approval")
-    answer = interrupt(request)
-    action = answer.get("action") if isinstance(answer, dict) else None
+    answer = read_answer(interrupt(request))
+    action = answer.get("action")
+    if "edited" in answer:  # the standard edit: the plan is the action's args
+        edited = answer["edited"]["args"]
+        answer["plan"] = edited.get("plan") if isinstance(edited.get("plan"), dict) else edited
     if not scope.allows(Action.APPROVE):  # checked against the user who resumed the run
         error = approval_refused(scope, "plan", 0)
         return Command(goto="approve_plan", update={"approval_error": error})
@@ -237,30 +248,32 @@ def implement(
     )
 
 
-def _approved(tool: str, args: dict, scope: Scope, error: str | None) -> bool | str:
-    """Ask a person whether ``tool`` may run; an error line if a refused user answered.
+def _approved(tool: str, args: dict, scope: Scope, error: str | None) -> dict | bool | str:
+    """Ask a person whether ``tool`` may run: the args to run it with (edited or not),
+    ``False`` if declined, or an error line if a refused user answered.
 
     A refused answer ends this pass (the node runs again and asks afresh):
     LangGraph replays a node's earlier answers when it resumes, and an
     answer must be judged by the role of the user who gave it.
     """
-    request: dict[str, Any] = {
+    extras: dict[str, Any] = {
         "type": "tool_approval",
         "tool": tool,
         "args": args,
         "space_id": scope.space_id,
     }
     if error:
-        request["error"] = error
+        extras["error"] = error
     for asked in itertools.count():
-        answer = interrupt(request)
-        action = answer.get("action") if isinstance(answer, dict) else None
+        answer = read_answer(interrupt(tool_request(tool, args, extras)))
+        action = answer.get("action")
         if not scope.allows(Action.APPROVE):
             return approval_refused(scope, "tool", asked)
-        if action in ("approve", "reject"):
+        chosen = edited_args(tool, args, answer)
+        if isinstance(chosen, dict) or action == "reject":
             scope.audit("approval.tool", approval_key(scope, asked), tool=tool, answer=action)
-            return action == "approve"
-        request = {**request, "error": f"unknown action {str(action)[:40]!r}: approve or reject"}
+            return chosen if isinstance(chosen, dict) else False
+        extras = {**extras, "error": chosen}
     raise AssertionError("unreachable")
 
 
@@ -284,15 +297,15 @@ def run_tools(state: RPIState, scope: Scope) -> Command[Literal["run_tools", "im
     allowed = (
         _approved(name, args, scope, state.get("approval_error"))
         if name in NEEDS_APPROVAL
-        else True
+        else args
     )
     if isinstance(allowed, str):  # answered by a user who may not: ask again
         return Command(goto="run_tools", update={"approval_error": allowed})
-    if not allowed:
+    if allowed is False:
         output = "the user did not approve this tool call"
     else:
         scope.emit("tool.started", tool=name)
-        output = run_tool(name, args, scope.settings)
+        output = run_tool(name, allowed, scope.settings)
         scope.emit("tool.failed" if output.startswith("failed:") else "tool.completed", tool=name)
     last = len(pending) == 1
     return Command(
@@ -377,22 +390,39 @@ def finish_node(deps: Deps, graph_name: str) -> Any:
             audit_run_end(scope, status)
             kind = "run.completed" if status in ("completed", "rejected") else "run.failed"
             scope.emit(kind, status=status)
-        return {
+        done = {
             "status": status,
             "tokens_used": tokens,
             "cost_usd": round(cost, 6),
             "artifacts": artifacts,
         }
+        if said := _final_answer(state, status):
+            done["messages"] = [said]
+        return done
 
     return finish
+
+
+def _final_answer(state: RPIState, status: str) -> Any:
+    """The run's answer as a chat UI shows it: the implementation, or why the plan was declined."""
+    if status == "completed" and state.get("plan"):
+        return ai_answer(implementation_text(state), "answer")
+    if status == "rejected":
+        why = state.get("feedback") or state.get("error") or "declined"
+        return ai_answer(f"The plan was rejected: {why}", "answer")
+    return None
 
 
 NODES = ("admit", "plan", "approve_plan", "implement", "run_tools", "extract", "save")
 _STEPS = (admit, plan, approve_plan, implement, run_tools, extract, save)
 
 
-def build_rpi(deps: Deps) -> StateGraph:
-    """The uncompiled ``rpi`` graph over ``deps`` (compile it with your own checkpointer)."""
+def build_rpi(deps: Deps, *, raise_failures: bool = False) -> StateGraph:
+    """The uncompiled ``rpi`` graph over ``deps`` (compile it with your own checkpointer).
+
+    ``raise_failures``: a failed run ends with an error (``app/graphs/failure.py``),
+    as the served graph does; in process it ends with ``status: failed``.
+    """
     builder = StateGraph(
         RPIState, context_schema=RunContext, input_schema=RPIInput, output_schema=RPIOutput
     )
@@ -402,8 +432,8 @@ def build_rpi(deps: Deps) -> StateGraph:
     builder.add_node("finish", finish_node(deps, "rpi"))
     builder.add_edge(START, "admit")
     builder.add_conditional_edges("research", after_research, ["plan", "finish"])
-    builder.add_edge("finish", END)
+    end_graph(builder, raise_failures=raise_failures)
     return builder
 
 
-graph = build_rpi(Deps.from_env()).compile(name="rpi")
+graph = build_rpi(Deps.from_env(), raise_failures=True).compile(name="rpi")

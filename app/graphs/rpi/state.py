@@ -12,6 +12,8 @@ from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from app.graphs.messages import Messages
+
 STEP_ID = r"^[A-Za-z0-9_-]{1,32}$"
 
 
@@ -73,6 +75,7 @@ class RPIOutput(TypedDict, total=False):
     unverified_quotes: int
     tokens_used: int
     cost_usd: float
+    messages: Messages
 
 
 class RPIState(TypedDict, total=False):
@@ -104,3 +107,4 @@ class RPIState(TypedDict, total=False):
     unverified_quotes: int
     tokens_used: int
     cost_usd: float
+    messages: Messages  # the question and the final answer, as stock UIs show them
