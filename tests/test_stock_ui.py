@@ -120,3 +120,15 @@ def test_internal_structured_calls_stay_out_of_the_messages_stream(settings, spa
     ]
     assert "plan" not in nodes  # the Plan tool call of the structured call
     assert "research" in nodes or "admit" in nodes  # the question and research do stream
+
+
+def test_rpi_takes_its_question_from_messages_and_its_space_from_the_context(settings, space):
+    graph = build_rpi(graph_deps(settings), raise_failures=True).compile(
+        checkpointer=InMemorySaver()
+    )
+    config = {"configurable": {"thread_id": f"rpi-ui-{space.space_id}"}}
+    context = RunContext(user_id="alice", space_id=space.space_id)
+    graph.invoke({"messages": [("human", QUERY)]}, config, context=context)
+    state = graph.get_state(config)
+    assert state.interrupts and state.values["space_id"] == space.space_id
+    assert state.values["query"] == QUERY

@@ -13,7 +13,7 @@ research phase of ``rpi`` adds the same question once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
 from langgraph.graph.message import add_messages
@@ -41,6 +41,14 @@ def last_human(messages: Sequence[BaseMessage] | None) -> HumanMessage | None:
         if isinstance(message, HumanMessage):
             return message
     return None
+
+
+def question_of(state: Any) -> object:
+    """A run's question: its ``query``, else the text of its last human message (a UI's input)."""
+    query = state.get("query")
+    if query is None and (human := last_human(state.get("messages"))) is not None:
+        return text_of(human)
+    return query
 
 
 def question(text: str, msg_id: str) -> HumanMessage:

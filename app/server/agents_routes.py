@@ -25,10 +25,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from langgraph_sdk import get_client
 from pydantic import AliasChoices, Field
+from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import QUERY_MAX
 from app.server.approval_sweeper import sweep_forever
+from app.server.assistants import ensure_assistants
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import loopback_url
 from app.server.schema import Body
@@ -159,17 +161,21 @@ def team_router(
         return [a.to_json() for a in AgentStore(_space(spaces, user, space_id)).list()]
 
     @router.post("/spaces/{space_id}/agents", status_code=201, responses=writes)
-    def create_agent(
-        space_id: SpaceId, body: AgentConfig, user: User, spaces: Manager
+    async def create_agent(
+        space_id: SpaceId, body: AgentConfig, request: Request, user: User, spaces: Manager
     ) -> dict[str, Any]:
-        """Create an agent (version 1); audited."""
+        """Create an agent (version 1), audited, with its ``chat`` assistant (assistants.py)."""
+        agent = await run_in_threadpool(_create_agent, space_id, body, user, spaces)
+        await ensure_assistants(_client(request), space_id, agent.name)
+        return agent.to_json()
+
+    def _create_agent(space_id: str, body: AgentConfig, user: str, spaces: Any) -> Any:
         with audited(spaces, space_id, user, MANAGE, "agent.create", target=body.name or ""):
             store = AgentStore(_space(spaces, user, space_id, write=True, action=MANAGE))
-            agent = store.create(
+            return store.create(
                 body.name or "", system_prompt=body.system_prompt or "", model=body.model or "",
                 user_id=user, tools=body.tools or [], concurrency_limit=body.concurrency_limit or 1,
             )  # fmt: skip
-        return agent.to_json()
 
     @router.get("/spaces/{space_id}/agents/{name}")
     def show_agent(

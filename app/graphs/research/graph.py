@@ -24,7 +24,7 @@ from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import AGENT_SHARE, research_estimate
 from app.graphs.failure import end_graph
-from app.graphs.messages import answer, question
+from app.graphs.messages import answer, question, question_of
 from app.graphs.notes import check_note_dir, claim_note_dir
 from app.graphs.research.agents import AGENT_NODES, agent_node
 from app.graphs.research.prompts import SYSTEM, synthesis_prompt
@@ -36,7 +36,7 @@ from app.graphs.research.state import (
     ResearchOutput,
     ResearchState,
 )
-from app.graphs.scope import Scope, audit_run_end, open_scope, scoped
+from app.graphs.scope import Scope, audit_run_end, open_scope, scoped, space_of
 from app.llm.resolve import model_names
 from app.spaces.budget import thread_totals
 from app.spaces.run_records import get_thread, register_thread
@@ -51,7 +51,7 @@ def prepare(state: ResearchState, scope: Scope) -> Command[AfterPrepare]:
     A standalone run holds its whole estimate (each sub-agent's share plus
     the synthesis); inside ``rpi`` the run's hold is already there and is kept.
     """
-    query = check_query(state.get("query"))
+    query = check_query(question_of(state))
     spec = parse_spec(state.get("context_spec"))
     model = state.get("model") or run_model(scope.context, scope.space, scope.settings)
     model_names(model)
@@ -94,6 +94,7 @@ def prepare(state: ResearchState, scope: Scope) -> Command[AfterPrepare]:
     return Command(
         goto=sends,
         update={
+            "space_id": scope.space_id, "query": query,
             "model": model, "note_dir": note_dir, "status": "researching", "error": None,
             "messages": [question(query, "query")],  # the same id as rpi's: added once
         },
@@ -165,7 +166,8 @@ def finish_node(deps: Deps) -> object:
 
     def finish(state: ResearchState, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
         try:
-            scope = open_scope(deps, run_context(runtime), config, state.get("space_id"))
+            context = run_context(runtime)
+            scope = open_scope(deps, context, config, space_of(state, context))
         except SpacesError:
             return {}  # refused at admission: nothing of the space may be touched
         if scope.thread_id:

@@ -45,8 +45,9 @@ class ResearchInput(TypedDict):
     notes it should link to, so the research lands with the rest of the run.
     """
 
-    space_id: str
-    query: str
+    space_id: NotRequired[str]  # else the run context's (an assistant's)
+    query: NotRequired[str]  # else the last human message's text
+    messages: NotRequired[Messages]
     context_spec: NotRequired[dict[str, Any] | None]
     model: NotRequired[str]
     note_dir: NotRequired[str]

@@ -29,7 +29,7 @@ from app.graphs.estimate import rpi_estimate
 from app.graphs.failure import end_graph
 from app.graphs.hitl import edited_args, hitl_request, plan_description, read_answer, tool_request
 from app.graphs.messages import answer as ai_answer
-from app.graphs.messages import question
+from app.graphs.messages import question, question_of
 from app.graphs.notes import claim_note_dir
 from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
@@ -52,6 +52,7 @@ from app.graphs.scope import (
     audit_run_end,
     open_scope,
     scoped,
+    space_of,
 )
 from app.llm.structured import InvalidOutput
 from app.spaces.budget import thread_totals
@@ -68,7 +69,7 @@ def admit(state: RPIState, scope: Scope) -> Command[Literal["research", "finish"
     A run the space cannot afford ends here as ``budget_exceeded``, before it
     spends a token.
     """
-    query = check_query(state.get("query"))
+    query = check_query(question_of(state))
     spec = parse_spec(state.get("context_spec"))
     model = state.get("model") or run_model(scope.context, scope.space, scope.settings)
     tokens = scope.context.token_reserve
@@ -87,6 +88,7 @@ def admit(state: RPIState, scope: Scope) -> Command[Literal["research", "finish"
     return Command(
         goto="research",
         update={
+            "space_id": scope.space_id,
             "query": query,
             "model": model,
             "note_dir": note_dir,
@@ -365,10 +367,10 @@ def finish_node(deps: Deps, graph_name: str) -> Any:
             {"research": state["research_path"]} if state.get("research_path") else {}
         )
         try:
+            context = run_context(runtime)
             scope = open_scope(
-                deps, run_context(runtime), config, state.get("space_id"),
-                writer=runtime.stream_writer,
-            )  # fmt: skip
+                deps, context, config, space_of(state, context), writer=runtime.stream_writer
+            )
         except SpacesError:
             scope = None  # refused at admission: nothing of the space may be touched
         if scope is not None and (thread_id := scope.thread_id):

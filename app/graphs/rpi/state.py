@@ -58,8 +58,9 @@ class KeyFacts(BaseModel):
 class RPIInput(TypedDict):
     """What a caller gives: the space, the query, optional source bounds."""
 
-    space_id: str
-    query: str
+    space_id: NotRequired[str]  # else the run context's (an assistant's)
+    query: NotRequired[str]  # else the last human message's text
+    messages: NotRequired[Messages]
     context_spec: NotRequired[dict[str, Any] | None]
 
 

@@ -1,0 +1,77 @@
+"""Assistants per space and agent on both servers: made with the space, seen by members only.
+
+A stock UI knows a server URL and an assistant id; the assistant's context
+carries the space (and agent), so ``{messages}`` alone runs inside it.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from langgraph_sdk import get_sync_client
+
+from tests.test_server import SECRET, bearer, server  # noqa: F401  (the served app)
+
+assert SECRET
+
+
+def _json(answer: httpx.Response, status: int = 200) -> dict | list:
+    assert answer.status_code == status, (answer.status_code, answer.text)
+    return answer.json()
+
+
+def test_assistants_per_space_and_agent(server) -> None:  # noqa: F811
+    alice, bob = bearer("ann3"), bearer("ben3")
+    base = f"{server}/my/spaces"
+    _json(httpx.post(base, json={"space_id": "ann_ui", "name": "UI"}, headers=alice,
+                     timeout=60), 201)  # fmt: skip
+    _json(httpx.post(f"{base}/ann_ui/agents", headers=alice, timeout=60,
+                     json={"name": "writer", "system_prompt": "You write.", "model": "offline"}),
+          201)  # fmt: skip
+    made = _json(httpx.get(f"{base}/ann_ui/assistants", headers=alice, timeout=60))
+    by_name = {a["name"]: a for a in made}
+    assert set(by_name) == {"ann_ui chat", "ann_ui rpi", "ann_ui research", "ann_ui @writer"}
+    assert by_name["ann_ui @writer"]["context"] == {"space_id": "ann_ui", "agent": "writer"}
+    again = _json(httpx.get(f"{base}/ann_ui/assistants", headers=alice, timeout=60))
+    assert {a["assistant_id"] for a in again} == {a["assistant_id"] for a in made}  # no copies
+
+    sdk_alice, sdk_bob = (get_sync_client(url=server, headers=h) for h in (alice, bob))
+    mine = {a["assistant_id"] for a in sdk_alice.assistants.search(limit=100)}
+    assert {a["assistant_id"] for a in made} <= mine
+    seen = {a["assistant_id"] for a in sdk_bob.assistants.search(limit=100)}
+    assert not seen & {a["assistant_id"] for a in made}  # a stranger sees none of them
+    writer = by_name["ann_ui @writer"]["assistant_id"]
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        sdk_bob.assistants.get(writer)
+    assert refused.value.response.status_code == 404
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        sdk_bob.assistants.create("chat", context={"space_id": "ann_ui"},
+                                  metadata={"space_id": "ann_ui"})  # fmt: skip
+    assert refused.value.response.status_code == 403
+    assert httpx.get(f"{base}/ann_ui/assistants", headers=bob, timeout=30).status_code == 404
+
+    # the assistant alone puts a {messages} turn in the space, with the agent
+    thread = sdk_alice.threads.create()
+    sdk_alice.runs.wait(thread["thread_id"], writer,
+                        input={"messages": [{"type": "human", "content": "a haiku"}]})  # fmt: skip
+    values = sdk_alice.threads.get_state(thread["thread_id"])["values"]
+    assert values["status"] == "completed" and values["space_id"] == "ann_ui"
+    assert [m["type"] for m in values["messages"]] == ["human", "ai"]
+    assert values["messages"][-1]["content"].startswith("[offline model] @writer on: a haiku")
+
+    # a member gets the space's assistants (Aegra: their own copies) and runs with them
+    _json(httpx.post(f"{base}/ann_ui/members", json={"user_id": "ben3", "role": "member"},
+                     headers=alice, timeout=30), 201)  # fmt: skip
+    theirs = {a["name"]: a for a in _json(httpx.get(f"{base}/ann_ui/assistants", headers=bob,
+                                                     timeout=60))}  # fmt: skip
+    assert set(theirs) == set(by_name)
+    own = sdk_bob.threads.create()
+    sdk_bob.runs.wait(own["thread_id"], theirs["ann_ui @writer"]["assistant_id"],
+                      input={"messages": [{"type": "human", "content": "hi"}]})  # fmt: skip
+    assert sdk_bob.threads.get_state(own["thread_id"])["values"]["status"] == "completed"
+    _json(httpx.delete(f"{base}/ann_ui/members/ben3", headers=alice, timeout=30))
+    gone = sdk_bob.threads.create()
+    # langgraph dev: the assistant is no longer visible (404); Aegra: bob's copy refuses the run
+    with pytest.raises(Exception, match=r"no space 'ann_ui'|404"):
+        sdk_bob.runs.wait(gone["thread_id"], theirs["ann_ui @writer"]["assistant_id"],
+                          input={"messages": [{"type": "human", "content": "hi"}]})  # fmt: skip
