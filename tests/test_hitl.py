@@ -113,12 +113,12 @@ def test_parallel_tool_approvals_answered_by_id_with_decisions(settings, manager
     for task_id, pending in by_task.items():
         action = _standard(pending["value"], "http_get")
         assert action["args"]["url"].endswith("?" + "abc"[int(task_id[1]) - 1])
-    one = client.answer(space.space_id, "alice", asked.session_id,
-                        {by_task["t1"]["id"]: _edit("http_get", {"url": f"{url}?edited"})})  # fmt: skip
+    edit = _edit("http_get", {"url": f"{url}?edited"})
+    one = client.answer(space.space_id, "alice", asked.session_id, {by_task["t1"]["id"]: edit})
     assert {i["value"]["task_id"] for i in one.interrupts} == {"t2", "t3"}
     assert hits == ["/page?edited"]  # the edited call ran, not the asked one
-    wrong = client.answer(space.space_id, "alice", asked.session_id,
-                          {by_task["t2"]["id"]: _edit("memory_search", {"query": "x"})})  # fmt: skip
+    other = _edit("memory_search", {"query": "x"})
+    wrong = client.answer(space.space_id, "alice", asked.session_id, {by_task["t2"]["id"]: other})
     t2 = next(i for i in wrong.interrupts if i["value"]["task_id"] == "t2")
     assert "not the tool" in t2["value"]["error"]
     rest = client.answer(

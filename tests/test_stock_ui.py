@@ -110,12 +110,13 @@ def test_internal_structured_calls_stay_out_of_the_messages_stream(settings, spa
         checkpointer=InMemorySaver()
     )
     config = {"configurable": {"thread_id": f"stream-{space.space_id}"}}
+    streamed = graph.stream(
+        {"space_id": space.space_id, "query": QUERY}, config,
+        context=RunContext(user_id="alice"), stream_mode="messages",
+    )  # fmt: skip
     nodes = [
         meta.get("langgraph_node")
-        for message, meta in graph.stream(
-            {"space_id": space.space_id, "query": QUERY}, config,
-            context=RunContext(user_id="alice"), stream_mode="messages", subgraphs=False,
-        )  # fmt: skip
+        for message, meta in streamed
         if getattr(message, "tool_calls", None) or message.content
     ]
     assert "plan" not in nodes  # the Plan tool call of the structured call
