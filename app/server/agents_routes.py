@@ -32,7 +32,7 @@ from app.graphs.admission import QUERY_MAX
 from app.server.approval_sweeper import sweep_forever
 from app.server.assistants import ensure_assistants
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import loopback_url
+from app.server.loopback import RUN_STREAM, loopback_url
 from app.server.schema import Body
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
@@ -236,7 +236,7 @@ def team_router(
             )
         run = await client.runs.create(
             session_id, "chat", input={"space_id": space_id, "message": body.text},
-            stream_mode=["custom"], stream_resumable=True, multitask_strategy="reject",
+            stream_mode=RUN_STREAM, stream_resumable=True, multitask_strategy="reject",
         )  # fmt: skip
         doc: dict[str, Any] = {"run_id": run["run_id"], "session_id": session_id}
         if wait:
@@ -307,7 +307,7 @@ def team_router(
                 answer = body.model_dump(exclude_none=True)
                 run = await client.runs.create(
                     thread["thread_id"], graph, command={"resume": {interrupt_id: answer}},
-                    stream_mode=["custom"], stream_resumable=True,
+                    stream_mode=RUN_STREAM, stream_resumable=True,
                 )  # fmt: skip
                 return {"thread_id": thread["thread_id"], "run_id": run["run_id"]}
         raise SpaceNotFound(f"no pending approval {interrupt_id[:64]!r}")

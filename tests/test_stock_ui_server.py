@@ -1,4 +1,4 @@
-"""Assistants per space and agent on both servers: made with the space, seen by members only.
+"""Stock UIs against both servers: assistants per space, late joins, cancelling a waiting run.
 
 A stock UI knows a server URL and an assistant id; the assistant's context
 carries the space (and agent), so ``{messages}`` alone runs inside it.
@@ -75,3 +75,41 @@ def test_assistants_per_space_and_agent(server) -> None:  # noqa: F811
     with pytest.raises(Exception, match=r"no space 'ann_ui'|404"):
         sdk_bob.runs.wait(gone["thread_id"], theirs["ann_ui @writer"]["assistant_id"],
                           input={"messages": [{"type": "human", "content": "hi"}]})  # fmt: skip
+
+
+def test_a_late_join_replays_values_and_a_waiting_run_cancels_alike(server) -> None:  # noqa: F811
+    carl, dora = bearer("carl3"), bearer("dora3")
+    base = f"{server}/my/spaces"
+    _json(httpx.post(base, json={"space_id": "carl_ui", "name": "UI"}, headers=carl,
+                     timeout=60), 201)  # fmt: skip
+    for name in ("researcher", "writer"):
+        agent = {"name": name, "system_prompt": "p", "model": "offline"}
+        _json(httpx.post(f"{base}/carl_ui/agents", json=agent, headers=carl, timeout=60), 201)
+    sid = _json(httpx.post(f"{base}/carl_ui/sessions", headers=carl, timeout=30), 201)
+    sid = sid["session_id"]
+    asked = _json(httpx.post(f"{base}/carl_ui/sessions/{sid}/messages?wait=true", headers=carl,
+                             json={"text": "research a; write b"}, timeout=120), 202)  # fmt: skip
+    assert asked["status"] == "awaiting_approval"
+    sdk = get_sync_client(url=server, headers=carl)
+    # joined after it stopped, from the start (useStream's joinStream with Last-Event-ID)
+    parts = list(sdk.runs.join_stream(sid, asked["run_id"], last_event_id="-1"))
+    values = [p.data for p in parts if p.event == "values"]
+    assert values and "__interrupt__" in values[-1], {p.event for p in parts}
+    (hitl,) = values[-1]["__interrupt__"]
+    assert hitl["value"]["action_requests"][0]["name"] == "approve_task_plan"
+    assert [m["type"] for m in values[-1]["messages"]] == ["human"]
+
+    cancel = f"{server}/my/spaces/carl_ui/runs/{sid}/cancel"
+    assert httpx.post(cancel, headers=dora, timeout=30).status_code == 404
+    done = _json(httpx.post(cancel, headers=carl, timeout=60))
+    assert done["declined"] == 1
+    sdk.runs.join(sid, done["run_id"])
+    state = sdk.threads.get_state(sid)
+    assert state["values"]["status"] == "rejected" and state["values"]["error"] == "cancelled"
+    assert not state["next"]
+    assert httpx.post(cancel, headers=carl, timeout=30).status_code == 409
+
+    # the graph by assistant id works on both servers (by graph id: langgraph dev only)
+    chat = next(a for a in sdk.assistants.search(metadata={"created_by": "system"}, limit=10)
+                if a["graph_id"] == "chat")  # fmt: skip
+    assert {"nodes", "edges"} <= set(sdk.assistants.get_graph(chat["assistant_id"]))
