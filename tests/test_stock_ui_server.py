@@ -36,6 +36,14 @@ def test_assistants_per_space_and_agent(server) -> None:  # noqa: F811
     assert {a["assistant_id"] for a in again} == {a["assistant_id"] for a in made}  # no copies
 
     sdk_alice, sdk_bob = (get_sync_client(url=server, headers=h) for h in (alice, bob))
+    # a UI that can only send an API key (X-Api-Key) sends the same JWT there
+    keyed = get_sync_client(url=server, api_key=alice["Authorization"].split()[1])
+    assert {a["assistant_id"] for a in made} <= {
+        a["assistant_id"] for a in keyed.assistants.search(limit=100)
+    }
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        get_sync_client(url=server, api_key="not-a-jwt").assistants.search()
+    assert refused.value.response.status_code == 401
     mine = {a["assistant_id"] for a in sdk_alice.assistants.search(limit=100)}
     assert {a["assistant_id"] for a in made} <= mine
     seen = {a["assistant_id"] for a in sdk_bob.assistants.search(limit=100)}
@@ -108,6 +116,18 @@ def test_a_late_join_replays_values_and_a_waiting_run_cancels_alike(server) -> N
     assert state["values"]["status"] == "rejected" and state["values"]["error"] == "cancelled"
     assert not state["next"]
     assert httpx.post(cancel, headers=carl, timeout=30).status_code == 409
+
+    # the REST answer routes take the standard decisions too (one of the two forms)
+    asked = _json(httpx.post(f"{base}/carl_ui/sessions/{sid}/messages?wait=true", headers=carl,
+                             json={"text": "research c; write d"}, timeout=120), 202)  # fmt: skip
+    answer = f"{server}/my/approvals/{asked['interrupts'][0]['interrupt_id']}"
+    both = {"action": "approve", "decisions": [{"type": "approve"}]}
+    for bad in ({}, both, {"decisions": [{"type": "maybe"}]}):
+        assert httpx.post(answer, json=bad, headers=carl, timeout=30).status_code in (400, 422)
+    run = _json(httpx.post(answer, json={"decisions": [{"type": "approve"}]}, headers=carl,
+                           timeout=60))  # fmt: skip
+    sdk.runs.join(sid, run["run_id"])
+    assert sdk.threads.get_state(sid)["values"]["status"] == "completed"
 
     # the graph by assistant id works on both servers (by graph id: langgraph dev only)
     chat = next(a for a in sdk.assistants.search(metadata={"created_by": "system"}, limit=10)

@@ -18,13 +18,13 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from langgraph_sdk import get_client
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidInput, SpaceNotFound
@@ -33,7 +33,7 @@ from app.server.approval_sweeper import sweep_forever
 from app.server.assistants import ensure_assistants
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import RUN_STREAM, loopback_url
-from app.server.schema import Body
+from app.server.schema import Body, Decision, one_answer
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
 from app.spaces.members import audited
@@ -64,10 +64,16 @@ class Message(Body):
 
 
 class Answer(Body):
-    """An answer to one pending approval."""
+    """An answer to one pending approval: ``action``, or the standard ``decisions`` (one)."""
 
-    action: str = Field(pattern="^(approve|reject)$")
+    action: str | None = Field(default=None, pattern="^(approve|reject)$")
     feedback: str | None = Field(default=None, max_length=2_000)
+    decisions: list[Decision] | None = Field(default=None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        one_answer(self.action, self.decisions)
+        return self
 
 
 async def _run_of(client: Any, session_id: str, run_id: str) -> None:

@@ -39,12 +39,20 @@ SERVER_ID_MAX_AGE_S = 2
 
 
 def _authorization(headers: Mapping[Any, Any] | None) -> str | None:
-    # `langgraph dev` passes bytes keys and values, Aegra str ones.
+    """The bearer credential: ``Authorization``, else the same JWT sent as ``X-Api-Key``.
+
+    Stock UIs (agent-chat-ui, the SDKs' ``apiKey``) can only send a key, as
+    ``X-Api-Key``; the JWT pasted there is checked exactly like a bearer
+    token. ``langgraph dev`` passes bytes keys and values, Aegra str ones.
+    """
+    found: dict[str, str] = {}
     for key, value in (headers or {}).items():
-        name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
-        if name.lower() == "authorization":
-            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
-    return None
+        name = (key.decode("latin-1") if isinstance(key, bytes) else str(key)).lower()
+        if name in ("authorization", "x-api-key"):
+            found[name] = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    if "authorization" in found:
+        return found["authorization"]
+    return f"Bearer {found['x-api-key']}" if "x-api-key" in found else None
 
 
 @auth.authenticate

@@ -28,19 +28,19 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import httpx
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from langgraph_sdk import get_client
 from psycopg import errors as pg_errors
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import SpaceNotFound
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import RUN_STREAM, loopback_url
-from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, SpaceId
+from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, Decision, SpaceId, one_answer
 from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
 from app.spaces.backends import Backends
@@ -110,11 +110,18 @@ async def list_space_runs(
 
 
 class RunAnswer(Body):
-    """An answer to the approval a run waits for, as its graph asks it (``action`` first)."""
+    """An answer to the approval a run waits for: ``action`` as its graph asks it, or the
+    standard ``decisions`` (one; ``app/graphs/hitl.py``)."""
 
     model_config = ConfigDict(extra="allow")
-    action: str = Field(max_length=32)
+    action: str | None = Field(default=None, max_length=32)
     feedback: str | None = Field(default=None, max_length=2_000)
+    decisions: list[Decision] | None = Field(default=None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        one_answer(self.action, self.decisions)
+        return self
 
 
 DELEGATION_TTL_S = 60
