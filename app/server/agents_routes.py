@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import QUERY_MAX
 from app.server.approval_sweeper import sweep_forever
-from app.server.assistants import ensure_assistants
+from app.server.assistants import made_with
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import RUN_STREAM, loopback_url
 from app.server.schema import Body, Decision, one_answer
@@ -172,7 +172,7 @@ def team_router(
     ) -> dict[str, Any]:
         """Create an agent (version 1), audited, with its ``chat`` assistant (assistants.py)."""
         agent = await run_in_threadpool(_create_agent, space_id, body, user, spaces)
-        await ensure_assistants(_client(request), space_id, agent.name)
+        await made_with(_client(request), space_id, agent.name)
         return agent.to_json()
 
     def _create_agent(space_id: str, body: AgentConfig, user: str, spaces: Any) -> Any:

@@ -20,14 +20,17 @@ role allows runs may create one, for that space only.
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
+import httpx
 from starlette.concurrency import run_in_threadpool
 
 from app.ids import validate_space_id
 from app.spaces.roles import Action, allowed, role_of, spaces_of
 
+log = logging.getLogger(__name__)
 GRAPHS = ("chat", "rpi", "research")
 SYSTEM = {"created_by": "system"}  # the graphs' default assistants, shared by all
 
@@ -65,6 +68,19 @@ async def ensure_assistants(
                 name=spec["name"],
             )  # fmt: skip
     return [have[s["graph_id"]] for s in specs(space_id, agent)]
+
+
+async def made_with(client: Any, space_id: str, agent: str | None = None) -> None:
+    """Make a new space's (or agent's) assistants, if an Agent Server answers here.
+
+    The ``/my/`` app also runs alone (tests, an embedding app): with no
+    Agent Server behind it there are no assistants to make, and ``GET
+    /my/spaces/{id}/assistants`` makes them once there is one.
+    """
+    try:
+        await ensure_assistants(client, space_id, agent)
+    except httpx.TransportError as exc:
+        log.info("no assistants for %s: no Agent Server answered (%s)", space_id, exc)
 
 
 def public(assistant: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from app.errors import (
 from app.graphs.deps import Deps
 from app.server.agents_routes import team_router
 from app.server.assistant_routes import assistants_router, caller_client
-from app.server.assistants import ensure_assistants
+from app.server.assistants import made_with
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import loopback_url
 from app.server.schema import (
@@ -170,7 +170,7 @@ async def create_space(
 ) -> dict[str, Any]:
     """Create a space owned by the caller, with its assistants (``assistants.py``)."""
     created = await run_in_threadpool(_create_space, body, user, spaces)
-    await ensure_assistants(caller_client(request), created.space_id)
+    await made_with(caller_client(request), created.space_id)
     return created.to_json()
 
 
