@@ -28,7 +28,6 @@ from app.graphs.deps import Deps
 from app.graphs.estimate import rpi_estimate
 from app.graphs.failure import end_graph
 from app.graphs.hitl import edited_args, hitl_request, plan_description, read_answer, tool_request
-from app.graphs.messages import answer as ai_answer
 from app.graphs.messages import question, question_of
 from app.graphs.notes import claim_note_dir
 from app.graphs.research import build_research
@@ -42,7 +41,7 @@ from app.graphs.rpi.prompts import (
     plan_prompt,
     step_prompt,
 )
-from app.graphs.rpi.save import estimate_plan, implementation_text, save_outputs
+from app.graphs.rpi.save import estimate_plan, final_answer, implementation_text, save_outputs
 from app.graphs.rpi.state import KeyFacts, Plan, RPIInput, RPIOutput, RPIState
 from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, check_tool_calls, run_tool
 from app.graphs.scope import (
@@ -398,21 +397,11 @@ def finish_node(deps: Deps, graph_name: str) -> Any:
             "cost_usd": round(cost, 6),
             "artifacts": artifacts,
         }
-        if said := _final_answer(state, status):
+        if said := final_answer(state, status):
             done["messages"] = [said]
         return done
 
     return finish
-
-
-def _final_answer(state: RPIState, status: str) -> Any:
-    """The run's answer as a chat UI shows it: the implementation, or why the plan was declined."""
-    if status == "completed" and state.get("plan"):
-        return ai_answer(implementation_text(state), "answer")
-    if status == "rejected":
-        why = state.get("feedback") or state.get("error") or "declined"
-        return ai_answer(f"The plan was rejected: {why}", "answer")
-    return None
 
 
 NODES = ("admit", "plan", "approve_plan", "implement", "run_tools", "extract", "save")
