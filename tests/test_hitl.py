@@ -129,3 +129,21 @@ def test_parallel_tool_approvals_answered_by_id_with_decisions(settings, manager
     assert sorted(hits) == ["/page?c", "/page?edited"]
     results = {t["id"]: t["result"] for t in rest.tasks}
     assert "did not approve" in results["t2"]
+
+
+def test_rpi_tool_approval_edited_and_rejected_with_decisions(space, settings, site) -> None:  # noqa: F811
+    from tests.test_tool_approval import _to_tool_request
+
+    url, hits = site
+    allowed = dataclasses.replace(settings, allow_private_urls=True)
+    runner = Runner(allowed, graph_deps(allowed))
+    asked = _to_tool_request(runner, space.space_id, url)
+    assert _standard(asked.request, "http_get")["args"] == {"url": url}
+    wrong = runner.resume(asked.thread_id, _edit("other_tool", {"url": url}))
+    assert wrong.status == "awaiting_approval" and "not the tool" in wrong.request["error"]
+    done = runner.resume(asked.thread_id, _edit("http_get", {"url": f"{url}?edited"}))
+    assert done.status == "completed", done.error
+    assert hits == ["/page?edited"]  # the edited call ran, not the asked one
+    again = _to_tool_request(runner, space.space_id, url)
+    done = runner.resume(again.thread_id, _reject("no fetching"))
+    assert done.status == "completed" and hits == ["/page?edited"]
