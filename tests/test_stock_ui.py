@@ -133,3 +133,17 @@ def test_rpi_takes_its_question_from_messages_and_its_space_from_the_context(set
     state = graph.get_state(config)
     assert state.interrupts and state.values["space_id"] == space.space_id
     assert state.values["query"] == QUERY
+
+
+def test_a_long_sessions_checkpoint_keeps_its_last_messages() -> None:
+    from langchain_core.messages import RemoveMessage
+
+    from app.graphs.chat.intake import _turn
+    from app.graphs.messages import KEPT_MAX
+
+    history = [HumanMessage(f"m{i}", id=f"m{i}") for i in range(KEPT_MAX + 50)]
+    context = RunContext(user_id="alice", space_id="s")
+    update = _turn({"messages": history}, context, {}).update
+    removed = [m.id for m in update["messages"] if isinstance(m, RemoveMessage)]
+    assert removed == [f"m{i}" for i in range(52)]  # room for this turn's reply
+    assert update["message"] == f"m{KEPT_MAX + 49}"

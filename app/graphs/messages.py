@@ -15,11 +15,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+)
 from langgraph.graph.message import add_messages
 
 Messages = Annotated[list[AnyMessage], add_messages]
 ANSWER_MAX = 100_000
+KEPT_MAX = 200  # a chat thread's checkpoint keeps this many; the space's history keeps all
 
 
 def text_of(message: BaseMessage) -> str:
@@ -41,6 +48,16 @@ def last_human(messages: Sequence[BaseMessage] | None) -> HumanMessage | None:
         if isinstance(message, HumanMessage):
             return message
     return None
+
+
+def trimmed(messages: Sequence[BaseMessage] | None, keep: int = KEPT_MAX) -> list[RemoveMessage]:
+    """Removals that leave the last ``keep`` messages (a long session's checkpoint stays bounded).
+
+    The full history stays in the space's ``messages`` table (``ChatStore``),
+    compacted there; the thread keeps what a UI shows of the recent turns.
+    """
+    old = list(messages or [])[:-keep] if keep else list(messages or [])
+    return [RemoveMessage(id=m.id) for m in old if m.id]
 
 
 def question_of(state: Any) -> object:

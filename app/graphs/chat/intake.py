@@ -21,7 +21,7 @@ from langgraph.types import Command
 from app.errors import InvalidInput
 from app.graphs.admission import run_context
 from app.graphs.context import RunContext
-from app.graphs.messages import last_human, question, text_of
+from app.graphs.messages import KEPT_MAX, last_human, question, text_of, trimmed
 from app.graphs.scope import outcome
 
 NO_MESSAGE = "send a message: {messages: [{type: 'human', content: ...}]} or {message: ...}"
@@ -49,6 +49,10 @@ def _turn(state: Any, context: RunContext, config: RunnableConfig) -> Command:
         if human is None or human.id == state.get("answered"):
             raise InvalidInput(NO_MESSAGE)
         text = text_of(human)
+    update["messages"] = [
+        *trimmed(state.get("messages"), KEPT_MAX - 2),
+        *update.get("messages", []),
+    ]
     if context.agent and not text.lstrip().startswith("@"):
         text = f"@{context.agent} {text}"
     update.update(message=text, answered=human.id)
