@@ -82,3 +82,15 @@ class StoreUnavailable(SpacesError):
         self.store = store
         self.detail = " ".join(str(detail).split())[:300]
         super().__init__(f"{store} store failed: {self.detail}")
+
+
+class RunFailed(SpacesError, ValueError):
+    """A served run ended failed: raised out of the graph so the server's run status is ``error``.
+
+    The thread's state keeps ``status: failed`` (or ``budget_exceeded``) and
+    the one-line ``error``; this carries the same line to the SDK
+    (``runs.wait`` raises it, a stream ends with an ``error`` event), so a
+    UI shows a failure, not a success. It is a ``ValueError`` too because
+    ``langgraph dev`` shows the message of those only (others become "An
+    internal error occurred"); the line is already one a person may read.
+    """

@@ -52,9 +52,8 @@ def start_dev_server(
         "SPACES_HOME": str(home),
         "SPACES_VAULTS_DIR": str(home / "vaults"),
         "SPACES_JWT_SECRET": secret,
-        # The venv's editable install points `app` at one checkout; the
-        # server must import this one's (a worktree's) code.
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        # The checkout under test, before an editable install of another one.
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
         **(env or {}),
     }
     log = (home / "server.log").open("w")

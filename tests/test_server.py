@@ -142,8 +142,12 @@ def test_bob_sees_nothing_of_alice(server, alice_run) -> None:
     with pytest.raises(Exception, match=r"404|not found"):
         bob.threads.get_state(thread_id)
     own = bob.threads.create()
-    out = bob.runs.wait(own["thread_id"], "rpi", input={"space_id": "alice_lab", "query": "hi"})
-    assert out["status"] == "failed" and out["error"] == "no space 'alice_lab'"
+    # A refused run ends with an error the SDK raises (run status "error"), not a success.
+    with pytest.raises(Exception, match="no space 'alice_lab'"):
+        bob.runs.wait(own["thread_id"], "rpi", input={"space_id": "alice_lab", "query": "hi"})
+    assert bob.runs.list(own["thread_id"])[0]["status"] == "error"
+    state = bob.threads.get_state(own["thread_id"])["values"]
+    assert state["status"] == "failed" and state["error"] == "no space 'alice_lab'"
     for path in ("/my/spaces/alice_lab", "/my/spaces/alice_lab/usage",
                  "/my/spaces/alice_lab/objects"):  # fmt: skip
         answer = httpx.get(f"{server}{path}", headers=bearer("bob"), timeout=30)

@@ -60,7 +60,15 @@ def test_network_tool_waits_for_approval(space, settings, site, manager) -> None
         "tool": "http_get",
         "args": {"url": url},
         "space_id": space.space_id,
-    }
+        # the standard HITL request stock UIs render (app/graphs/hitl.py)
+        "action_requests": [
+            {"name": "http_get", "args": {"url": url},
+             "description": "Run http_get with these arguments?"}
+        ],
+        "review_configs": [
+            {"action_name": "http_get", "allowed_decisions": ["approve", "edit", "reject"]}
+        ],
+    }  # fmt: skip
     assert hits == []  # nothing fetched before the answer
     again = runner.resume(asked.thread_id, {"action": "maybe"})
     assert again.status == "awaiting_approval" and "unknown action" in again.request["error"]

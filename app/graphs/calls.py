@@ -136,6 +136,25 @@ def with_open_documents(space: SpaceHandle, messages: Sequence[BaseMessage]) -> 
     return out
 
 
+# LangGraph's own messages stream skips "nostream"; Aegra's, and LangSmith, "langsmith:nostream".
+NOSTREAM = ["nostream", "langsmith:nostream"]
+
+
+def call_config(recorder: Any, schema: type[BaseModel] | None) -> dict[str, Any]:
+    """The call's own config: its usage recorder and, for internal calls, ``langsmith:nostream``.
+
+    A structured-output call (a plan, key facts, relevant ids) is the
+    graph's own business: tagged so, the LangGraph server leaves it out of
+    the ``messages`` stream, and stock UIs do not render it as the
+    assistant's message or tool call. What the graph says to the user
+    reaches them through the state's ``messages`` instead.
+    """
+    extra: dict[str, Any] = {"callbacks": [recorder]}
+    if schema is not None:
+        extra["tags"] = list(NOSTREAM)
+    return extra
+
+
 def invoke_model(
     space: SpaceHandle,
     budget: SpaceBudget,
@@ -194,7 +213,7 @@ def invoke_model(
         runnable = resolve_chain(model, settings, shape)
         try:
             result = runnable.invoke(
-                list(messages), merge_configs(config, {"callbacks": [recorder]})
+                list(messages), merge_configs(config, call_config(recorder, schema))
             )
         except openai.LengthFinishReasonError as exc:
             result = _cut_off(exc, recorder)  # an answer, if too long: the caller re-asks

@@ -201,13 +201,18 @@ def audit_run_end(scope: Scope, status: str) -> None:
     scope.audit(action, "run.end", outcome=outcome, status=status)
 
 
+def space_of(state: Any, context: RunContext) -> object:
+    """The run's space: its input's ``space_id``, else its context's (an assistant's)."""
+    return state.get("space_id") or context.space_id
+
+
 def node_scope(
     deps: Deps, runtime: Runtime[RunContext], config: RunnableConfig, state: Any
 ) -> Scope:
     """The scope of a node run: its state's space and model, its runtime's user and writer."""
     context = run_context(runtime)
     return open_scope(
-        deps, context, config, state.get("space_id"),
+        deps, context, config, space_of(state, context),
         model=state.get("model"), writer=runtime.stream_writer,
     )  # fmt: skip
 
@@ -221,10 +226,10 @@ def allowed_scope(
     the run was allowed on it, and touches nothing otherwise.
     """
     try:
+        context = run_context(runtime)
         return open_scope(
-            deps, run_context(runtime), config, state.get("space_id"),
-            writer=runtime.stream_writer,
-        )  # fmt: skip
+            deps, context, config, space_of(state, context), writer=runtime.stream_writer
+        )
     except SpacesError:
         return None
 

@@ -11,6 +11,8 @@ from app.graphs.deps import Deps
 from app.graphs.research import build_research
 from app.graphs.rpi import build_rpi
 
-rpi = build_rpi(Deps.served()).compile(name="rpi")
-research = build_research(Deps.served()).compile(name="research")
-chat = build_chat(Deps.served()).compile(name="chat")
+# raise_failures: a failed run ends with the run status "error" (the SDK raises), as stock
+# UIs expect, after its state says why (docs/stock-uis.md).
+rpi = build_rpi(Deps.served(), raise_failures=True).compile(name="rpi")
+research = build_research(Deps.served(), raise_failures=True).compile(name="research")
+chat = build_chat(Deps.served(), raise_failures=True).compile(name="chat")

@@ -18,20 +18,22 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from langgraph_sdk import get_client
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import QUERY_MAX
 from app.server.approval_sweeper import sweep_forever
+from app.server.assistants import made_with
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import loopback_url
-from app.server.schema import Body
+from app.server.loopback import RUN_STREAM, loopback_url
+from app.server.schema import Body, Decision, one_answer
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
 from app.spaces.members import audited
@@ -62,10 +64,16 @@ class Message(Body):
 
 
 class Answer(Body):
-    """An answer to one pending approval."""
+    """An answer to one pending approval: ``action``, or the standard ``decisions`` (one)."""
 
-    action: str = Field(pattern="^(approve|reject)$")
+    action: str | None = Field(default=None, pattern="^(approve|reject)$")
     feedback: str | None = Field(default=None, max_length=2_000)
+    decisions: list[Decision] | None = Field(default=None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        one_answer(self.action, self.decisions)
+        return self
 
 
 async def _run_of(client: Any, session_id: str, run_id: str) -> None:
@@ -159,17 +167,21 @@ def team_router(
         return [a.to_json() for a in AgentStore(_space(spaces, user, space_id)).list()]
 
     @router.post("/spaces/{space_id}/agents", status_code=201, responses=writes)
-    def create_agent(
-        space_id: SpaceId, body: AgentConfig, user: User, spaces: Manager
+    async def create_agent(
+        space_id: SpaceId, body: AgentConfig, request: Request, user: User, spaces: Manager
     ) -> dict[str, Any]:
-        """Create an agent (version 1); audited."""
+        """Create an agent (version 1), audited, with its ``chat`` assistant (assistants.py)."""
+        agent = await run_in_threadpool(_create_agent, space_id, body, user, spaces)
+        await made_with(_client(request), space_id, agent.name)
+        return agent.to_json()
+
+    def _create_agent(space_id: str, body: AgentConfig, user: str, spaces: Any) -> Any:
         with audited(spaces, space_id, user, MANAGE, "agent.create", target=body.name or ""):
             store = AgentStore(_space(spaces, user, space_id, write=True, action=MANAGE))
-            agent = store.create(
+            return store.create(
                 body.name or "", system_prompt=body.system_prompt or "", model=body.model,
                 user_id=user, tools=body.tools or [], concurrency_limit=body.concurrency_limit or 1,
             )  # fmt: skip
-        return agent.to_json()
 
     @router.get("/spaces/{space_id}/agents/{name}")
     def show_agent(
@@ -230,7 +242,7 @@ def team_router(
             )
         run = await client.runs.create(
             session_id, "chat", input={"space_id": space_id, "message": body.text},
-            stream_mode=["custom"], stream_resumable=True, multitask_strategy="reject",
+            stream_mode=RUN_STREAM, stream_resumable=True, multitask_strategy="reject",
         )  # fmt: skip
         doc: dict[str, Any] = {"run_id": run["run_id"], "session_id": session_id}
         if wait:
@@ -301,7 +313,7 @@ def team_router(
                 answer = body.model_dump(exclude_none=True)
                 run = await client.runs.create(
                     thread["thread_id"], graph, command={"resume": {interrupt_id: answer}},
-                    stream_mode=["custom"], stream_resumable=True,
+                    stream_mode=RUN_STREAM, stream_resumable=True,
                 )  # fmt: skip
                 return {"thread_id": thread["thread_id"], "run_id": run["run_id"]}
         raise SpaceNotFound(f"no pending approval {interrupt_id[:64]!r}")

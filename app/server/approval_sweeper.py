@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from langgraph_sdk import get_client
 
+from app.server.loopback import RUN_STREAM
 from app.server.tokens import issue_token
 
 SWEEP_S = 5.0
@@ -53,7 +54,7 @@ async def sweep_once(server: Any) -> int:
                 answer = await http.post(
                     f"/threads/{thread['thread_id']}/runs",
                     json={
-                        "assistant_id": "chat", "stream_mode": ["custom"],
+                        "assistant_id": "chat", "stream_mode": RUN_STREAM,
                         "stream_resumable": True, "multitask_strategy": "reject",
                         "command": {"resume": {interrupt_id: {"action": "expired"}}},
                     },

@@ -3,7 +3,8 @@
 Every request needs a valid bearer token; the user it names owns what it
 creates (``metadata.owner``), and every read, update, delete, search and run
 of threads, runs and crons is filtered to that owner, so another user's
-thread answers 404. Assistants (one per graph) are shared and read-only.
+thread answers 404. The graphs' own assistants are shared; each space has
+its own (``assistants.py``), seen by its members only; none can be changed.
 The store is keyed by user. The graphs then check the space itself: a run
 on a space the user does not own ends as "no space" (see admission.py).
 Thread ids are never chosen by clients (a copy, ``POST /threads/{id}/copy``,
@@ -23,6 +24,8 @@ from typing import Any
 from langgraph_sdk import Auth
 from langgraph_sdk.auth import is_studio_user
 
+from app.errors import SpacesError
+from app.server.assistants import may_create, visible_to
 from app.server.serialise import ThreadRefused, check_thread_dev, claim_run
 from app.server.tokens import TokenError, principal_from_authorization
 from app.settings import Settings
@@ -37,12 +40,20 @@ SERVER_ID_MAX_AGE_S = 2
 
 
 def _authorization(headers: Mapping[Any, Any] | None) -> str | None:
-    # `langgraph dev` passes bytes keys and values, Aegra str ones.
+    """The bearer credential: ``Authorization``, else the same JWT sent as ``X-Api-Key``.
+
+    Stock UIs (agent-chat-ui, the SDKs' ``apiKey``) can only send a key, as
+    ``X-Api-Key``; the JWT pasted there is checked exactly like a bearer
+    token. ``langgraph dev`` passes bytes keys and values, Aegra str ones.
+    """
+    found: dict[str, str] = {}
     for key, value in (headers or {}).items():
-        name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
-        if name.lower() == "authorization":
-            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
-    return None
+        name = (key.decode("latin-1") if isinstance(key, bytes) else str(key)).lower()
+        if name in ("authorization", "x-api-key"):
+            found[name] = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    if "authorization" in found:
+        return found["authorization"]
+    return f"Bearer {found['x-api-key']}" if "x-api-key" in found else None
 
 
 @auth.authenticate
@@ -176,20 +187,35 @@ async def one_run_per_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[st
 
 
 @auth.on.assistants.read
-async def assistants_are_shared(ctx: Auth.types.AuthContext, value: Any) -> bool:
-    """Everyone may use the graphs' assistants."""
-    return True
+async def assistants_of_my_spaces(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any]:
+    """The graphs' own assistants, and those of the caller's spaces (``assistants.py``)."""
+    _refuse_studio_user(ctx)
+    return await visible_to(ctx.user.identity)
 
 
 @auth.on.assistants.search
-async def assistants_are_listed(ctx: Auth.types.AuthContext, value: Any) -> bool:
-    """Everyone may list them."""
-    return True
+async def assistants_listed(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any]:
+    """The same filter for listing: nobody sees the assistants of a space they are not in."""
+    _refuse_studio_user(ctx)
+    return await visible_to(ctx.user.identity)
+
+
+@auth.on.assistants.create
+async def assistants_for_my_spaces(ctx: Auth.types.AuthContext, value: Any) -> dict[str, str]:
+    """Only a space's assistants, by someone who may manage its agents; stamped with the owner."""
+    _refuse_studio_user(ctx)
+    try:
+        why = await may_create(ctx.user.identity, value if isinstance(value, dict) else {})
+    except SpacesError as exc:
+        why = str(exc)
+    if why is not None:
+        raise Auth.exceptions.HTTPException(status_code=403, detail=why)
+    return await owner_only(ctx, value)
 
 
 @auth.on.assistants
 async def assistants_are_read_only(ctx: Auth.types.AuthContext, value: Any) -> bool:
-    """Nobody may create, change or delete assistants through the API."""
+    """Nobody may change or delete assistants through the API."""
     raise Auth.exceptions.HTTPException(status_code=403, detail="assistants are read-only")
 
 

@@ -18,3 +18,10 @@ def loopback_url(request: Request) -> str:
     host, port = request.scope.get("server") or ("127.0.0.1", 80)
     host = "127.0.0.1" if host in _ANY else host
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+# The stream modes of every run a route starts, with ``stream_resumable``: a
+# stock UI that joins the run late (``joinStream`` with ``Last-Event-ID``)
+# is replayed only the modes the run was created with, so a run made with
+# ``custom`` alone showed it no values, messages or interrupt.
+RUN_STREAM = ["values", "messages-tuple", "updates", "custom"]

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, Field
+from starlette.concurrency import run_in_threadpool
 
 from app.errors import (
     InvalidInput,
@@ -32,6 +33,8 @@ from app.errors import (
 )
 from app.graphs.deps import Deps
 from app.server.agents_routes import team_router
+from app.server.assistant_routes import assistants_router, caller_client
+from app.server.assistants import made_with
 from app.server.console.mount import ConsoleMount, build_console
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import loopback_url
@@ -163,8 +166,16 @@ router = APIRouter(prefix="/my", responses=READ_ERRORS)
 
 
 @router.post("/spaces", status_code=201, responses=WRITE_ERRORS)
-def create_space(body: NewSpace, user: User, spaces: Manager) -> dict[str, Any]:
-    """Create a space owned by the caller."""
+async def create_space(
+    body: NewSpace, request: Request, user: User, spaces: Manager
+) -> dict[str, Any]:
+    """Create a space owned by the caller, with its assistants (``assistants.py``)."""
+    created = await run_in_threadpool(_create_space, body, user, spaces)
+    await made_with(caller_client(request), created.space_id)
+    return created.to_json()
+
+
+def _create_space(body: NewSpace, user: str, spaces: SpaceManager) -> SpaceConfig:
     config = SpaceConfig(
         space_id=body.space_id,
         name=body.name,
@@ -176,7 +187,7 @@ def create_space(body: NewSpace, user: User, spaces: Manager) -> dict[str, Any]:
     )
     created = spaces.create_space(config)
     record_creation(spaces, created)
-    return created.to_json()
+    return created
 
 
 @router.get("/spaces")
@@ -337,6 +348,7 @@ app.router.routes.extend(router.routes)
 app.router.routes.extend(team.routes)
 app.router.routes.extend(members_router.routes)
 app.router.routes.extend(runs_router.routes)
+app.router.routes.extend(assistants_router.routes)
 
 
 app.add_middleware(NulGuard)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.ids import SPACE_ID_MAX, SPACE_ID_PATTERN
 from app.text import printable
@@ -106,3 +106,18 @@ class NulGuard:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class Decision(Body):
+    """One decision of the standard HITL answer (``app/graphs/hitl.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(pattern="^(approve|edit|reject)$")
+    message: str | None = Field(default=None, max_length=2_000)
+    edited_action: dict[str, Any] | None = None
+
+
+def one_answer(action: str | None, decisions: list[Decision] | None) -> None:
+    """An answer is ``action`` (today's form) or ``decisions`` (the standard one), not both."""
+    if (action is None) == (decisions is None):
+        raise ValueError("give either action or decisions")

@@ -28,19 +28,19 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import httpx
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from langgraph_sdk import get_client
 from psycopg import errors as pg_errors
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import SpaceNotFound
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import loopback_url
-from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, SpaceId
+from app.server.loopback import RUN_STREAM, loopback_url
+from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, Decision, SpaceId, one_answer
 from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
 from app.spaces.backends import Backends
@@ -110,11 +110,18 @@ async def list_space_runs(
 
 
 class RunAnswer(Body):
-    """An answer to the approval a run waits for, as its graph asks it (``action`` first)."""
+    """An answer to the approval a run waits for: ``action`` as its graph asks it, or the
+    standard ``decisions`` (one; ``app/graphs/hitl.py``)."""
 
     model_config = ConfigDict(extra="allow")
-    action: str = Field(max_length=32)
+    action: str | None = Field(default=None, max_length=32)
     feedback: str | None = Field(default=None, max_length=2_000)
+    decisions: list[Decision] | None = Field(default=None, min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        one_answer(self.action, self.decisions)
+        return self
 
 
 DELEGATION_TTL_S = 60
@@ -181,9 +188,47 @@ async def answer_run(
             raise HTTPException(409, "the run is not waiting for an answer")
         answer = body.model_dump(exclude_none=True)
         run = await client.runs.create(
-            thread_id, record.graph, command={"resume": {pending[0]["id"]: answer}}
-        )
+            thread_id, record.graph, command={"resume": {pending[0]["id"]: answer}},
+            stream_mode=RUN_STREAM, stream_resumable=True,
+        )  # fmt: skip
     return {"thread_id": thread_id, "run_id": run["run_id"], "answered_by": user}
+
+
+CANCELLED = {"decisions": [{"type": "reject", "message": "cancelled"}]}
+
+
+@runs_router.post("/spaces/{space_id}/runs/{thread_id}/cancel", responses=WRITE_ERRORS)
+async def cancel_run(
+    space_id: SpaceId, thread_id: ThreadId, request: Request, user: Caller, spaces: Spaces
+) -> dict[str, Any]:
+    """Cancel a served run the same way on both servers, waiting or running.
+
+    The SDK's ``runs.cancel`` differs there for a run waiting at an approval:
+    ``langgraph dev`` ended that run (``success``) and answers 404, Aegra
+    answers 200 and the thread still waits. Here a waiting run has every
+    pending approval declined ("cancelled"), so it ends ``rejected`` and
+    frees its budget hold; a running one is cancelled by the server. The
+    run's owner may cancel it, and operators and admins anyone's; 409 when
+    it neither waits nor runs.
+    """
+    record = await run_in_threadpool(get_thread, spaces.backends.pool, thread_id)
+    mine = record is not None and record.user_id == user
+    await run_in_threadpool(require, spaces, space_id, user, Action.RUN if mine else Action.APPROVE)
+    async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
+        pending = await thread_interrupts(client, await client.threads.get(thread_id))
+        if pending:
+            run = await client.runs.create(
+                thread_id, record.graph, command={"resume": {i["id"]: CANCELLED for i in pending}},
+                stream_mode=RUN_STREAM, stream_resumable=True,
+            )  # fmt: skip
+            return {"thread_id": thread_id, "declined": len(pending), "run_id": run["run_id"]}
+        active = [r for r in await client.runs.list(thread_id, limit=10)
+                  if r["status"] in ("pending", "running")]  # fmt: skip
+        if not active:
+            raise HTTPException(409, "the run neither waits nor runs")
+        for run in active:
+            await client.runs.cancel(thread_id, run["run_id"])
+    return {"thread_id": thread_id, "cancelled": [r["run_id"] for r in active]}
 
 
 def _detail(response: httpx.Response) -> str:

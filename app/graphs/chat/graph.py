@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send, interrupt
 
@@ -30,6 +30,7 @@ from app.errors import BudgetExceeded, InvalidInput
 from app.graphs.admission import check_query, run_model
 from app.graphs.chat.agent_context import Interaction, remember_all, retrieve_for
 from app.graphs.chat.compaction import SUMMARY_MAX_OUTPUT, compact
+from app.graphs.chat.intake import intake
 from app.graphs.chat.planning import (
     MAX_PARALLEL,
     TASK_TOKENS,
@@ -44,6 +45,9 @@ from app.graphs.chat.tasks import ask_tool, recent_history, run_task
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import PLAN_TOKENS
+from app.graphs.failure import end_graph
+from app.graphs.hitl import hitl_request, plan_description, read_answer
+from app.graphs.messages import answer as ai_answer
 from app.graphs.scope import Scope, allowed_scope, scoped
 from app.ids import validate_agent_name
 from app.spaces.agents import AgentStore
@@ -127,13 +131,15 @@ def plan(state: ChatState, scope: Scope) -> Command[Literal["approve_plan", "fin
 def approve_plan(
     state: ChatState, scope: Scope
 ) -> Command[Literal["dispatch", "approve_plan", "finish"]]:
-    """Stop for a person: approve or reject the plan, before ``expires_at``.
+    """Stop for a person: approve, edit or reject the plan, before ``expires_at``.
 
+    An edit (the standard ``edit`` decision, its ``args.tasks``) is checked
+    like the planner's plan; an invalid one asks again with the error.
     An answer after the deadline counts as declined: the turn ends
     ``rejected`` with the reason ``approval timed out``.
     """
     tasks = state["plan"] or []
-    request: dict[str, Any] = {
+    extras: dict[str, Any] = {
         "type": "plan_approval", "space_id": scope.space_id, "plan": tasks,
         "expires_at": state["expires_at"],
         "estimated_tokens": sum(t["estimated_tokens"] for t in tasks),
@@ -141,21 +147,32 @@ def approve_plan(
         "estimated_seconds": _seconds(tasks),
     }  # fmt: skip
     if state.get("approval_error"):
-        request["error"] = state["approval_error"]
+        extras["error"] = state["approval_error"]
+    args = {"tasks": [{k: t[k] for k in ("id", "agent", "description", "depends_on")}
+                      for t in tasks]}  # fmt: skip
+    request = hitl_request("approve_task_plan", args, plan_description(state["message"], extras),
+                           extras)  # fmt: skip
     scope.emit("approval.required", kind="plan_approval", expires_at=state["expires_at"])
-    answer = interrupt(request)
-    action = answer.get("action") if isinstance(answer, dict) else None
+    answer = read_answer(interrupt(request))
+    action = answer.get("action")
     if datetime.now(UTC) > datetime.fromisoformat(str(state["expires_at"])):
         scope.emit("approval.expired", kind="plan_approval")
         return Command(goto="finish", update={"status": "rejected", "error": "approval timed out"})
-    if action not in ("approve", "reject"):
-        error = f"unknown action {str(action)[:40]!r}: approve or reject"
+    if action not in ("approve", "reject", "edit"):
+        error = f"unknown action {str(action)[:40]!r}: approve, edit or reject"
         return Command(goto="approve_plan", update={"approval_error": error})
+    start: dict[str, Any] = {"status": "running", "approval_error": None}
+    if action == "edit":  # the edited tasks, checked like the planner's
+        agents = {a.name: a for a in AgentStore(scope.space).list()}
+        try:
+            start["plan"] = check_plan((answer.get("edited") or {}).get("args"), agents)
+        except InvalidInput as exc:
+            return Command(goto="approve_plan", update={"approval_error": str(exc)})
     scope.emit("approval.resolved", kind="plan_approval", action=action)
     if action == "reject":
         reason = str(answer.get("feedback") or "declined")[:500]
         return Command(goto="finish", update={"status": "rejected", "error": reason})
-    return Command(goto="dispatch", update={"status": "running", "approval_error": None})
+    return Command(goto="dispatch", update=start)
 
 
 def _seconds(tasks: list[dict[str, Any]]) -> float:
@@ -255,7 +272,11 @@ def reply(state: ChatState, scope: Scope) -> Command[Literal["remember"]]:
     )  # fmt: skip
     scope.emit("message.created", role="assistant", turn=state["turn"], tasks=cited)
     error = None if done else "every task failed"
-    return Command(goto="remember", update={"reply": text, "status": status, "error": error})
+    said = ai_answer(
+        text, f"{state.get('answered')}:reply", name=tasks[0]["agent"] if agent_id else None
+    )
+    update = {"reply": text, "status": status, "error": error, "messages": [said]}
+    return Command(goto="remember", update=update)
 
 
 def remember(state: ChatState, scope: Scope) -> Command[Literal["compact"]]:
@@ -304,24 +325,29 @@ def finish_node(deps: Deps) -> Any:
             _agent_statuses(scope, state.get("tasks") or {}, set())
             kind = "run.completed" if status in ("completed", "rejected") else "run.failed"
             scope.emit(kind, status=status, turn=state.get("turn"))
-        return {"status": status}
+        return {"status": status, "message": None}  # the next turn brings its own
 
     return finish
 
 
-def build_chat(deps: Deps) -> StateGraph:
-    """The uncompiled ``chat`` graph over ``deps`` (compile it with your own checkpointer)."""
+def build_chat(deps: Deps, *, raise_failures: bool = False) -> StateGraph:
+    """The uncompiled ``chat`` graph over ``deps`` (compile it with your own checkpointer).
+
+    ``raise_failures``: a failed turn ends with an error (``app/graphs/failure.py``),
+    as the served graph does; in process it ends with ``status: failed``.
+    """
     builder = StateGraph(
         ChatState, context_schema=RunContext, input_schema=ChatInput, output_schema=ChatOutput
     )
+    builder.add_node("intake", intake)
     for step in (admit, plan, approve_plan, dispatch, reply, remember):
         builder.add_node(step.__name__, scoped(deps, step))
     builder.add_node("compact", scoped(deps, compact_node))
     builder.add_node("run_task", scoped(deps, run_task))
     builder.add_node("ask_tool", scoped(deps, ask_tool))
     builder.add_node("finish", finish_node(deps))
-    builder.add_edge(START, "admit")
+    builder.add_edge(START, "intake")
     builder.add_edge("run_task", "dispatch")
     builder.add_edge("ask_tool", "dispatch")
-    builder.add_edge("finish", END)
+    end_graph(builder, raise_failures=raise_failures)
     return builder

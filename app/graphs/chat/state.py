@@ -1,19 +1,22 @@
 """State, input and output of ``chat``, and the task plan the planner fills in.
 
 A session is one thread; each message is one run on it (a turn). The state
-keeps only the current turn: the history lives in the space's ``messages``
+keeps the current turn; the history lives in the space's ``messages``
 table, so it survives compaction and is listable without the checkpointer.
+``messages`` also keeps each turn's question and reply as LangChain
+messages, for the stock UIs that render ``values.messages``.
 ``tasks`` is merged per task id, because tasks of one wave finish in
 parallel branches; ``admit`` resets it with ``None`` at the start of a turn.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from app.graphs.messages import Messages
 from app.graphs.rpi.state import STEP_ID
 
 TASKS_MAX = 8
@@ -44,10 +47,16 @@ class TaskPlan(BaseModel):
 
 
 class ChatInput(TypedDict):
-    """What a caller gives: the space and the message (``@name ...`` calls one agent)."""
+    """What a caller gives: the space and the message (``@name ...`` calls one agent).
 
-    space_id: str
-    message: str
+    A stock UI sends ``messages`` instead (the last human one is the turn)
+    and no ``space_id``: the space then comes from the run's context or its
+    assistant's config (``intake`` in ``graph.py``).
+    """
+
+    space_id: NotRequired[str]
+    message: NotRequired[str]
+    messages: NotRequired[Messages]
 
 
 class ChatOutput(TypedDict, total=False):
@@ -61,6 +70,7 @@ class ChatOutput(TypedDict, total=False):
     reply: str | None
     plan: list[dict[str, Any]] | None
     tasks: dict[str, dict[str, Any]]
+    messages: Messages
 
 
 class ChatState(TypedDict, total=False):
@@ -78,3 +88,5 @@ class ChatState(TypedDict, total=False):
     reply: str | None
     status: str
     error: str | None
+    messages: Messages  # the conversation as stock UIs show it, every turn
+    answered: str | None  # the id of the last human message a turn was run for

@@ -25,6 +25,7 @@ from app.errors import SpaceNotFound, SpacesError, StoreUnavailable
 from app.graphs.chat.planning import TOOL_ROUNDS
 from app.graphs.chat.prompts import task_prompt
 from app.graphs.chat.tools import NEEDS_APPROVAL, TOOLS, run_tool
+from app.graphs.hitl import edited_args, read_answer, tool_request
 from app.graphs.scope import Scope
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore
@@ -124,21 +125,23 @@ def ask_tool(state: TaskInput, scope: Scope) -> dict[str, Any]:
     """Ask a person whether the task's next pending tool call may run; run it or decline."""
     task = state["task"]
     call, rest = task["pending"][0], task["pending"][1:]
-    request = {
+    args = call.get("args") or {}
+    extras = {
         "type": "tool_approval", "space_id": scope.space_id, "task_id": task["id"],
-        "agent": task["agent"], "tool": call["name"], "args": call.get("args") or {},
+        "agent": task["agent"], "tool": call["name"], "args": args,
     }  # fmt: skip
     scope.emit("approval.required", kind="tool_approval", task_id=task["id"], tool=call["name"])
     while True:
-        answer = interrupt(request)
-        action = answer.get("action") if isinstance(answer, dict) else None
-        if action in ("approve", "reject"):
+        answer = read_answer(interrupt(tool_request(call["name"], args, extras)))
+        action = answer.get("action")
+        chosen = edited_args(call["name"], args, answer)
+        if isinstance(chosen, dict) or action == "reject":
             break
-        request = {**request, "error": f"unknown action {str(action)[:40]!r}: approve or reject"}
+        extras = {**extras, "error": chosen}
     scope.emit("approval.resolved", kind="tool_approval", task_id=task["id"], action=action)
-    if action == "approve":
+    if isinstance(chosen, dict):
         agent_tools = [call["name"]]  # approved for this one call
-        message = _tool_message(scope, task, agent_tools, call)
+        message = _tool_message(scope, task, agent_tools, {**call, "args": chosen})
     else:
         message = ToolMessage(
             "the user did not approve this tool call", tool_call_id=call["id"], name=call["name"]

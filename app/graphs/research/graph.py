@@ -13,7 +13,7 @@ from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
@@ -23,6 +23,8 @@ from app.graphs.citations import check_citations
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import AGENT_SHARE, research_estimate
+from app.graphs.failure import end_graph
+from app.graphs.messages import answer, question, question_of
 from app.graphs.notes import check_note_dir, claim_note_dir, keep_links_resolving
 from app.graphs.research.agents import AGENT_NODES, agent_node
 from app.graphs.research.prompts import SYSTEM, synthesis_prompt
@@ -34,7 +36,7 @@ from app.graphs.research.state import (
     ResearchOutput,
     ResearchState,
 )
-from app.graphs.scope import Scope, audit_run_end, open_scope, scoped
+from app.graphs.scope import Scope, audit_run_end, open_scope, scoped, space_of
 from app.llm.resolve import model_names
 from app.spaces.budget import thread_totals
 from app.spaces.run_records import get_thread, register_thread
@@ -49,7 +51,7 @@ def prepare(state: ResearchState, scope: Scope) -> Command[AfterPrepare]:
     A standalone run holds its whole estimate (each sub-agent's share plus
     the synthesis); inside ``rpi`` the run's hold is already there and is kept.
     """
-    query = check_query(state.get("query"))
+    query = check_query(question_of(state))
     spec = parse_spec(state.get("context_spec"))
     model = state.get("model") or run_model(scope.context, scope.space, scope.settings)
     model_names(model)
@@ -91,8 +93,12 @@ def prepare(state: ResearchState, scope: Scope) -> Command[AfterPrepare]:
     scope.emit("phase.started", phase="research", agents=spec.agents())
     return Command(
         goto=sends,
-        update={"model": model, "note_dir": note_dir, "status": "researching", "error": None},
-    )
+        update={
+            "space_id": scope.space_id, "query": query,
+            "model": model, "note_dir": note_dir, "status": "researching", "error": None,
+            "messages": [question(query, "query")],  # the same id as rpi's: added once
+        },
+    )  # fmt: skip
 
 
 def synthesize(state: ResearchState, scope: Scope) -> Command[Literal["publish", "finish"]]:
@@ -162,7 +168,9 @@ def publish(state: ResearchState, scope: Scope) -> Command[Literal["finish"]]:
         links=vault.link_names(written, also=[own]),
     )
     scope.emit("phase.completed", phase="research", path=path)
-    return Command(goto="finish", update={"research_path": path, "status": "completed"})
+    said = answer(state["research"], "research")
+    update = {"research_path": path, "status": "completed", "messages": [said]}
+    return Command(goto="finish", update=update)
 
 
 def finish_node(deps: Deps) -> object:
@@ -170,7 +178,8 @@ def finish_node(deps: Deps) -> object:
 
     def finish(state: ResearchState, runtime: Runtime[RunContext], config: RunnableConfig) -> dict:
         try:
-            scope = open_scope(deps, run_context(runtime), config, state.get("space_id"))
+            context = run_context(runtime)
+            scope = open_scope(deps, context, config, space_of(state, context))
         except SpacesError:
             return {}  # refused at admission: nothing of the space may be touched
         if scope.thread_id:
@@ -183,8 +192,12 @@ def finish_node(deps: Deps) -> object:
     return finish
 
 
-def build_research(deps: Deps) -> StateGraph:
-    """The uncompiled ``research`` graph over ``deps`` (compile it with your own checkpointer)."""
+def build_research(deps: Deps, *, raise_failures: bool = False) -> StateGraph:
+    """The uncompiled ``research`` graph over ``deps`` (compile it with your own checkpointer).
+
+    ``raise_failures``: a failed run ends with an error (``app/graphs/failure.py``),
+    as the served graph does; inside ``rpi`` and in process it ends ``failed``.
+    """
     builder = StateGraph(
         ResearchState,
         context_schema=RunContext,
@@ -200,5 +213,5 @@ def build_research(deps: Deps) -> StateGraph:
     builder.add_node("publish", scoped(deps, publish))
     builder.add_node("finish", finish_node(deps))
     builder.add_edge(START, "prepare")
-    builder.add_edge("finish", END)
+    end_graph(builder, raise_failures=raise_failures)
     return builder

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, NotRequired, get_args
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from app.graphs.messages import Messages
+
 AgentName = Literal["files", "links", "data", "memory", "graph"]
 AGENTS: tuple[str, ...] = get_args(AgentName)  # the order sources are tie-broken in
 
@@ -45,8 +47,9 @@ class ResearchInput(TypedDict):
     notes it should link to, so the research lands with the rest of the run.
     """
 
-    space_id: str
-    query: str
+    space_id: NotRequired[str]  # else the run context's (an assistant's)
+    query: NotRequired[str]  # else the last human message's text
+    messages: NotRequired[Messages]
     context_spec: NotRequired[dict[str, Any] | None]
     model: NotRequired[str]
     note_dir: NotRequired[str]
@@ -64,6 +67,7 @@ class ResearchOutput(TypedDict, total=False):
     findings: list[Finding]
     unverified_citations: int
     unverified_quotes: int
+    messages: Messages
 
 
 class ResearchState(TypedDict, total=False):
@@ -83,6 +87,7 @@ class ResearchState(TypedDict, total=False):
     unverified_quotes: int
     status: str
     error: str | None
+    messages: Messages  # the question and the research, as stock UIs show them
 
 
 class AgentTask(TypedDict):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
@@ -26,6 +26,9 @@ from app.graphs.citations import check_citations
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.estimate import rpi_estimate
+from app.graphs.failure import end_graph
+from app.graphs.hitl import edited_args, hitl_request, plan_description, read_answer, tool_request
+from app.graphs.messages import question, question_of
 from app.graphs.notes import claim_note_dir
 from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
@@ -38,7 +41,7 @@ from app.graphs.rpi.prompts import (
     plan_prompt,
     step_prompt,
 )
-from app.graphs.rpi.save import estimate_plan, implementation_text, save_outputs
+from app.graphs.rpi.save import estimate_plan, final_answer, implementation_text, save_outputs
 from app.graphs.rpi.state import KeyFacts, Plan, RPIInput, RPIOutput, RPIState
 from app.graphs.rpi.tools import IMPLEMENT_TOOLS, NEEDS_APPROVAL, check_tool_calls, run_tool
 from app.graphs.scope import (
@@ -48,6 +51,7 @@ from app.graphs.scope import (
     audit_run_end,
     open_scope,
     scoped,
+    space_of,
 )
 from app.llm.structured import InvalidOutput
 from app.spaces.budget import thread_totals
@@ -64,7 +68,7 @@ def admit(state: RPIState, scope: Scope) -> Command[Literal["research", "finish"
     A run the space cannot afford ends here as ``budget_exceeded``, before it
     spends a token.
     """
-    query = check_query(state.get("query"))
+    query = check_query(question_of(state))
     spec = parse_spec(state.get("context_spec"))
     model = state.get("model") or run_model(scope.context, scope.space, scope.settings)
     tokens = scope.context.token_reserve
@@ -83,11 +87,13 @@ def admit(state: RPIState, scope: Scope) -> Command[Literal["research", "finish"
     return Command(
         goto="research",
         update={
+            "space_id": scope.space_id,
             "query": query,
             "model": model,
             "note_dir": note_dir,
             "status": "running",
             "error": None,
+            "messages": [question(query, "query")],
         },
     )
 
@@ -143,7 +149,7 @@ def approve_plan(
     An approved plan resizes the run's hold to what it needs.
     """
     tokens, cost = estimate_plan(state["plan"], state.get("research", ""), state["model"])
-    request: dict[str, Any] = {
+    extras: dict[str, Any] = {
         "type": "plan_approval",
         "space_id": state["space_id"],
         "plan": state["plan"],
@@ -152,10 +158,16 @@ def approve_plan(
         "repairs": state.get("plan_repairs") or [],
     }
     if state.get("approval_error"):
-        request["error"] = state["approval_error"]
+        extras["error"] = state["approval_error"]
+    request = hitl_request(
+        "approve_plan", state["plan"], plan_description(state["query"], extras), extras
+    )
     scope.emit("approval.required", kind="plan_approval")
-    answer = interrupt(request)
-    action = answer.get("action") if isinstance(answer, dict) else None
+    answer = read_answer(interrupt(request))
+    action = answer.get("action")
+    if "edited" in answer:  # the standard edit: the plan is the action's args
+        edited = answer["edited"]["args"]
+        answer["plan"] = edited.get("plan") if isinstance(edited.get("plan"), dict) else edited
     if not scope.allows(Action.APPROVE):  # checked against the user who resumed the run
         error = approval_refused(scope, "plan", 0)
         return Command(goto="approve_plan", update={"approval_error": error})
@@ -236,30 +248,32 @@ def implement(
     )
 
 
-def _approved(tool: str, args: dict, scope: Scope, error: str | None) -> bool | str:
-    """Ask a person whether ``tool`` may run; an error line if a refused user answered.
+def _approved(tool: str, args: dict, scope: Scope, error: str | None) -> dict | bool | str:
+    """Ask a person whether ``tool`` may run: the args to run it with (edited or not),
+    ``False`` if declined, or an error line if a refused user answered.
 
     A refused answer ends this pass (the node runs again and asks afresh):
     LangGraph replays a node's earlier answers when it resumes, and an
     answer must be judged by the role of the user who gave it.
     """
-    request: dict[str, Any] = {
+    extras: dict[str, Any] = {
         "type": "tool_approval",
         "tool": tool,
         "args": args,
         "space_id": scope.space_id,
     }
     if error:
-        request["error"] = error
+        extras["error"] = error
     for asked in itertools.count():
-        answer = interrupt(request)
-        action = answer.get("action") if isinstance(answer, dict) else None
+        answer = read_answer(interrupt(tool_request(tool, args, extras)))
+        action = answer.get("action")
         if not scope.allows(Action.APPROVE):
             return approval_refused(scope, "tool", asked)
-        if action in ("approve", "reject"):
+        chosen = edited_args(tool, args, answer)
+        if isinstance(chosen, dict) or action == "reject":
             scope.audit("approval.tool", approval_key(scope, asked), tool=tool, answer=action)
-            return action == "approve"
-        request = {**request, "error": f"unknown action {str(action)[:40]!r}: approve or reject"}
+            return chosen if isinstance(chosen, dict) else False
+        extras = {**extras, "error": chosen}
     raise AssertionError("unreachable")
 
 
@@ -283,15 +297,15 @@ def run_tools(state: RPIState, scope: Scope) -> Command[Literal["run_tools", "im
     allowed = (
         _approved(name, args, scope, state.get("approval_error"))
         if name in NEEDS_APPROVAL
-        else True
+        else args
     )
     if isinstance(allowed, str):  # answered by a user who may not: ask again
         return Command(goto="run_tools", update={"approval_error": allowed})
-    if not allowed:
+    if allowed is False:
         output = "the user did not approve this tool call"
     else:
         scope.emit("tool.started", tool=name)
-        output = run_tool(name, args, scope.settings)
+        output = run_tool(name, allowed, scope.settings)
         scope.emit("tool.failed" if output.startswith("failed:") else "tool.completed", tool=name)
     last = len(pending) == 1
     return Command(
@@ -351,10 +365,10 @@ def finish_node(deps: Deps, graph_name: str) -> Any:
             {"research": state["research_path"]} if state.get("research_path") else {}
         )
         try:
+            context = run_context(runtime)
             scope = open_scope(
-                deps, run_context(runtime), config, state.get("space_id"),
-                writer=runtime.stream_writer,
-            )  # fmt: skip
+                deps, context, config, space_of(state, context), writer=runtime.stream_writer
+            )
         except SpacesError:
             scope = None  # refused at admission: nothing of the space may be touched
         if scope is not None and (thread_id := scope.thread_id):
@@ -376,12 +390,15 @@ def finish_node(deps: Deps, graph_name: str) -> Any:
             audit_run_end(scope, status)
             kind = "run.completed" if status in ("completed", "rejected") else "run.failed"
             scope.emit(kind, status=status)
-        return {
+        done = {
             "status": status,
             "tokens_used": tokens,
             "cost_usd": round(cost, 6),
             "artifacts": artifacts,
         }
+        if said := final_answer(state, status):
+            done["messages"] = [said]
+        return done
 
     return finish
 
@@ -390,8 +407,12 @@ NODES = ("admit", "plan", "approve_plan", "implement", "run_tools", "extract", "
 _STEPS = (admit, plan, approve_plan, implement, run_tools, extract, save)
 
 
-def build_rpi(deps: Deps) -> StateGraph:
-    """The uncompiled ``rpi`` graph over ``deps`` (compile it with your own checkpointer)."""
+def build_rpi(deps: Deps, *, raise_failures: bool = False) -> StateGraph:
+    """The uncompiled ``rpi`` graph over ``deps`` (compile it with your own checkpointer).
+
+    ``raise_failures``: a failed run ends with an error (``app/graphs/failure.py``),
+    as the served graph does; in process it ends with ``status: failed``.
+    """
     builder = StateGraph(
         RPIState, context_schema=RunContext, input_schema=RPIInput, output_schema=RPIOutput
     )
@@ -401,5 +422,5 @@ def build_rpi(deps: Deps) -> StateGraph:
     builder.add_node("finish", finish_node(deps, "rpi"))
     builder.add_edge(START, "admit")
     builder.add_conditional_edges("research", after_research, ["plan", "finish"])
-    builder.add_edge("finish", END)
+    end_graph(builder, raise_failures=raise_failures)
     return builder

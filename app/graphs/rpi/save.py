@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.messages import AIMessage
+
 from app.graphs.citations import count_marks
+from app.graphs.messages import answer
 from app.graphs.notes import keep_links_resolving
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
@@ -50,6 +53,16 @@ def implementation_text(state: dict[str, Any]) -> str:
         if sid in done:
             parts.append(f"## {sid}: {steps[sid]['description']}\n\n{done[sid].strip()}")
     return "\n\n".join(parts)
+
+
+def final_answer(state: dict[str, Any], status: str) -> AIMessage | None:
+    """The run's answer as a chat UI shows it: the implementation, or why the plan was declined."""
+    if status == "completed" and state.get("plan"):
+        return answer(implementation_text(state), "answer")
+    if status == "rejected":
+        why = state.get("feedback") or state.get("error") or "declined"
+        return answer(f"The plan was rejected: {why}", "answer")
+    return None
 
 
 def save_outputs(scope: Scope, state: dict[str, Any]) -> tuple[dict[str, str], int, int]:

@@ -12,6 +12,8 @@ from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from app.graphs.messages import Messages
+
 STEP_ID = r"^[A-Za-z0-9_-]{1,32}$"
 
 
@@ -56,8 +58,9 @@ class KeyFacts(BaseModel):
 class RPIInput(TypedDict):
     """What a caller gives: the space, the query, optional source bounds."""
 
-    space_id: str
-    query: str
+    space_id: NotRequired[str]  # else the run context's (an assistant's)
+    query: NotRequired[str]  # else the last human message's text
+    messages: NotRequired[Messages]
     context_spec: NotRequired[dict[str, Any] | None]
 
 
@@ -73,6 +76,7 @@ class RPIOutput(TypedDict, total=False):
     unverified_quotes: int
     tokens_used: int
     cost_usd: float
+    messages: Messages
 
 
 class RPIState(TypedDict, total=False):
@@ -103,3 +107,4 @@ class RPIState(TypedDict, total=False):
     unverified_quotes: int
     tokens_used: int
     cost_usd: float
+    messages: Messages  # the question and the final answer, as stock UIs show them
