@@ -63,5 +63,7 @@ print(f"\nOpen this folder as a vault in Obsidian: {vault}")
 PY
 $BIN/spaces usage demo
 echo
-echo "Web console: start the server (.venv/bin/langgraph dev --no-browser --no-reload), then"
-echo "  $BIN/spaces ui --user demo   # prints a one-time login link to http://127.0.0.1:2024/ui/"
+echo "Web console at http://127.0.0.1:2024/ui/: start the server, then ask for a sign-in link:"
+echo "  export SPACES_JWT_SECRET=\$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+echo "  $BIN/langgraph dev --no-browser --no-reload &"
+echo "  $BIN/spaces ui --user demo   # a one-time link, valid for two minutes"
