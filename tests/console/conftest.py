@@ -33,7 +33,7 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A dev server in a temporary home, and a way to mint login tokens for it."""
     home = tmp_path_factory.mktemp("console")
@@ -46,9 +46,13 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             backends.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
-    """One headless Chromium for every console test."""
+    """One headless Chromium for the console tests, closed after them.
+
+    Package scope, not session: Playwright's sync API keeps an event loop running in
+    the main thread while it is open, and later tests call ``asyncio.run``.
+    """
     with playwright_api.sync_playwright() as p:
         try:
             launched = p.chromium.launch(args=["--no-sandbox"])
