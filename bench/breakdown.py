@@ -38,7 +38,6 @@ TARGETS = [
     ("app.graphs.rpi.graph", "register_thread", "run records"),
     ("app.graphs.rpi.graph", "upsert_run", "run records"),
     ("app.graphs.rpi.save", "upsert_run", "run records"),
-    ("app.graphs.rpi.save", "put_artifact", "run records"),
     ("app.spaces.vault", "SpaceVault.write_note", "vault writes"),
     ("langgraph.checkpoint.postgres", "PostgresSaver.put", "checkpointer (Postgres)"),
     ("langgraph.checkpoint.postgres", "PostgresSaver.put_writes", "checkpointer (Postgres)"),

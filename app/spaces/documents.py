@@ -300,12 +300,15 @@ def documents_for_prompt(space: SpaceHandle) -> list[dict[str, Any]]:
     """``get_active_documents_for_prompt`` for a space already open (no registry lookup)."""
     if not space.writable:  # archived: contributes nothing
         return []
-    with space.postgres.connection() as conn:
+    db = space.postgres
+    with db.plain() as conn:  # one round trip: the tables are named in full
         rows = conn.execute(
-            "SELECT DISTINCT ON (o.id) o.name, v.content, v.id FROM objects o "
-            "JOIN versions v ON v.object_id = o.id "
-            "WHERE o.active AND v.status = 'active' "
-            "ORDER BY o.id, v.id DESC"
+            sql.SQL(
+                "SELECT DISTINCT ON (o.id) o.name, v.content, v.id FROM {} o "
+                "JOIN {} v ON v.object_id = o.id "
+                "WHERE o.active AND v.status = 'active' "
+                "ORDER BY o.id, v.id DESC"
+            ).format(db.table("objects"), db.table("versions"))
         ).fetchall()
     return [{"name": n, "text": t, "version_id": v} for n, t, v in sorted(rows)]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,9 +84,16 @@ def upsert_run(
     tokens_used: int,
     cost_usd: float,
     result: dict[str, Any],
+    artifacts: Sequence[tuple[str, str, str]] = (),
 ) -> None:
-    """Create or update the space's record of this run."""
-    with db.connection() as conn:
+    """Create or update the space's record of this run, and its ``artifacts``, in one transaction.
+
+    ``artifacts``: ``(kind, vault_path, content)``, one per kind (written
+    again, it is replaced). The run's records commit without waiting for the
+    WAL flush (``SpacePostgres.transaction``): they are on every run's path,
+    and the runner flushes the WAL when the run stops.
+    """
+    with db.transaction(durable=False) as conn:
         conn.execute(
             "INSERT INTO runs (thread_id, user_id, query, status, model, tokens_used, cost_usd, "
             "result) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (thread_id) DO UPDATE "
@@ -94,27 +102,15 @@ def upsert_run(
             "result = EXCLUDED.result, updated_at = now()",
             [thread_id, user_id, query, status, model, tokens_used, cost_usd, json.dumps(result)],
         )
-
-
-def put_artifact(
-    db: SpacePostgres,
-    *,
-    thread_id: str,
-    kind: str,
-    vault_path: str,
-    content: str,
-    metadata: dict[str, Any] | None = None,
-) -> None:
-    """Record one artifact of the run (one per kind; written again, it is replaced)."""
-    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
-    with db.connection() as conn:
-        conn.execute(
-            "INSERT INTO artifacts (thread_id, kind, vault_path, content_sha256, metadata) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (thread_id, kind) DO UPDATE SET "
-            "vault_path = EXCLUDED.vault_path, content_sha256 = EXCLUDED.content_sha256, "
-            "metadata = EXCLUDED.metadata",
-            [thread_id, kind, vault_path, digest, json.dumps(metadata or {})],
-        )
+        for kind, vault_path, content in artifacts:
+            digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+            conn.execute(
+                "INSERT INTO artifacts (thread_id, kind, vault_path, content_sha256, metadata) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (thread_id, kind) DO UPDATE SET "
+                "vault_path = EXCLUDED.vault_path, content_sha256 = EXCLUDED.content_sha256, "
+                "metadata = EXCLUDED.metadata",
+                [thread_id, kind, vault_path, digest, "{}"],
+            )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names
 from app.spaces.budget import thread_totals
-from app.spaces.run_records import put_artifact, run_owner, upsert_run
+from app.spaces.run_records import run_owner, upsert_run
 
 if TYPE_CHECKING:
     from app.graphs.scope import Scope
@@ -131,6 +131,11 @@ def save_outputs(scope: Scope, state: dict[str, Any]) -> tuple[dict[str, str], i
     # Durable before the run is recorded as saved: a completed run never writes them again.
     space.graph.make_durable()
     if thread_id:
+        texts = {
+            "research": state.get("research", ""),
+            "plan": plan_text,
+            "implementation": impl_text,
+        }
         upsert_run(
             space.postgres,
             thread_id=thread_id,
@@ -141,14 +146,6 @@ def save_outputs(scope: Scope, state: dict[str, Any]) -> tuple[dict[str, str], i
             tokens_used=tokens,
             cost_usd=cost,
             result={"artifacts": artifacts},
+            artifacts=[(kind, path, texts[kind]) for kind, path in artifacts.items()],
         )
-        texts = {
-            "research": state.get("research", ""),
-            "plan": plan_text,
-            "implementation": impl_text,
-        }
-        for kind, path in artifacts.items():
-            put_artifact(
-                space.postgres, thread_id=thread_id, kind=kind, vault_path=path, content=texts[kind]
-            )
     return artifacts, cites, quotes
