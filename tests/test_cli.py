@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from app.spaces.space_model import SpaceConfig
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 def test_create_show_list_usage_archive(settings, new_id) -> None:
@@ -48,3 +51,21 @@ def test_user_errors_exit_2_with_one_line(settings) -> None:
         assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr
     assert run_cli(settings, "show", "ok_id").returncode == 2  # nothing was created
+
+
+def test_a_reader_that_leaves_early_is_no_error(settings, manager, space) -> None:
+    """``spaces ... | head -1``: a closed pipe ends the command quietly, without a traceback."""
+    for n in range(30):
+        manager.open_space(space.space_id, write=True).vault.write_note(
+            f"Learning/n{n}.md", f"Raft note {n}: the leader replicates the log."
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "recall", space.space_id, "raft leader", "--k", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "SPACES_HOME": str(settings.home),
+             "SPACES_VAULTS_DIR": str(settings.vaults_dir)},
+    )  # fmt: skip
+    proc.stdout.close()  # the reader is gone before the command writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
