@@ -203,3 +203,23 @@ def test_hnsw_indexes_use_the_chosen_settings(manager, space) -> None:
         ef_search = conn.execute("SHOW hnsw.ef_search").fetchone()
     assert len(defs) == 2 and all("ef_construction='128'" in d for d in defs), defs
     assert ef_search == ("200",)
+
+
+def test_migration_is_a_start_up_step_not_a_side_effect_of_the_pool(settings, new_id) -> None:
+    """Opening connections only opens them; ``open_backends`` (every entry point's) migrates."""
+    from app.spaces.infra.backends import Backends
+    from app.spaces.startup import open_backends
+
+    with SpaceManager(settings) as manager:
+        space = _legacy_space(manager, settings, new_id, 3)
+    folder = settings.home / "qdrant" / space.space_id
+    plain = Backends(settings)
+    try:
+        with plain.pool.connection() as conn:
+            conn.execute("SELECT 1")
+        assert folder.is_dir()
+    finally:
+        plain.close()
+    open_backends(settings).close()
+    assert not folder.exists()
+    assert (settings.home / "qdrant-migrated" / space.space_id).is_dir()
