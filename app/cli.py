@@ -30,8 +30,8 @@ from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.services.redis import stop_redis
 from app.settings import Settings
+from app.spaces.model.space_model import SpaceConfig, SpaceUsage
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig, SpaceUsage
 from app.text import printable
 
 

@@ -96,9 +96,9 @@ WRITES = {"create": "agent.create", "update": "agent.update", "delete": "agent.d
 
 def agents_command(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one ``spaces agents`` subcommand; return the exit code."""
-    from app.spaces.agents import AgentStore
-    from app.spaces.members import audited
-    from app.spaces.roles import Action
+    from app.spaces.access.members import audited
+    from app.spaces.access.roles import Action
+    from app.spaces.stores.agents import AgentStore
 
     action = args.agents_command
     if action == "context":
@@ -153,7 +153,7 @@ def _print(args: argparse.Namespace, doc: Any, human: str) -> None:
 
 def _context_command(args: argparse.Namespace, settings: Settings) -> int:
     from app.graphs.chat.agent_context import AgentContext
-    from app.spaces.agents import AgentStore
+    from app.spaces.stores.agents import AgentStore
 
     with _space(args, settings) as (_deps, space, _user):
         agent = AgentStore(space).get(args.name, include_deleted=True)
@@ -211,7 +211,7 @@ def _progress(event: dict[str, Any]) -> None:
 
 def sessions_command(args: argparse.Namespace, settings: Settings) -> int:
     """List a space's sessions, or show one with its messages, tasks and archives."""
-    from app.spaces.chat_store import ChatStore
+    from app.spaces.stores.chat_store import ChatStore
 
     with _space(args, settings) as (_deps, space, user):
         store = ChatStore(space.postgres)

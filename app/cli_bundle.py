@@ -31,7 +31,7 @@ def add_bundle_commands(sub: Any) -> None:
 
 def bundle_command(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out ``export`` or ``import``; return the exit code."""
-    from app.spaces.portability import export_space, import_space
+    from app.spaces.portability.transfer import export_space, import_space
     from app.spaces.space_manager import SpaceManager
 
     with SpaceManager(settings) as manager:

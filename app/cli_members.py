@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.settings import Settings
-from app.spaces.roles import Action
+from app.spaces.access.roles import Action
 from app.text import printable
 
 Run = Callable[[argparse.Namespace, Settings], int]
@@ -122,8 +122,8 @@ def _print(args: argparse.Namespace, doc: Any, human: str) -> None:
 
 def run_guarded(args: argparse.Namespace, settings: Settings, run: Run) -> int:
     """Check the acting user's role for ``args``' command, run it, audit a write."""
-    from app.spaces.members import audited, record_creation
-    from app.spaces.roles import require
+    from app.spaces.access.members import audited, record_creation
+    from app.spaces.access.roles import require
     from app.spaces.space_manager import SpaceManager
 
     if args.command in OWN_COMMANDS:
@@ -151,7 +151,7 @@ def run_guarded(args: argparse.Namespace, settings: Settings, run: Run) -> int:
 
 
 def _list_for(args: argparse.Namespace, settings: Settings) -> int:
-    from app.spaces.roles import spaces_of
+    from app.spaces.access.roles import spaces_of
     from app.spaces.space_manager import SpaceManager
 
     with SpaceManager(settings) as manager:
@@ -169,9 +169,10 @@ def _list_for(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _own_command(args: argparse.Namespace, settings: Settings) -> int:
-    from app.spaces import audit, members
-    from app.spaces.roles import require
+    from app.spaces.access import members
+    from app.spaces.access.roles import require
     from app.spaces.space_manager import SpaceManager
+    from app.spaces.stores import audit
 
     if args.command in ("export", "import"):
         from app.cli_bundle import bundle_command
@@ -180,7 +181,7 @@ def _own_command(args: argparse.Namespace, settings: Settings) -> int:
     with SpaceManager(settings) as manager:
         actor = args.user or manager.get_space(args.space_id).owner_id
         if args.command == "set":
-            from app.spaces.space_settings import update_space
+            from app.spaces.access.space_settings import update_space
 
             config = update_space(
                 manager, args.space_id, actor, token_budget=args.token_budget,

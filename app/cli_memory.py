@@ -94,7 +94,7 @@ def _metadata(raw: object, where: str) -> dict[str, Any] | None:
 
 def read_import(path: Path) -> list[Any]:
     """Parse and check every line of an import file; return ``MemoryRow``s."""
-    from app.spaces.memory import MemoryRow, check_text
+    from app.spaces.stores.memory_store import MemoryRow, check_text
 
     if not path.is_file():
         raise InvalidInput(f"no file {str(path)[:200]!r}")
@@ -141,8 +141,7 @@ def _hit_json(hit: Any) -> dict[str, Any]:
 
 def memory_command(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one ``memory``/``recall``/``reindex`` command; return the exit code."""
-    from app.spaces.memory import PgMemory
-    from app.spaces.memory_migrate import migrate_legacy_memory
+    from app.spaces.legacy.memory_migrate import migrate_legacy_memory
     from app.spaces.space_manager import SpaceManager
 
     with SpaceManager(settings) as manager:
@@ -174,8 +173,7 @@ def memory_command(args: argparse.Namespace, settings: Settings) -> int:
         write = action in ("add", "delete", "import", "prune")
         rows = read_import(Path(args.file)) if action == "import" else None
         with manager.open_space(args.space_id, write=write).memory() as memory:
-            if not isinstance(memory, PgMemory) and action not in ("add", "search", "delete"):
-                raise InvalidInput(f"memory {action} needs the pgvector store (QDRANT_URL is set)")
+            memory.ensure_supports(action)
             return _memory_action(args, memory, rows)
 
 

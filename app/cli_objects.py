@@ -40,8 +40,8 @@ def add_objects_commands(sub: Any) -> None:
 
 def objects_command(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one ``spaces objects`` subcommand; return the exit code."""
-    from app.spaces.documents import DocumentStore
     from app.spaces.space_manager import SpaceManager
+    from app.spaces.stores.documents import DocumentStore
 
     with SpaceManager(settings) as manager:
         store = DocumentStore(manager)

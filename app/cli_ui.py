@@ -12,7 +12,7 @@ import argparse
 from app.errors import InvalidInput
 from app.server.console.sessions import LOGIN_TTL_S, issue_login
 from app.settings import Settings
-from app.spaces.backends import Backends
+from app.spaces.startup import open_backends
 
 DEFAULT_URL = "http://127.0.0.1:2024"
 
@@ -31,7 +31,7 @@ def ui_command(args: argparse.Namespace, settings: Settings) -> int:
     base = args.url.rstrip("/")
     if not base.startswith(("http://", "https://")) or any(c in base for c in "?#\n "):
         raise InvalidInput("--url must be the server's http(s) address, e.g. " + DEFAULT_URL)
-    backends = Backends(settings)
+    backends = open_backends(settings)
     try:
         token = issue_login(backends.pool, args.user)
     finally:

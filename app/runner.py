@@ -23,10 +23,10 @@ from app.graphs.research.spec import parse_spec
 from app.ids import validate_space_id, validate_thread_id, validate_user_id
 from app.llm.resolve import model_names
 from app.settings import Settings
-from app.spaces.budget import thread_totals
-from app.spaces.roles import Action, require, role_of
-from app.spaces.run_records import get_thread
+from app.spaces.access.roles import Action, require, role_of
 from app.spaces.space_manager import SpaceManager
+from app.spaces.stores.budget import thread_totals
+from app.spaces.stores.run_records import get_thread
 
 FINAL = ("completed", "rejected", "failed", "budget_exceeded")
 

@@ -23,11 +23,11 @@ from psycopg import sql
 
 from app.errors import InvalidInput
 from app.ids import validate_space_id, validate_user_id
-from app.spaces.backends import Backends
-from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.roles import Action, allowed, require, role_of
-from app.spaces.run_records import imported_runs
+from app.spaces.access.roles import Action, allowed, require, role_of
+from app.spaces.infra.backends import Backends
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
 from app.spaces.space_manager import SpaceManager
+from app.spaces.stores.run_records import imported_runs
 
 if TYPE_CHECKING:  # the runner pulls in LangGraph and the graphs
     from app.runner import Runner

@@ -36,8 +36,8 @@ from app.graphs.deps import Deps
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
-from app.spaces.agents import AgentStore
-from app.spaces.space_model import SpaceConfig
+from app.spaces.model.space_model import SpaceConfig
+from app.spaces.stores.agents import AgentStore
 from tests.fake_openai import FakeOpenAI, completion
 
 RUNS = 30

@@ -22,10 +22,10 @@ from pathlib import Path
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
-from app.spaces import portable_stores as stores
-from app.spaces.portability import export_space, import_space
+from app.spaces.model.space_model import SpaceConfig
+from app.spaces.portability import portable_stores as stores
+from app.spaces.portability.transfer import export_space, import_space
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 
 TOPICS = ("raft", "paxos", "ledger", "block", "vote", "leader", "quorum", "log", "commit", "term")
 

@@ -38,8 +38,8 @@ from app.graphs.rpi.planning import validate_plan
 from app.llm import local
 from app.runner import Runner
 from app.settings import Settings
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 
 NOTES = {
     "Plant/pump-p7.md": "Pump P7 feeds the cooling loop. P7 operates at 42 bar. "

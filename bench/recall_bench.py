@@ -34,10 +34,10 @@ from psycopg.conninfo import make_conninfo
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
-from app.spaces.memory import vector_literal
-from app.spaces.memory_schema import BUILD_MEMORY, hnsw_index
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
+from app.spaces.stores.memory import vector_literal
+from app.spaces.stores.memory_schema import BUILD_MEMORY, hnsw_index
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 DIMS = 256
@@ -117,7 +117,7 @@ def open_times(settings: Settings, manager: SpaceManager, space_id: str) -> None
 def mem0_open(manager: SpaceManager, space_id: str) -> list[float]:
     """Seconds to build a Mem0 ``Memory`` on the space's table (its pgvector provider)."""
     from app.llm.resolve import resolve_chat_model
-    from app.spaces.memory_qdrant import _mem0_class
+    from app.spaces.stores.memory_qdrant import _mem0_class
 
     config = manager.get_space(space_id)
     backends = manager.backends
@@ -281,7 +281,7 @@ def vault_cost(manager: SpaceManager) -> None:
 
 def import_rate(manager: SpaceManager, n: int) -> None:
     """``spaces memory import`` path: embed + COPY of ``n`` lines (rows/s)."""
-    from app.spaces.memory import MemoryRow
+    from app.spaces.stores.memory_store import MemoryRow
 
     corpus = [
         json.loads(x)["text"] for x in (DATA / "recall_corpus.jsonl").read_text().splitlines()

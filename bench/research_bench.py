@@ -27,9 +27,9 @@ from app.graphs.research import build_research
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
-from app.spaces.backends import Backends
+from app.spaces.infra.backends import Backends
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 from tests.fake_openai import FakeOpenAI, completion
 
 LATENCY_S = float(__import__("os").environ.get("BENCH_LATENCY_S", "0.2"))

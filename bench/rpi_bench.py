@@ -48,10 +48,10 @@ from app.llm.offline import OfflineChatModel
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
-from app.spaces.backends import Backends
-from app.spaces.budget import thread_totals
+from app.spaces.infra.backends import Backends
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
+from app.spaces.stores.budget import thread_totals
 
 QUERY = "How does Raft make ledger blocks final?"
 RUNS = 20

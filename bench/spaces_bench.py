@@ -26,8 +26,8 @@ import psycopg
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import ensure_postgres, stop_postgres
 from app.settings import Settings
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 
 
 def pct(samples: list[float], q: float) -> float:

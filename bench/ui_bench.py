@@ -24,11 +24,11 @@ from langgraph_sdk import get_sync_client
 
 from app.server.console.sessions import issue_login
 from app.server.tokens import issue_token
-from app.spaces.documents import DocumentStore
-from app.spaces.members import record_creation
-from app.spaces.run_records import register_thread, upsert_run
+from app.spaces.access.members import record_creation
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
+from app.spaces.stores.documents import DocumentStore
+from app.spaces.stores.run_records import register_thread, upsert_run
 from bench.spaces_bench import pct
 from tests.conftest import make_settings
 from tests.devserver import ROOT, served

@@ -18,8 +18,8 @@ import pytest
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 
 _counter = itertools.count()
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def graph_deps(settings: Settings):
     100 connections). Their connections close with the session.
     """
     from app.graphs.deps import Deps
-    from app.spaces.backends import Backends
+    from app.spaces.infra.backends import Backends
 
     if settings not in _deps:
         home = (settings.home, settings.database_url, settings.embeddings, settings.qdrant_url)

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from app.errors import InvalidInput, SpaceNotFound
-from app.spaces.agents import AgentStore
-from app.spaces.space_model import SpaceConfig
+from app.spaces.model.space_model import SpaceConfig
+from app.spaces.stores.agents import AgentStore
 from tests.conftest import run_cli
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from app.graphs.scope import Scope
 from app.runner import Runner
-from app.spaces import audit, members
-from app.spaces.space_model import SpaceConfig
+from app.spaces.access import members
+from app.spaces.model.space_model import SpaceConfig
+from app.spaces.stores import audit
 from tests.conftest import graph_deps
 from tests.test_roles import cli
 

@@ -13,9 +13,9 @@ from app.errors import BudgetExceeded
 from app.graphs.context import RunContext
 from app.graphs.estimate import rpi_estimate
 from app.graphs.rpi import build_rpi
-from app.spaces.budget import SpaceBudget
-from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.space_model import SpaceConfig, current_month
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
+from app.spaces.model.space_model import SpaceConfig, current_month
+from app.spaces.stores.budget import SpaceBudget
 from tests.conftest import graph_deps
 
 

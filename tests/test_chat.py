@@ -10,8 +10,8 @@ from app.errors import InvalidInput, ModelUnavailable, SpaceNotFound
 from app.graphs.chat.agent_context import AgentContext
 from app.graphs.chat.client import ChatClient
 from app.graphs.chat.planning import check_plan, fail_blocked, new_task, next_wave
-from app.spaces.agents import AgentStore
-from app.spaces.chat_store import ChatStore
+from app.spaces.stores.agents import AgentStore
+from app.spaces.stores.chat_store import ChatStore
 from tests.conftest import graph_deps
 from tests.fake_openai import FakeOpenAI, completion
 
@@ -216,14 +216,14 @@ def test_waves_respect_the_limits():
 def _agent(name: str, limit: int = 1):
     from datetime import UTC, datetime
 
-    from app.spaces.agents import Agent
+    from app.spaces.stores.agents import Agent
 
     return Agent(name, 1, f"s_{name}_1", "p", "offline", [], limit, "ready", "u",
                  datetime.now(UTC), None)  # fmt: skip
 
 
 def test_sessions_are_their_owners_only(client, manager, space, new_id):
-    from app.spaces.space_model import SpaceConfig
+    from app.spaces.model.space_model import SpaceConfig
 
     _team(manager, space.space_id)
     turn = client.send(space.space_id, "alice", "@writer hello")

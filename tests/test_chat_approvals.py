@@ -8,8 +8,8 @@ import pytest
 
 from app.errors import InvalidInput
 from app.graphs.chat.client import ChatClient
-from app.spaces.agents import AgentStore
-from app.spaces.chat_store import ChatStore
+from app.spaces.stores.agents import AgentStore
+from app.spaces.stores.chat_store import ChatStore
 from tests.conftest import graph_deps
 from tests.test_tool_approval import site  # noqa: F401  (the local page fixture)
 

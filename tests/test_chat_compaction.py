@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from app.graphs.chat.client import ChatClient
-from app.spaces.agents import AgentStore
-from app.spaces.chat_store import ChatStore
+from app.spaces.stores.agents import AgentStore
+from app.spaces.stores.chat_store import ChatStore
 from tests.conftest import graph_deps
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.graphs.chat.tools import RUNNERS, TOOLS, run_tool
-from app.spaces.agents import AGENT_TOOLS
+from app.spaces.stores.agents import AGENT_TOOLS
 from tests.conftest import node_scope_for
 
 
@@ -12,7 +12,7 @@ def test_the_registry_is_the_agents_tool_list():
 
 
 def test_each_tool_reads_and_writes_only_its_space(settings, manager, space, new_id):
-    from app.spaces.space_model import SpaceConfig
+    from app.spaces.model.space_model import SpaceConfig
 
     handle = manager.open_space(space.space_id, write=True)
     handle.vault.write_note("Learning/raft.md", "# Raft\n\nRaft elects a leader by majority vote.")

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from app.spaces.space_model import SpaceConfig
+from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import ROOT, run_cli
 
 

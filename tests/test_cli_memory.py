@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 from tests.conftest import run_cli
 
 

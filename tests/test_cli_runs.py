@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.spaces.space_model import SpaceConfig
+from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import run_cli
 from tests.test_rpi import seed
 

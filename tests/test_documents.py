@@ -11,8 +11,8 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from app.errors import InvalidInput
-from app.spaces.documents import DocumentStore, open_documents_section
-from app.spaces.space_model import SpaceConfig
+from app.spaces.model.space_model import SpaceConfig
+from app.spaces.stores.documents import DocumentStore, open_documents_section
 from tests.conftest import node_scope_for, run_cli
 from tests.fake_openai import FakeOpenAI, completion
 

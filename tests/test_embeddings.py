@@ -13,9 +13,9 @@ from typing import ClassVar
 import pytest
 
 from app.errors import InvalidInput, StoreUnavailable
-from app.spaces.embeddings import resolve_embedder
+from app.spaces.infra.embeddings import resolve_embedder
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 
 DIMS = 8
 
@@ -110,7 +110,7 @@ def test_loading_wordllama_leaves_the_root_logger_alone(settings) -> None:
 
     code = (
         "import logging; from app.settings import Settings; "
-        "from app.spaces.embeddings import resolve_embedder; "
+        "from app.spaces.infra.embeddings import resolve_embedder; "
         f"home = {str(settings.home)!r}; "
         "resolve_embedder('wordllama', Settings.from_env({'SPACES_HOME': home})); "
         "root = logging.getLogger(); print(len(root.handlers), root.level)"

@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from app.errors import StoreUnavailable
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 from tests.conftest import run_cli
 
 
@@ -48,7 +48,7 @@ def test_vault_failure_rolls_back_memory_and_graph(settings, new_id, tmp_path) -
             manager.create_space(SpaceConfig(sid, "No vault", "alice"))
         assert not (settings.home / "qdrant" / sid).exists()
         graph = manager.backends.graph()
-        from app.spaces.graph import _run
+        from app.spaces.stores.graph import _run
 
         rows = _run(graph, "MATCH (p:SpacePartition {space_id: $s}) RETURN count(p) AS n", s=sid)
         assert rows[0]["n"] == 0

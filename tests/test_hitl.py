@@ -11,7 +11,7 @@ import dataclasses
 
 from app.graphs.chat.client import ChatClient
 from app.runner import Runner
-from app.spaces.agents import AgentStore
+from app.spaces.stores.agents import AgentStore
 from tests.conftest import graph_deps
 from tests.test_rpi import QUERY
 from tests.test_tool_approval import site  # noqa: F401  (the local page fixture)

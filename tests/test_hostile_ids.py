@@ -6,8 +6,8 @@ import pytest
 
 from app.errors import InvalidInput, SpaceNotFound
 from app.ids import validate_space_id, validate_user_id
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 from tests.conftest import run_cli
 
 HOSTILE = [

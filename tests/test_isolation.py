@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.errors import InvalidInput
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 
 SECRET = "zebra-quartz payroll of project Aurora"
 

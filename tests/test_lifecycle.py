@@ -7,10 +7,15 @@ import pytest
 from psycopg import sql
 
 from app.errors import InvalidInput, SpaceArchived, SpaceExists, SpaceNotFound
-from app.spaces.memory_schema import table_dims
-from app.spaces.migrations import REGISTRY_MIGRATIONS, REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
+from app.spaces.infra.migrations import (
+    REGISTRY_MIGRATIONS,
+    REGISTRY_SCHEMA,
+    SPACE_MIGRATIONS,
+    migrate,
+)
+from app.spaces.model.space_model import SpaceConfig, SpaceStatus, SpaceUsage
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig, SpaceStatus, SpaceUsage
+from app.spaces.stores.memory_schema import table_dims
 
 
 def test_create_provisions_all_four_stores(manager: SpaceManager, space: SpaceConfig) -> None:

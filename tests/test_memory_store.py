@@ -9,9 +9,9 @@ import pytest
 from psycopg import sql
 
 from app.errors import InvalidInput, SpaceArchived
-from app.spaces.memory import payload_for
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
+from app.spaces.stores.memory import payload_for
 
 
 def test_limits_are_honoured_past_twenty(manager: SpaceManager, space: SpaceConfig) -> None:
@@ -30,7 +30,7 @@ def test_limits_are_honoured_past_twenty(manager: SpaceManager, space: SpaceConf
 
 def test_full_text_ranks_at_most_the_candidate_cap(manager, space, monkeypatch) -> None:
     """A word in more rows than ``TEXT_CANDIDATES`` ranks only that many (bounded cost)."""
-    from app.spaces import memory as memory_module
+    from app.spaces.stores import memory as memory_module
 
     with manager.open_space(space.space_id, write=True).memory() as memory:
         memory.add_many([(f"turbine note {n}", {}) for n in range(12)])
@@ -133,7 +133,7 @@ def test_legacy_local_mode_space_migrates_on_start(settings, new_id) -> None:
 
 def test_large_load_rebuilds_the_index(manager, space, monkeypatch) -> None:
     """Past REBUILD_AT rows into a smaller table, the HNSW index is rebuilt once, not lost."""
-    from app.spaces import memory as memory_module
+    from app.spaces.stores import memory as memory_module
 
     monkeypatch.setattr(memory_module, "REBUILD_AT", 10)
     with manager.open_space(space.space_id, write=True).memory() as memory:
@@ -152,7 +152,7 @@ def test_mem0_pgvector_provider_reads_the_table(manager: SpaceManager, space) ->
     from psycopg.conninfo import make_conninfo
 
     from app.llm.resolve import resolve_chat_model
-    from app.spaces.memory_qdrant import _mem0_class
+    from app.spaces.stores.memory_qdrant import _mem0_class
 
     with manager.open_space(space.space_id, write=True).memory() as memory:
         stored = memory.add("Heron valves are serviced every spring")
@@ -203,3 +203,23 @@ def test_hnsw_indexes_use_the_chosen_settings(manager, space) -> None:
         ef_search = conn.execute("SHOW hnsw.ef_search").fetchone()
     assert len(defs) == 2 and all("ef_construction='128'" in d for d in defs), defs
     assert ef_search == ("200",)
+
+
+def test_migration_is_a_start_up_step_not_a_side_effect_of_the_pool(settings, new_id) -> None:
+    """Opening connections only opens them; ``open_backends`` (every entry point's) migrates."""
+    from app.spaces.infra.backends import Backends
+    from app.spaces.startup import open_backends
+
+    with SpaceManager(settings) as manager:
+        space = _legacy_space(manager, settings, new_id, 3)
+    folder = settings.home / "qdrant" / space.space_id
+    plain = Backends(settings)
+    try:
+        with plain.pool.connection() as conn:
+            conn.execute("SELECT 1")
+        assert folder.is_dir()
+    finally:
+        plain.close()
+    open_backends(settings).close()
+    assert not folder.exists()
+    assert (settings.home / "qdrant-migrated" / space.space_id).is_dir()

@@ -14,12 +14,13 @@ from psycopg import sql
 
 from app.errors import InvalidInput
 from app.runner import Runner
-from app.spaces import audit, members
-from app.spaces import portable_stores as stores
-from app.spaces.bundle_format import read_bundle, write_bundle
-from app.spaces.documents import DocumentStore
-from app.spaces.portability import export_space, import_space
-from app.spaces.space_model import SpaceConfig
+from app.spaces.access import members
+from app.spaces.model.space_model import SpaceConfig
+from app.spaces.portability import portable_stores as stores
+from app.spaces.portability.bundle_format import read_bundle, write_bundle
+from app.spaces.portability.transfer import export_space, import_space
+from app.spaces.stores import audit
+from app.spaces.stores.documents import DocumentStore
 from tests.conftest import graph_deps, run_cli
 from tests.test_rpi import seed
 
@@ -262,7 +263,7 @@ def test_another_embedder_is_refused_or_reembedded(manager, good, new_id, tmp_pa
         for row in rows:
             row["vector"] = [0.0] * 1536
         row_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    from app.spaces.bundle_format import write_bundle
+    from app.spaces.portability.bundle_format import write_bundle
 
     manifest.pop("files")
     other = tmp_path / "other.tar.zst"
@@ -291,8 +292,8 @@ def test_export_is_for_admins_and_audited(manager, filled, tmp_path) -> None:
 
 def test_a_failure_half_way_leaves_no_trace(manager, good, new_id, settings, monkeypatch) -> None:
     from app.errors import StoreUnavailable
-    from app.spaces.graph import SpaceGraph
-    from app.spaces.migrations import REGISTRY_SCHEMA
+    from app.spaces.infra.migrations import REGISTRY_SCHEMA
+    from app.spaces.stores.graph import SpaceGraph
 
     def down(*args, **kwargs):
         raise StoreUnavailable("graph", "simulated outage during the import")
@@ -354,7 +355,7 @@ def test_an_imported_space_lists_the_runs_its_bundle_carried(
     manager, filled, new_id, settings, tmp_path
 ) -> None:
     """Run records travel in the bundle, but ``spaces runs`` of the copy listed none."""
-    from app.spaces.run_records import space_runs
+    from app.spaces.stores.run_records import space_runs
 
     bundle = tmp_path / "runs.tar.zst"
     assert run_cli(settings, "export", filled.space_id, str(bundle)).returncode == 0

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from app.errors import InvalidInput
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 
 
 def _bump(path) -> None:
@@ -105,7 +105,7 @@ def test_recall_never_crosses_spaces(manager: SpaceManager, new_id) -> None:
 
 
 def test_documents_recall_only_open_versions(manager: SpaceManager, space, tmp_path) -> None:
-    from app.spaces.documents import DocumentStore
+    from app.spaces.stores.documents import DocumentStore
 
     store = DocumentStore(manager)
     first = tmp_path / "a" / "spec.md"

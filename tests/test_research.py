@@ -9,7 +9,7 @@ from app.errors import InvalidInput
 from app.graphs.context import RunContext
 from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
-from app.spaces.space_model import SpaceConfig
+from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import graph_deps
 
 
@@ -84,7 +84,7 @@ def test_research_refuses_another_users_space(space, settings) -> None:
 
 
 def test_file_explorer_reads_the_space_documents(manager, space, settings, tmp_path) -> None:
-    from app.spaces.documents import DocumentStore
+    from app.spaces.stores.documents import DocumentStore
 
     doc = tmp_path / "runbook.md"
     doc.write_text("The failover runbook: promote the follower with the longest log.")
@@ -136,7 +136,7 @@ def test_words_keep_codes_and_numbers_and_meet_across_plurals() -> None:
 
 def test_research_finds_what_recall_finds(manager, space, settings) -> None:
     """Issue 20 item 6: "P7" and "42" are words, "runs" is "run", and a table's rows answer."""
-    from app.spaces.recall import recall
+    from app.spaces.stores.recall import recall
 
     handle = manager.open_space(space.space_id, write=True)
     handle.vault.write_note("Plant/p7.md", "Pump P7 runs at 42 bar.")

@@ -23,10 +23,10 @@ from app.graphs.rpi import build_rpi
 from app.runner import Runner
 from app.server.tokens import issue_token
 from app.settings import Settings
-from app.spaces import members, roles
-from app.spaces.postgres import SpacePostgres
-from app.spaces.roles import Action
-from app.spaces.space_model import SpaceConfig
+from app.spaces.access import members, roles
+from app.spaces.access.roles import Action
+from app.spaces.infra.postgres import SpacePostgres
+from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import graph_deps
 from tests.test_tool_approval import site  # noqa: F401 - a fixture
 
@@ -187,7 +187,7 @@ def test_memory_import_takes_user(team, settings, manager, monkeypatch, capsys, 
 
 
 def _audit(manager, config):
-    from app.spaces import audit
+    from app.spaces.stores import audit
 
     return audit.read(manager.backends.pool, config.postgres_schema)
 

@@ -8,8 +8,8 @@ from psycopg import sql
 from app.errors import SpaceNotFound
 from app.graphs.estimate import rpi_estimate
 from app.runner import Runner
-from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.space_model import SpaceConfig
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
+from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import graph_deps
 
 QUERY = "How does Raft make ledger blocks final?"

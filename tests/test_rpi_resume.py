@@ -17,7 +17,7 @@ from psycopg import sql
 from app.graphs.rpi import save as save_module
 from app.graphs.scope import Scope
 from app.runner import Runner
-from app.spaces.migrations import REGISTRY_SCHEMA
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
 from tests.conftest import ROOT, graph_deps
 from tests.fake_openai import FakeOpenAI, completion
 from tests.test_openai_wire import PLAN, _forced

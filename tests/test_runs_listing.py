@@ -11,8 +11,8 @@ from app.errors import InvalidInput, SpaceNotFound, StoreUnavailable
 from app.graphs.rpi import save as save_module
 from app.runner import Runner
 from app.runs import last_resumable, list_runs
-from app.spaces.members import add_member, remove_member
-from app.spaces.space_model import SpaceConfig
+from app.spaces.access.members import add_member, remove_member
+from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import graph_deps, run_cli
 from tests.test_rpi import seed
 
@@ -159,7 +159,7 @@ def test_a_run_stopped_between_a_node_and_its_checkpoint_is_interrupted(settings
 def test_runs_lists_a_space_with_chat_sessions(settings, manager, new_id) -> None:
     """A chat session is a registry thread too; ``spaces runs`` tried to build a ``chat``
     runner graph for it and failed with "unknown graph 'chat'"."""
-    from app.spaces.agents import AgentStore
+    from app.spaces.stores.agents import AgentStore
 
     space = manager.create_space(SpaceConfig(new_id("chat"), "C", "alice"))
     AgentStore(manager.open_space(space.space_id, write=True)).create(

@@ -16,8 +16,8 @@ import pytest
 
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 from tests.conftest import make_settings, run_cli
 from tests.fake_openai import FakeOpenAI, completion
 from tests.test_openai_wire import PLAN, _forced

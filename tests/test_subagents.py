@@ -212,7 +212,7 @@ def test_four_sub_agents_in_parallel_each_cite_their_sources(
 
 
 def test_a_sub_agent_at_its_token_share_reports_partial_findings(settings, manager, new_id) -> None:
-    from app.spaces.space_model import SpaceConfig
+    from app.spaces.model.space_model import SpaceConfig
 
     poor = manager.create_space(
         SpaceConfig(new_id("share"), "Share", "alice", monthly_token_budget=1_200)

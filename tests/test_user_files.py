@@ -14,8 +14,8 @@ import pytest
 
 from app.errors import InvalidInput
 from app.files import parse_json, read_user_file
-from app.spaces import documents as documents_module
-from app.spaces.documents import DocumentStore
+from app.spaces.stores import documents as documents_module
+from app.spaces.stores.documents import DocumentStore
 
 
 def test_the_cap_holds_while_reading_not_only_before(tmp_path) -> None:

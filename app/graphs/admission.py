@@ -18,8 +18,9 @@ from app.errors import InvalidInput, SpaceArchived
 from app.graphs.context import RunContext
 from app.llm.resolve import SCRIPTED, check_reachable, model_names, scripted_factory
 from app.settings import Settings
-from app.spaces.roles import Action, require
-from app.spaces.space_manager import SpaceHandle, SpaceManager
+from app.spaces.access.roles import Action, require
+from app.spaces.space_manager import SpaceManager
+from app.spaces.stores.handle import SpaceHandle
 
 QUERY_MAX = 4_000
 

@@ -31,9 +31,9 @@ from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
 from app.llm.structured import MethodRefused, UnparsedOutput, bind_structured, other, unparsed
 from app.settings import Settings
-from app.spaces.budget import SpaceBudget
-from app.spaces.documents import documents_for_prompt, open_documents_section
-from app.spaces.space_manager import SpaceHandle
+from app.spaces.stores.budget import SpaceBudget
+from app.spaces.stores.documents import documents_for_prompt, open_documents_section
+from app.spaces.stores.handle import SpaceHandle
 
 
 class UsageRecorder(BaseCallbackHandler):

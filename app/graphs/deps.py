@@ -13,8 +13,9 @@ import functools
 from dataclasses import dataclass
 
 from app.settings import Settings
-from app.spaces.backends import Backends
+from app.spaces.infra.backends import Backends
 from app.spaces.space_manager import SpaceManager
+from app.spaces.startup import open_backends
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,11 @@ class Deps:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
-        """Dependencies on ``settings``' stores (connections open on first use)."""
-        return cls(settings, Backends(settings))
+        """Dependencies on ``settings``' stores (connections open on first use).
+
+        An entry point's connections: the start-up steps run first (``open_backends``).
+        """
+        return cls(settings, open_backends(settings))
 
     @classmethod
     def from_env(cls) -> Deps:

@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 
 from app.errors import InvalidInput
 from app.ids import slugify
-from app.spaces.vault import SpaceVault
+from app.spaces.stores.vault import SpaceVault
 
 _NOTE_DIR = re.compile(r"(Projects|Research)/\d{4}-\d{2}-\d{2}-[a-z0-9-]{1,60}")
 

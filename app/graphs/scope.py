@@ -34,10 +34,11 @@ from app.graphs.events import Writer, emit
 from app.llm.resolve import MAX_OUTPUT_TOKENS
 from app.llm.structured import ask_valid
 from app.settings import Settings
-from app.spaces import audit
-from app.spaces.budget import SpaceBudget
-from app.spaces.roles import Action, allowed, role_of
-from app.spaces.space_manager import SpaceHandle, SpaceManager
+from app.spaces.access.roles import Action, allowed, role_of
+from app.spaces.space_manager import SpaceManager
+from app.spaces.stores import audit
+from app.spaces.stores.budget import SpaceBudget
+from app.spaces.stores.handle import SpaceHandle
 
 
 @dataclass

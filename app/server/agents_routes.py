@@ -34,12 +34,13 @@ from app.server.assistants import made_with
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import RUN_STREAM, loopback_url
 from app.server.schema import Body, Decision, one_answer
-from app.spaces.agents import AgentStore
-from app.spaces.chat_store import ChatStore, check_session
-from app.spaces.members import audited
-from app.spaces.roles import Action
-from app.spaces.run_records import register_thread
-from app.spaces.space_manager import SpaceHandle, SpaceManager
+from app.spaces.access.members import audited
+from app.spaces.access.roles import Action
+from app.spaces.space_manager import SpaceManager
+from app.spaces.stores.agents import AgentStore
+from app.spaces.stores.chat_store import ChatStore, check_session
+from app.spaces.stores.handle import SpaceHandle
+from app.spaces.stores.run_records import register_thread
 
 MANAGE = Action.MANAGE_AGENTS
 

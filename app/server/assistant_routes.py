@@ -19,8 +19,8 @@ from app.server.assistants import ensure_assistants, public
 from app.server.loopback import loopback_url
 from app.server.schema import READ_ERRORS, SpaceId
 from app.server.team_routes import Caller, Spaces
-from app.spaces.agents import AgentStore
-from app.spaces.roles import Action, allowed, require
+from app.spaces.access.roles import Action, allowed, require
+from app.spaces.stores.agents import AgentStore
 
 assistants_router = APIRouter(prefix="/my", responses=READ_ERRORS)
 

@@ -28,7 +28,7 @@ import httpx
 from starlette.concurrency import run_in_threadpool
 
 from app.ids import validate_space_id
-from app.spaces.roles import Action, allowed, role_of, spaces_of
+from app.spaces.access.roles import Action, allowed, role_of, spaces_of
 
 log = logging.getLogger(__name__)
 GRAPHS = ("chat", "rpi", "research")

@@ -50,11 +50,11 @@ from app.server.schema import (
 from app.server.space_runs import runs_router
 from app.server.team_routes import team_router as members_router
 from app.server.tokens import TokenError, user_from_authorization
-from app.spaces.documents import DocumentStore
-from app.spaces.members import audited, record_creation
-from app.spaces.roles import Action, require, spaces_of
+from app.spaces.access.members import audited, record_creation
+from app.spaces.access.roles import Action, require, spaces_of
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
+from app.spaces.stores.documents import DocumentStore
 
 RATE_LIMIT = 100
 RATE_WINDOW_S = 60.0

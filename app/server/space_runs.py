@@ -43,9 +43,9 @@ from app.server.loopback import RUN_STREAM, loopback_url
 from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, Decision, SpaceId, one_answer
 from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
-from app.spaces.backends import Backends
-from app.spaces.roles import Action, require
-from app.spaces.run_records import ThreadRecord, get_thread, space_runs
+from app.spaces.access.roles import Action, require
+from app.spaces.infra.backends import Backends
+from app.spaces.stores.run_records import ThreadRecord, get_thread, space_runs
 
 RUNS_MAX = 200
 # The server's thread status, in the words of ``spaces runs`` (app/runs.py);

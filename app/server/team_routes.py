@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, SpaceId
-from app.spaces import audit, members
-from app.spaces.roles import Action, require
+from app.spaces.access import members
+from app.spaces.access.roles import Action, require
 from app.spaces.space_manager import SpaceManager
+from app.spaces.stores import audit
 
 
 def _caller(request: Request) -> str:
@@ -58,7 +59,7 @@ def change_space(
     space_id: SpaceId, body: SpaceChange, user: Caller, spaces: Spaces
 ) -> dict[str, Any]:
     """Change the space's budgets or preferred model (admins); each change is audited."""
-    from app.spaces.space_settings import update_space
+    from app.spaces.access.space_settings import update_space
 
     return update_space(
         spaces, space_id, user, token_budget=body.token_budget,

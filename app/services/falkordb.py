@@ -2,7 +2,7 @@
 
 When ``NEO4J_URI`` is unset the project starts ``redis-server`` with the
 FalkorDB module. The project speaks to it through its native protocol on a
-Unix socket (``app/spaces/graph_conn.py``: about 0.2 ms a query, against
+Unix socket (``app/spaces/infra/graph_conn.py``: about 0.2 ms a query, against
 about 44 ms over Bolt); the Bolt port stays open so the ``neo4j`` driver path
 that Neo4j servers use is tested against the same server.
 

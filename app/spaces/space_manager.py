@@ -11,9 +11,6 @@ context and open the space through ``open_space``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -30,90 +27,41 @@ from app.errors import (
 )
 from app.ids import validate_space_id, validate_user_id
 from app.settings import Settings
-from app.spaces.backends import Backends
-from app.spaces.budget import add_usage
-from app.spaces.embeddings import Embedder, embedder_dims
-from app.spaces.graph import SpaceGraph, drop_graph_partition, ensure_graph_indexes, provision_graph
-from app.spaces.memory import SpaceMemory, drop_space_memory, open_space_memory
-from app.spaces.memory_schema import create_memory_table
-from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
-from app.spaces.postgres import SpacePostgres
-from app.spaces.recall import RecallHit, recall
-from app.spaces.space_model import SpaceConfig, SpaceStatus, SpaceUsage, current_month
-from app.spaces.vault import SpaceVault, provision_vault, undo_provision
-from app.spaces.vault_index import RefreshReport, VaultIndex
+from app.spaces.infra.backends import Backends
+from app.spaces.infra.embeddings import embedder_dims
+from app.spaces.infra.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate
+from app.spaces.infra.postgres import SpacePostgres
+from app.spaces.model.space_model import (
+    SpaceConfig,
+    SpaceStatus,
+    SpaceUsage,
+    config_from_row,
+    current_month,
+)
+from app.spaces.startup import open_backends
+from app.spaces.stores.budget import add_usage
+from app.spaces.stores.graph import drop_graph_partition, ensure_graph_indexes, provision_graph
+from app.spaces.stores.handle import SpaceHandle
+from app.spaces.stores.memory import drop_space_memory, open_space_memory
+from app.spaces.stores.memory_schema import create_memory_table
+from app.spaces.stores.vault import SpaceVault, provision_vault, undo_provision
+from app.spaces.stores.vault_index import VaultIndex
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 USAGE_MAX = 10**9
 
 
-def _config_from_row(row: dict) -> SpaceConfig:
-    stored = dict(row["config"])
-    stored.pop("status", None)
-    stored.pop("created_at", None)
-    return SpaceConfig(**stored, status=SpaceStatus(row["status"]), created_at=row["created_at"])
-
-
-@dataclass
-class SpaceHandle:
-    """One space opened for work: its config and its four store adapters.
-
-    ``writable`` is False for an archived space, and every adapter refuses writes.
-    """
-
-    config: SpaceConfig
-    writable: bool
-    postgres: SpacePostgres
-    vault: SpaceVault
-    _backends: Backends
-
-    @property
-    def graph(self) -> SpaceGraph:
-        """The space's graph partition (starts the graph server on first use)."""
-        return SpaceGraph(self._backends.graph(), self.config.space_id, writable=self.writable)
-
-    @contextmanager
-    def memory(self) -> Iterator[SpaceMemory]:
-        """The space's memory (pgvector table, or Mem0 on a Qdrant server) for the block."""
-        with open_space_memory(self._backends, self.config, writable=self.writable) as memory:
-            yield memory
-
-    def embedder(self) -> Embedder:
-        """The embedder of this process (the one the space's vectors were made with)."""
-        return self._backends.embedder()
-
-    @property
-    def default_model(self) -> str:
-        """The model a run here uses unless told: the preferred one, else ``SPACES_MODEL``."""
-        return self.config.preferred_model or self._backends.settings.model
-
-    @property
-    def vault_index(self) -> VaultIndex:
-        """The incremental search index of the space's vault."""
-        return self.vault.index or VaultIndex(self._backends, self.config, self.vault.root)
-
-    def reindex_changed(self) -> RefreshReport:
-        """Re-index only the vault notes changed since last time: call at a run's start."""
-        return self.vault_index.refresh()
-
-    def recall(
-        self,
-        query: str,
-        k: int = 5,
-        sources: Iterable[str] | str | None = None,
-        mode: str = "hybrid",
-    ) -> list[RecallHit]:
-        """Hybrid recall over memory, vault, documents and graph (``app.spaces.recall``)."""
-        return recall(self, query, k, sources, mode)
-
-
 class SpaceManager:
-    """Gatekeeper for space operations; owns its ``Backends`` unless one is passed in."""
+    """Gatekeeper for space operations; owns its ``Backends`` unless one is passed in.
+
+    Connections it opens itself are an entry point's (``startup.open_backends``:
+    the start-up steps run first); connections passed in were opened so already.
+    """
 
     def __init__(self, settings: Settings, backends: Backends | None = None):
         self.settings = settings
         self._owns_backends = backends is None
-        self.backends = backends or Backends(settings)
+        self.backends = backends or open_backends(settings)
         self.current_space: SpaceConfig | None = None
 
     def close(self) -> None:
@@ -228,7 +176,7 @@ class SpaceManager:
             )
         if row is None:
             raise SpaceNotFound(f"no space {space_id!r}")
-        return _config_from_row(row)
+        return config_from_row(row)
 
     def switch_space(self, space_id: str) -> SpaceConfig:
         """Make ``space_id`` this manager's current space and return its config."""
@@ -251,7 +199,7 @@ class SpaceManager:
         query += sql.SQL(" ORDER BY status = 'archived', space_id")
         with self.backends.pool.connection() as conn:
             rows = conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
-        return [_config_from_row(r) for r in rows]
+        return [config_from_row(r) for r in rows]
 
     def _set_status(self, space_id: str, status: SpaceStatus) -> SpaceConfig:
         validate_space_id(space_id)

@@ -17,7 +17,7 @@ import playwright.sync_api as playwright_api  # a dev dependency: pip install -e
 import pytest
 
 from app.server.console.sessions import issue_login
-from app.spaces.backends import Backends
+from app.spaces.infra.backends import Backends
 from tests.conftest import make_settings
 from tests.devserver import ROOT, served
 

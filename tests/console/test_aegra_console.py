@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.server.console.sessions import issue_login
-from app.spaces.backends import Backends
+from app.spaces.infra.backends import Backends
 from tests.aegraserver import start_aegra, stop_aegra
 from tests.conftest import ROOT, make_settings
 from tests.console.conftest import SECRET

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from app.spaces.agents import AgentStore
 from app.spaces.space_manager import SpaceManager
+from app.spaces.stores.agents import AgentStore
 from tests.conftest import make_settings
 from tests.console.conftest import screenshot
 from tests.console.helpers import create_space

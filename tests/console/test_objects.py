@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from app.spaces import audit
+from app.spaces.stores import audit
 from tests.console.conftest import screenshot
 from tests.console.helpers import create_space
 
@@ -53,7 +53,7 @@ def test_upload_an_object_and_add_a_version(console_server, sign_in) -> None:
 
 
 def test_a_member_cannot_upload(console_server, sign_in) -> None:
-    from app.spaces.members import add_member
+    from app.spaces.access.members import add_member
     from app.spaces.space_manager import SpaceManager
     from tests.conftest import make_settings
 

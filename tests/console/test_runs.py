@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from app.spaces.members import add_member
+from app.spaces.access.members import add_member
 from app.spaces.space_manager import SpaceManager
 from tests.conftest import make_settings
 from tests.console.conftest import screenshot

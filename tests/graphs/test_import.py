@@ -35,7 +35,7 @@ def test_importing_the_served_graphs_starts_no_service(tmp_path) -> None:
 def test_a_server_process_opens_one_set_of_connections(tmp_path) -> None:
     """The served graphs and the REST routes share one ``Deps`` (one pool), built once."""
     code = (
-        "import app.spaces.backends as b\n"
+        "import app.spaces.infra.backends as b\n"
         "made = []\n"
         "init = b.Backends.__init__\n"
         "b.Backends.__init__ = lambda self, s: (made.append(1), init(self, s))[1]\n"

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from app.cli import main
-from app.spaces.space_model import SpaceConfig
+from app.spaces.model.space_model import SpaceConfig
 
 HERE = Path(__file__).resolve().parent
 TABLE = yaml.safe_load((HERE / "cases.yaml").read_text(encoding="utf-8"))

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.spaces.backends import Backends
-from app.spaces.graph import SpaceGraph
-from app.spaces.graph_conn import BoltConnection, GraphConnection, NativeConnection
+from app.spaces.infra.backends import Backends
+from app.spaces.infra.graph_conn import BoltConnection, GraphConnection, NativeConnection
+from app.spaces.stores.graph import SpaceGraph
 
 HOSTILE = ["it's", 'say "hi"', "back\\slash", "new\nline", "x\\'); MATCH (n) DETACH DELETE n //"]
 
@@ -86,6 +86,6 @@ def test_a_durable_write_survives_kill_9_right_after_it(manager, settings, new_i
 
 def manager_space(manager, new_id) -> str:
     """A new space of alice's; returns its id."""
-    from app.spaces.space_model import SpaceConfig
+    from app.spaces.model.space_model import SpaceConfig
 
     return manager.create_space(SpaceConfig(new_id("dur"), "Durable", "alice")).space_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate, migrate_spaces
+from app.spaces.infra.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS, migrate, migrate_spaces
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 

@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from app.errors import InvalidInput
-from app.spaces.memory import MemoryHit
-from app.spaces.space_manager import SpaceHandle
+from app.spaces.stores.handle import SpaceHandle
+from app.spaces.stores.memory_store import MemoryHit
 
 CONTEXT_MAX = 10_000  # what export, stats, clear and prune look at, at most
 TEXT_MAX = 4_000

@@ -22,7 +22,7 @@ from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.driver import SESSION, EventSink, ThreadDriver
 from app.ids import validate_space_id, validate_user_id
-from app.spaces.chat_store import check_session
+from app.spaces.stores.chat_store import check_session
 
 ANSWER_ROUNDS = 20  # --approve answers each approval a turn asks, up to this many
 

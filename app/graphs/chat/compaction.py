@@ -18,7 +18,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from app.graphs.chat.prompts import SUMMARY_SYSTEM, summary_prompt
 from app.graphs.scope import Scope
 from app.llm.offline import estimate_tokens
-from app.spaces.chat_store import ChatStore
+from app.spaces.stores.chat_store import ChatStore
 
 KEEP_TURNS = 2  # the latest turns always stay as they are
 SUMMARY_MAX_OUTPUT = 500

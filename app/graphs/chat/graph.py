@@ -50,9 +50,9 @@ from app.graphs.hitl import hitl_request, plan_description, read_answer
 from app.graphs.messages import answer as ai_answer
 from app.graphs.scope import Scope, allowed_scope, scoped
 from app.ids import validate_agent_name
-from app.spaces.agents import AgentStore
-from app.spaces.chat_store import ChatStore
-from app.spaces.run_records import register_thread
+from app.spaces.stores.agents import AgentStore
+from app.spaces.stores.chat_store import ChatStore
+from app.spaces.stores.run_records import register_thread
 
 MENTION = re.compile(r"@([A-Za-z0-9_]+)\s*(.*)", re.S)
 PLAN_ATTEMPTS = 2

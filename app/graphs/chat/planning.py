@@ -18,7 +18,7 @@ from app.graphs.chat.state import TaskPlan
 from app.graphs.rpi.planning import parse_plan, validate_plan
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS
-from app.spaces.agents import Agent
+from app.spaces.stores.agents import Agent
 
 MAX_PARALLEL = 3  # the seed's limit on agents working at once
 TASK_PROMPT_TOKENS = 3_000

@@ -27,8 +27,8 @@ from app.graphs.chat.prompts import task_prompt
 from app.graphs.chat.tools import NEEDS_APPROVAL, TOOLS, run_tool
 from app.graphs.hitl import edited_args, read_answer, tool_request
 from app.graphs.scope import Scope
-from app.spaces.agents import AgentStore
-from app.spaces.chat_store import ChatStore
+from app.spaces.stores.agents import AgentStore
+from app.spaces.stores.chat_store import ChatStore
 
 HISTORY_MESSAGES = 8
 

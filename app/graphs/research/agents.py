@@ -42,7 +42,7 @@ from app.graphs.research.tools import (
 )
 from app.graphs.scope import Scope, open_scope
 from app.llm.structured import InvalidOutput
-from app.spaces.documents import documents_for_prompt
+from app.spaces.stores.documents import documents_for_prompt
 
 log = logging.getLogger(__name__)
 

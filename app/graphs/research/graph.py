@@ -38,8 +38,8 @@ from app.graphs.research.state import (
 )
 from app.graphs.scope import Scope, audit_run_end, open_scope, scoped, space_of
 from app.llm.resolve import model_names
-from app.spaces.budget import thread_totals
-from app.spaces.run_records import get_thread, register_thread
+from app.spaces.stores.budget import thread_totals
+from app.spaces.stores.run_records import get_thread, register_thread
 
 # Where ``prepare`` may go, derived from the node list so Studio draws every edge.
 AfterPrepare = Literal[(*AGENT_NODES, "finish")]  # type: ignore[valid-type]

@@ -3,7 +3,7 @@
 Each function reads through a space-scoped adapter (or, for links, the
 crawler), so it can only ever see the space it was given. Vault notes and
 memories are ranked by the space's indexes (vector + full text, fused by
-reciprocal rank: ``app.spaces.recall``); other candidates by word overlap
+reciprocal rank: ``app.spaces.stores.recall``); other candidates by word overlap
 with the query. The notes earlier runs wrote (tagged ``spaces/<phase>``) are
 left out of the vault's candidates unless the query asks for earlier runs
 or the specification names their tags: they restate the query and quote
@@ -22,10 +22,10 @@ from app.graphs.research.crawl import crawl
 from app.graphs.research.data import SUFFIXES, DataError, analyse, describe, load_table
 from app.graphs.research.spec import DataSource, GraphSource, UrlSource, VaultSource
 from app.graphs.research.state import Finding
-from app.spaces.graph import SpaceGraph
-from app.spaces.memory import PgMemory, SpaceMemory
-from app.spaces.recall import fuse, rrf, vault_rankings
-from app.spaces.vault import GENERATED_TAGS, SpaceVault
+from app.spaces.stores.graph import SpaceGraph
+from app.spaces.stores.memory_store import MemoryStore
+from app.spaces.stores.recall import fuse, rrf, vault_rankings
+from app.spaces.stores.vault import GENERATED_TAGS, SpaceVault
 from app.text import overlap, words
 
 PASSAGE_MAX = 700
@@ -79,7 +79,7 @@ def search_vault(
 
     The index is refreshed first, which re-reads only notes changed since the
     last refresh (``VaultIndex.refresh``); vector and full-text rankings of the
-    chunks are fused by reciprocal rank (``app.spaces.recall``). Notes runs
+    chunks are fused by reciprocal rank (``app.spaces.stores.recall``). Notes runs
     wrote are left out unless ``wants_run_notes``.
     """
     if vault.index is None:  # a vault opened outside a SpaceManager has no index
@@ -290,19 +290,13 @@ def search_graph(graph: SpaceGraph, query: str, source: GraphSource) -> list[Fin
     return _ranked(found, source.top_k * 3)
 
 
-def _memory_hits(memory: SpaceMemory, query: str, top_k: int) -> list:
+def _memory_hits(memory: MemoryStore, query: str, top_k: int) -> list:
     """Vector and full-text rankings fused by RRF (vector alone on a Qdrant server)."""
-    if not isinstance(memory, PgMemory):
-        return memory.search(query, limit=top_k)
-    depth = max(20, top_k * 4)
-    rankings = [
-        memory.vector_search(memory.embed_query(query), depth),
-        memory.text_search(query, depth),
-    ]
-    return [hit for hit, _ in fuse(rankings, lambda h: h.id, top_k)]
+    found = memory.rankings(query, max(20, top_k * 4), vector=True, text=True)
+    return [hit for hit, _ in fuse([found.vector, found.text], lambda h: h.id, top_k)]
 
 
-def search_memory(memory: SpaceMemory, graph: SpaceGraph, query: str, top_k: int) -> list[Finding]:
+def search_memory(memory: MemoryStore, graph: SpaceGraph, query: str, top_k: int) -> list[Finding]:
     """The best memories (vector + full text), plus the graph neighbourhood they name."""
     hits = _memory_hits(memory, query, top_k)
     found: list[Finding] = [

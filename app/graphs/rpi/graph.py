@@ -54,9 +54,9 @@ from app.graphs.scope import (
     space_of,
 )
 from app.llm.structured import InvalidOutput
-from app.spaces.budget import thread_totals
-from app.spaces.roles import Action
-from app.spaces.run_records import register_thread, run_owner, upsert_run
+from app.spaces.access.roles import Action
+from app.spaces.stores.budget import thread_totals
+from app.spaces.stores.run_records import register_thread, run_owner, upsert_run
 
 MAX_TOOL_ROUNDS = 3
 FEEDBACK_MAX = 2_000

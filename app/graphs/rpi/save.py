@@ -18,8 +18,8 @@ from app.graphs.notes import keep_links_resolving
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names
-from app.spaces.budget import thread_totals
-from app.spaces.run_records import run_owner, upsert_run
+from app.spaces.stores.budget import thread_totals
+from app.spaces.stores.run_records import run_owner, upsert_run
 
 if TYPE_CHECKING:
     from app.graphs.scope import Scope

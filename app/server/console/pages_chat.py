@@ -29,10 +29,10 @@ from app.server.console.web import Form, manager, page, signed_in, write_form
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import loopback_url
 from app.server.tokens import issue_token
-from app.spaces.agents import AgentStore
-from app.spaces.chat_store import ChatStore, check_session
-from app.spaces.roles import Action, require
-from app.spaces.run_records import register_thread
+from app.spaces.access.roles import Action, require
+from app.spaces.stores.agents import AgentStore
+from app.spaces.stores.chat_store import ChatStore, check_session
+from app.spaces.stores.run_records import register_thread
 
 router = APIRouter(prefix="/ui/spaces/{space_id}/chat")
 

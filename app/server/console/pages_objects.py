@@ -20,9 +20,9 @@ from app.server.console.pages_spaces import Signed, Write, usage_of
 from app.server.console.sessions import Session
 from app.server.console.usage_chart import bars, tokens_per_day
 from app.server.console.web import Form, manager, page
-from app.spaces.documents import DocumentStore
-from app.spaces.members import audited
-from app.spaces.roles import Action, allowed, require
+from app.spaces.access.members import audited
+from app.spaces.access.roles import Action, allowed, require
+from app.spaces.stores.documents import DocumentStore
 
 router = APIRouter(prefix="/ui/spaces/{space_id}")
 

@@ -36,8 +36,8 @@ from app.server.space_runs import (
     list_space_runs,
 )
 from app.server.tokens import issue_token
-from app.spaces.roles import Action, allowed, require
-from app.spaces.run_records import get_thread
+from app.spaces.access.roles import Action, allowed, require
+from app.spaces.stores.run_records import get_thread
 
 router = APIRouter(prefix="/ui/spaces/{space_id}/runs")
 GRAPHS = ("rpi", "research")

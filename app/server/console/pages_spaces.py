@@ -16,9 +16,9 @@ from app.errors import InvalidInput
 from app.ids import validate_space_id
 from app.server.console.sessions import Session
 from app.server.console.web import Form, manager, page, signed_in, write_form
-from app.spaces.members import audited, record_creation
-from app.spaces.roles import Action, spaces_of
-from app.spaces.space_model import SpaceConfig
+from app.spaces.access.members import audited, record_creation
+from app.spaces.access.roles import Action, spaces_of
+from app.spaces.model.space_model import SpaceConfig
 
 router = APIRouter(prefix="/ui")
 Signed = Annotated[Session, Depends(signed_in)]

@@ -1,6 +1,6 @@
 """Team: the space's members and roles (admins change them) and the audit log with filters.
 
-Members are listed, added, re-roled and removed with ``app.spaces.members``'
+Members are listed, added, re-roled and removed with ``app.spaces.access.members``'
 functions, which check the role (any member lists; admins change) and audit
 as they do for ``spaces members`` and ``/my/.../members``. The audit log
 needs ``Action.READ_AUDIT`` through ``roles.require``, as ``GET .../audit``.
@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.server.console.pages_spaces import Signed, Write
 from app.server.console.web import manager, page
-from app.spaces import audit, members
-from app.spaces.roles import Action, allowed, require
+from app.spaces.access import members
+from app.spaces.access.roles import Action, allowed, require
+from app.spaces.stores import audit
 
 router = APIRouter(prefix="/ui/spaces/{space_id}")
 AUDIT_READ = 2_000

@@ -23,7 +23,7 @@ from app.server.console.links import vault_links
 from app.server.console.markdown_view import render_note
 from app.server.console.pages_spaces import Signed
 from app.server.console.web import manager, page
-from app.spaces.roles import Action, require
+from app.spaces.access.roles import Action, require
 
 router = APIRouter(prefix="/ui/spaces/{space_id}")
 NOTES_SHOWN = 500

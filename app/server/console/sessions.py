@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from app.ids import validate_user_id
-from app.spaces.migrations import REGISTRY_SCHEMA
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
 
 LOGIN_TTL_S = 120
 SESSION_TTL_S = 8 * 3600

@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg import sql
 
-from app.spaces.migrations import REGISTRY_SCHEMA
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
 
 DAYS = 30
 WIDTH, HEIGHT = 600, 120

@@ -17,7 +17,7 @@ from app.errors import BudgetExceeded, InvalidInput, StoreUnavailable
 from app.graphs.context import RunContext
 from app.graphs.rpi.graph import extract, implement, plan
 from app.graphs.scope import open_scope, scoped
-from app.spaces.space_model import SpaceConfig
+from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import graph_deps
 from tests.graphs.scripted import Script, scripted_settings, tool_call
 

@@ -18,7 +18,7 @@ from langgraph.types import Command
 
 from app.graphs.context import RunContext
 from app.graphs.rpi import build_rpi
-from app.spaces.graph import SpaceGraph
+from app.spaces.stores.graph import SpaceGraph
 from tests.conftest import graph_deps
 
 

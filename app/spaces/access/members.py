@@ -19,10 +19,10 @@ from psycopg import sql
 
 from app.errors import InvalidInput, SpaceNotFound, SpacesError
 from app.ids import validate_user_id
-from app.spaces import audit
-from app.spaces.roles import Access, Action, R, Role, parse_role, require
+from app.spaces.access.roles import Access, Action, R, Role, parse_role, require
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
+from app.spaces.stores import audit
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.errors import InvalidInput, SpaceArchived
-from app.spaces.graph_conn import GraphConnection
+from app.spaces.infra.graph_conn import GraphConnection
 
 NAME_MAX = 200
 MAX_HOPS = 3

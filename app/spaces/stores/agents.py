@@ -23,8 +23,8 @@ from psycopg.types.json import Jsonb
 from app.errors import InvalidInput, SpaceNotFound
 from app.ids import validate_agent_name
 from app.llm.resolve import model_names
-from app.spaces.space_manager import SpaceHandle
-from app.spaces.space_model import _check_text
+from app.spaces.model.space_model import _check_text
+from app.spaces.stores.handle import SpaceHandle
 
 PROMPT_MAX = 8_000
 CONCURRENCY_MAX = 3  # the seed's limit on tasks running at once

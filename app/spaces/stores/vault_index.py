@@ -26,14 +26,14 @@ import yaml
 from psycopg import sql
 
 from app.errors import StoreUnavailable
-from app.spaces.embeddings import embedder_dims
-from app.spaces.extract import chunks
-from app.spaces.memory import TEXT_CANDIDATES, TEXT_RANK, clamp, tsquery_any, vector_literal
-from app.spaces.memory_schema import TS_CONFIG, hnsw_on
+from app.spaces.infra.embeddings import embedder_dims
+from app.spaces.stores.extract import chunks
+from app.spaces.stores.memory import TEXT_CANDIDATES, TEXT_RANK, clamp, tsquery_any, vector_literal
+from app.spaces.stores.memory_schema import TS_CONFIG, hnsw_on
 
 if TYPE_CHECKING:
-    from app.spaces.backends import Backends
-    from app.spaces.space_model import SpaceConfig
+    from app.spaces.infra.backends import Backends
+    from app.spaces.model.space_model import SpaceConfig
 
 NOTE_MAX_BYTES = 5_000_000
 EMBED_BATCH = 256

@@ -16,10 +16,10 @@ from psycopg import sql
 
 from app.errors import InvalidInput
 from app.llm.resolve import model_names
-from app.spaces.members import audited
-from app.spaces.roles import Action, R
+from app.spaces.access.members import audited
+from app.spaces.access.roles import Action, R
+from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig
 
 
 def _write(manager: SpaceManager, config: SpaceConfig) -> None:

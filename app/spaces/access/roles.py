@@ -25,10 +25,10 @@ from psycopg_pool import ConnectionPool
 
 from app.errors import InvalidInput, PermissionDenied, SpaceNotFound
 from app.ids import validate_space_id, validate_user_id
-from app.spaces import audit
-from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.space_manager import SpaceManager, _config_from_row
-from app.spaces.space_model import SpaceConfig
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
+from app.spaces.model.space_model import SpaceConfig, config_from_row
+from app.spaces.space_manager import SpaceManager
+from app.spaces.stores import audit
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 
@@ -112,7 +112,7 @@ def lookup(pool: ConnectionPool, space_id: str, user_id: str) -> tuple[SpaceConf
         )
     if row is None:
         raise SpaceNotFound(f"no space {space_id!r}")
-    return _config_from_row(row), Role(row["role"]) if row["role"] else None
+    return config_from_row(row), Role(row["role"]) if row["role"] else None
 
 
 def require(
@@ -170,4 +170,4 @@ def spaces_of(manager: SpaceManager, user_id: str) -> list[tuple[SpaceConfig, Ro
             )
             .fetchall()
         )
-    return [(_config_from_row(r), Role(r["role"])) for r in rows]
+    return [(config_from_row(r), Role(r["role"])) for r in rows]

@@ -1,8 +1,9 @@
 """Move memories of spaces made before pgvector out of qdrant-client's local folders.
 
 Earlier versions kept each space's memories in ``SPACES_HOME/qdrant/<id>/``
-(Mem0 on qdrant-client's local mode). The first process that opens the
-registry copies every such folder's points, with their ids, vectors and Mem0
+(Mem0 on qdrant-client's local mode). Every entry point runs this at
+start-up (``app.spaces.startup``), before it uses a store: it copies every
+such folder's points, with their ids, vectors and Mem0
 payloads, into the space's pgvector table, checks that every id arrived, and
 only then moves the folder to ``SPACES_HOME/qdrant-migrated/<id>/`` (kept,
 not deleted, so nothing is lost if something went wrong). ``spaces memory
@@ -20,15 +21,18 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from app.errors import StoreUnavailable
 from app.ids import validate_space_id
-from app.spaces.embeddings import embedder_dims
-from app.spaces.memory import vector_literal
-from app.spaces.memory_schema import create_memory_table
+from app.spaces.infra.embeddings import embedder_dims
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
+from app.spaces.model.space_model import SpaceConfig, config_from_row
+from app.spaces.stores.memory import vector_literal
+from app.spaces.stores.memory_schema import create_memory_table
 
 if TYPE_CHECKING:
-    from app.spaces.backends import Backends
+    from app.spaces.infra.backends import Backends
 
 BATCH = 2_000
 
@@ -48,6 +52,22 @@ def _created(payload: dict) -> datetime:
         return datetime.now(UTC)
 
 
+def _registered(backends: Backends, space_ids: list[str]) -> dict[str, SpaceConfig]:
+    """The registry's configs of those of ``space_ids`` it knows."""
+    with backends.pool.connection() as conn:
+        rows = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                sql.SQL(
+                    "SELECT config, status, created_at FROM {}.spaces WHERE space_id = ANY(%s)"
+                ).format(sql.Identifier(REGISTRY_SCHEMA)),
+                [space_ids],
+            )
+            .fetchall()
+        )
+    return {c.space_id: c for c in map(config_from_row, rows)}
+
+
 def migrate_legacy_memory(backends: Backends) -> dict[str, int]:
     """Copy every legacy local-mode space memory into pgvector; return copied counts by space.
 
@@ -58,10 +78,7 @@ def migrate_legacy_memory(backends: Backends) -> dict[str, int]:
     folders = legacy_folders(backends.settings.home)
     if not folders:
         return {}
-    from app.spaces.space_manager import SpaceManager
-
-    manager = SpaceManager(backends.settings, backends)
-    known = {s.space_id: s for s in manager.list_spaces()}
+    known = _registered(backends, [f.name for f in folders])
     moved: dict[str, int] = {}
     for folder in folders:
         config = known.get(folder.name)
@@ -74,7 +91,7 @@ def migrate_legacy_memory(backends: Backends) -> dict[str, int]:
     return moved
 
 
-def _migrate_one(backends: Backends, config, folder: Path) -> int:
+def _migrate_one(backends: Backends, config: SpaceConfig, folder: Path) -> int:
     from qdrant_client import QdrantClient
 
     client = QdrantClient(path=str(folder))

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.errors import InvalidInput
 from app.ids import validate_user_id
-from app.spaces.roles import parse_role
+from app.spaces.access.roles import parse_role
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 KEY_MAX = 256

@@ -34,16 +34,16 @@ from psycopg import sql
 
 from app.errors import InvalidInput, SpaceNotFound, StoreUnavailable
 from app.ids import validate_space_id, validate_user_id
-from app.spaces import audit
-from app.spaces import portable_stores as stores
-from app.spaces.bundle_format import DEFAULT_MAX_BYTES, read_bundle, write_bundle
-from app.spaces.bundle_registry import check_registry
-from app.spaces.graph import drop_graph_partition
-from app.spaces.memory import drop_space_memory
-from app.spaces.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS
-from app.spaces.roles import Action, require
+from app.spaces.access.roles import Action, require
+from app.spaces.infra.migrations import REGISTRY_SCHEMA, SPACE_MIGRATIONS
+from app.spaces.model.space_model import SpaceConfig, SpaceStatus
+from app.spaces.portability import portable_stores as stores
+from app.spaces.portability.bundle_format import DEFAULT_MAX_BYTES, read_bundle, write_bundle
+from app.spaces.portability.bundle_registry import check_registry
 from app.spaces.space_manager import SpaceManager
-from app.spaces.space_model import SpaceConfig, SpaceStatus
+from app.spaces.stores import audit
+from app.spaces.stores.graph import drop_graph_partition
+from app.spaces.stores.memory import drop_space_memory
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 CONFIG_KEYS = ("name", "description", "monthly_token_budget", "monthly_api_calls")

@@ -3,8 +3,9 @@
 The scale-out path. Each space has its own collection (``mem0_<id>``); Mem0
 is configured per space with our embedder and chat model; its history
 database lives with the space too. Without ``QDRANT_URL`` memory is pgvector
-(``app.spaces.memory``); qdrant-client's local mode is only read, to migrate
-spaces made before (``memory_migrate``).
+(``app.spaces.stores.memory``); qdrant-client's local mode is only read, to migrate
+spaces made before (``app.spaces.legacy.memory_migrate``). Both are a ``MemoryStore``
+(``memory_store``).
 
 Facts are stored as given (Mem0 ``infer=False``): extraction of facts from
 text is the caller's job, which keeps writes deterministic and idempotent.
@@ -21,18 +22,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from app.errors import SpaceArchived, StoreUnavailable
-from app.spaces.backends import Backends
-from app.spaces.memory import (
+from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
+from app.spaces.infra.backends import Backends
+from app.spaces.model.space_model import SpaceConfig
+from app.spaces.stores.memory_store import (
     LIST_MAX,
     SEARCH_MAX,
     MemoryHit,
+    Rankings,
     check_key,
+    check_kind,
     check_query,
     check_text,
     clamp,
 )
-from app.spaces.space_model import SpaceConfig
+
+# What ``spaces memory`` can do on a Qdrant server: Mem0 hands out no vectors
+# (no export, stats or bulk load) and lists without an offset.
+OPERATIONS = frozenset({"add", "search", "delete"})
 
 
 def _mem0_class(home: Path) -> type:
@@ -56,7 +63,7 @@ def _qdrant_errors() -> tuple[type[BaseException], ...]:
 
 
 class QdrantMemory:
-    """Add and search the memories of one space (Mem0 on a Qdrant server)."""
+    """Add and search the memories of one space (Mem0 on a Qdrant server): a ``MemoryStore``."""
 
     def __init__(self, memory: Any, space_id: str, *, writable: bool):
         self._memory = memory
@@ -136,6 +143,25 @@ class QdrantMemory:
         except _qdrant_errors() as exc:
             raise StoreUnavailable("memory", str(exc)) from exc
         return [self._hit(r) for r in found["results"]]
+
+    def rankings(
+        self, query: str, depth: int, kind: str | None = None, *, vector: bool, text: bool
+    ) -> Rankings:
+        """Mem0's vector ranking only (no full text on Qdrant); ``kind`` as ``PgMemory``'s."""
+        check_kind(kind)
+        if not vector:
+            return Rankings()
+        hits = self.search(query, limit=depth)
+        if kind is not None:
+            hits = [
+                h for h in hits if (h.metadata.get("type") == "document") == (kind == "document")
+            ]
+        return Rankings(vector=hits)
+
+    def ensure_supports(self, operation: str) -> None:
+        """Refuse what Mem0 on Qdrant cannot do (``OPERATIONS``), naming the store needed."""
+        if operation not in OPERATIONS:
+            raise InvalidInput(f"memory {operation} needs the pgvector store (QDRANT_URL is set)")
 
     @staticmethod
     def _hit(row: dict[str, Any]) -> MemoryHit:

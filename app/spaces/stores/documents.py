@@ -26,7 +26,7 @@ from psycopg import sql
 
 from app.errors import InvalidInput, SpacesError
 from app.files import read_user_file
-from app.spaces.extract import (
+from app.spaces.stores.extract import (
     MAX_FILE_BYTES,
     PDF_SUFFIXES,
     TEXT_SUFFIXES,
@@ -35,7 +35,7 @@ from app.spaces.extract import (
     extract_text,
     object_type,
 )
-from app.spaces.space_manager import SpaceHandle, SpaceManager
+from app.spaces.stores.handle import SpaceHandle, SpaceOpener
 
 NAME_MAX = 200
 PROMPT_CAP_TOKENS = 4_000
@@ -115,9 +115,9 @@ _BY_ID = sql.SQL("WHERE id = %s")
 
 
 class DocumentStore:
-    """Objects and versions of the spaces a ``SpaceManager`` reaches."""
+    """Objects and versions of the spaces a ``SpaceManager`` (any ``SpaceOpener``) reaches."""
 
-    def __init__(self, manager: SpaceManager):
+    def __init__(self, manager: SpaceOpener):
         self.manager = manager
 
     # -- objects -----------------------------------------------------------------------------

@@ -24,9 +24,9 @@ import psycopg
 from psycopg import sql
 
 from app.errors import InvalidInput
-from app.spaces.backends import Backends
-from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.space_model import SpaceConfig
+from app.spaces.infra.backends import Backends
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
+from app.spaces.model.space_model import SpaceConfig
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 BATCH = 1_000

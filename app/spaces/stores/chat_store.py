@@ -20,8 +20,8 @@ from psycopg_pool import ConnectionPool
 
 from app.errors import SpaceNotFound
 from app.ids import validate_thread_id
-from app.spaces.postgres import SpacePostgres
-from app.spaces.run_records import get_thread
+from app.spaces.infra.postgres import SpacePostgres
+from app.spaces.stores.run_records import get_thread
 
 TITLE_MAX = 80
 LIST_MAX = 1_000

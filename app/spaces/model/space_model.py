@@ -128,6 +128,18 @@ class SpaceConfig:
         return data
 
 
+def config_from_row(row: dict) -> SpaceConfig:
+    """A ``SpaceConfig`` from a registry row (``config``, ``status``, ``created_at``).
+
+    The one reading of a registry row, shared by the manager, the role check
+    and the legacy migration.
+    """
+    stored = dict(row["config"])
+    stored.pop("status", None)
+    stored.pop("created_at", None)
+    return SpaceConfig(**stored, status=SpaceStatus(row["status"]), created_at=row["created_at"])
+
+
 @dataclass
 class SpaceUsage:
     """Tokens, calls and cost a space has used in one month."""

@@ -18,8 +18,8 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from app.errors import InvalidInput
-from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.postgres import SpacePostgres
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
+from app.spaces.infra.postgres import SpacePostgres
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 

@@ -12,11 +12,11 @@ import psycopg
 from psycopg import sql
 
 from app.errors import StoreUnavailable
-from app.spaces.embeddings import embedder_dims
+from app.spaces.infra.embeddings import embedder_dims
 
 if TYPE_CHECKING:
-    from app.spaces.backends import Backends
-    from app.spaces.space_model import SpaceConfig
+    from app.spaces.infra.backends import Backends
+    from app.spaces.model.space_model import SpaceConfig
 
 TS_CONFIG = "english"
 

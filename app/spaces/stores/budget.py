@@ -27,8 +27,8 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from app.errors import BudgetExceeded
-from app.spaces.migrations import REGISTRY_SCHEMA
-from app.spaces.space_model import SpaceConfig, current_month
+from app.spaces.infra.migrations import REGISTRY_SCHEMA
+from app.spaces.model.space_model import SpaceConfig, current_month
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 # Longer than the slowest call: a chain of 3 models x (1 try + 2 retries) x 120 s timeout.

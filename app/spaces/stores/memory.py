@@ -18,7 +18,8 @@ given (Mem0's ``infer=False``), so Mem0 adds nothing to a write but the
 payload layout, which is kept here: Mem0's own ``pgvector`` provider reads
 the same table (tests/test_memory_store.py checks it). With ``QDRANT_URL``
 set, memory is Mem0 on a Qdrant server instead (``memory_qdrant``), the
-scale-out path. The table's DDL is in ``memory_schema``.
+scale-out path. The table's DDL is in ``memory_schema``; what both stores
+offer, the ``MemoryStore`` protocol, is in ``memory_store``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,18 +39,26 @@ from psycopg.types.json import Jsonb
 
 from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
 from app.ids import validate_agent_name
-from app.spaces.embeddings import embedder_dims
-from app.spaces.memory_schema import BUILD_MEMORY, TS_CONFIG, ensure_memory_table, hnsw_index
+from app.spaces.infra.embeddings import embedder_dims
+from app.spaces.stores.memory_schema import BUILD_MEMORY, TS_CONFIG, ensure_memory_table, hnsw_index
+from app.spaces.stores.memory_store import (
+    LIST_MAX,
+    SEARCH_MAX,
+    MemoryHit,
+    MemoryRow,
+    MemoryStore,
+    Rankings,
+    check_key,
+    check_query,
+    check_text,
+    clamp,
+)
 
 if TYPE_CHECKING:
-    from app.spaces.backends import Backends
-    from app.spaces.embeddings import Embedder
-    from app.spaces.space_model import SpaceConfig
+    from app.spaces.infra.backends import Backends
+    from app.spaces.infra.embeddings import Embedder
+    from app.spaces.model.space_model import SpaceConfig
 
-TEXT_MAX = 20_000
-QUERY_MAX = 2_000
-SEARCH_MAX = 1_000
-LIST_MAX = 1_000_000
 EMBED_BATCH = 512
 # Full-text rank: term frequency, divided by 1 + log(document length). On the labelled
 # set it beat ts_rank_cd and the other normalisations (docs/stores.md, "Memory", has figures).
@@ -61,61 +69,6 @@ TEXT_RANK = sql.SQL("ts_rank(tsv, q, 1)")
 # common ranks a sample of its matches; vector search is unaffected.
 TEXT_CANDIDATES = 10_000
 REBUILD_AT = 10_000
-
-
-@dataclass(frozen=True)
-class MemoryRow:
-    """One memory to bulk-load (an import line)."""
-
-    id: str
-    text: str
-    metadata: dict[str, Any] | None = None
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class MemoryHit:
-    """One memory returned by a search or listing."""
-
-    id: str
-    text: str
-    score: float | None
-    metadata: dict[str, Any]
-    created_at: str | None = None
-
-
-def check_text(text: object) -> str:
-    """The memory text, or InvalidInput naming what is wrong with it."""
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("memory text must be non-empty text")
-    if len(text) > TEXT_MAX:
-        raise InvalidInput(f"memory text is too long: {len(text)} characters, at most {TEXT_MAX}")
-    return text
-
-
-def check_query(query: object) -> str:
-    """The search query, or InvalidInput naming what is wrong with it."""
-    if not isinstance(query, str) or not query.strip():
-        raise InvalidInput("memory query must be non-empty text")
-    if len(query) > QUERY_MAX:
-        raise InvalidInput(
-            f"memory query is too long: {len(query)} characters, at most {QUERY_MAX}"
-        )
-    return query
-
-
-def check_key(key: object) -> str:
-    """An idempotency key of 1 to 200 characters."""
-    if not isinstance(key, str) or not 1 <= len(key) <= 200:
-        raise InvalidInput("memory key must be 1 to 200 characters")
-    return key
-
-
-def clamp(limit: object, top: int) -> int:
-    """``limit`` as an int in 1..top (bad values are an input error, not a crash)."""
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidInput("limit must be a whole number")
-    return max(1, min(limit, top))
 
 
 def vector_literal(vector: Iterable[float]) -> str:
@@ -172,7 +125,10 @@ def _agent(agent_id: str) -> sql.Composable:
 
 
 class PgMemory:
-    """Add, search, list and delete the memories of one space (pgvector table)."""
+    """Add, search, list and delete the memories of one space (pgvector table).
+
+    A ``MemoryStore`` with every operation, and bulk loads, pruning, export and stats besides.
+    """
 
     def __init__(self, backends: Backends, config: SpaceConfig, *, writable: bool):
         self._backends = backends
@@ -345,6 +301,20 @@ class PgMemory:
         )
         return [hit_from(*row) for row in rows]
 
+    def rankings(
+        self, query: str, depth: int, kind: str | None = None, *, vector: bool, text: bool
+    ) -> Rankings:
+        """Vector and full-text rankings of ``query`` (the query embedded once, and returned)."""
+        embedded = self.embed_query(query) if vector else None
+        return Rankings(
+            self.vector_search(embedded, depth, kind) if embedded is not None else [],
+            self.text_search(query, depth, kind) if text else [],
+            embedded,
+        )
+
+    def ensure_supports(self, operation: str) -> None:
+        """Every ``spaces memory`` operation works on pgvector: nothing to refuse."""
+
     def text_search(self, query: str, limit: int, kind: str | None = None) -> list[MemoryHit]:
         """Memories matching any word of ``query``, ranked by ``TEXT_RANK``."""
         source = tsquery_any(check_query(query))
@@ -424,10 +394,12 @@ class PgMemory:
 
 
 @contextmanager
-def open_space_memory(backends: Backends, config: SpaceConfig, *, writable: bool) -> Iterator[Any]:
+def open_space_memory(
+    backends: Backends, config: SpaceConfig, *, writable: bool
+) -> Iterator[MemoryStore]:
     """The space's memory for the duration of the block (pgvector, or Mem0 on Qdrant)."""
     if backends.settings.qdrant_url:
-        from app.spaces.memory_qdrant import open_qdrant_memory
+        from app.spaces.stores.memory_qdrant import open_qdrant_memory
 
         with open_qdrant_memory(backends, config, writable=writable) as memory:
             yield memory
@@ -440,10 +412,6 @@ def drop_space_memory(backends: Backends, config: SpaceConfig) -> None:
     """Undo a failed creation's memory (a pgvector table rolls back with its transaction)."""
     backends.memory_tables.discard(config.space_id)
     if backends.settings.qdrant_url:
-        from app.spaces.memory_qdrant import drop_qdrant_memory
+        from app.spaces.stores.memory_qdrant import drop_qdrant_memory
 
         drop_qdrant_memory(backends, config)
-
-
-# Kept for callers typed against the old name.
-SpaceMemory = PgMemory

@@ -19,22 +19,48 @@ rank fusion (score = sum of 1 / (60 + rank)), as seed
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.errors import InvalidInput
-from app.spaces.memory import MemoryHit, PgMemory, check_query
+from app.spaces.stores.memory_store import MemoryHit, check_query
 from app.text import words
 
 if TYPE_CHECKING:
-    from app.spaces.space_manager import SpaceHandle
-    from app.spaces.vault_index import VaultIndex
+    from app.spaces.infra.postgres import SpacePostgres
+    from app.spaces.stores.graph import SpaceGraph
+    from app.spaces.stores.memory_store import MemoryStore
+    from app.spaces.stores.vault_index import VaultIndex
 
 SOURCES = ("memory", "vault", "documents", "graph")
 MODES = ("hybrid", "vector", "text")
 RRF_K = 60
 K_MAX = 100
 GRAPH_SEEDS = 3
+
+
+class Recallable(Protocol):
+    """What recall reads of an open space: a ``SpaceHandle`` (``handle.py``, which calls here)."""
+
+    @property
+    def postgres(self) -> SpacePostgres:
+        """The space's schema (which document versions are open)."""
+        ...
+
+    @property
+    def graph(self) -> SpaceGraph:
+        """The space's graph partition."""
+        ...
+
+    @property
+    def vault_index(self) -> VaultIndex:
+        """The search index of the space's vault."""
+        ...
+
+    def memory(self) -> AbstractContextManager[MemoryStore]:
+        """The space's memory for the block."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +151,7 @@ def rrf(rankings: list[list[RecallHit]], limit: int) -> list[RecallHit]:
     ]
 
 
-def graph_ranking(space: SpaceHandle, query: str, limit: int) -> list[RecallHit]:
+def graph_ranking(space: Recallable, query: str, limit: int) -> list[RecallHit]:
     """Entities the query names (most query words first), then their neighbours."""
     terms = sorted(words(query), key=len, reverse=True)
     if not terms:
@@ -177,7 +203,7 @@ def vault_rankings(
     return vectors, texts
 
 
-def _open_versions(space: SpaceHandle) -> set[int]:
+def _open_versions(space: Recallable) -> set[int]:
     """Ids of the versions that are open: the latest active version of each active object."""
     with space.postgres.connection() as conn:
         rows = conn.execute(
@@ -194,7 +220,7 @@ def _graph_citation(name: str) -> dict[str, Any]:
 
 
 def recall(
-    space: SpaceHandle,
+    space: Recallable,
     query: str,
     k: int = 5,
     sources: Iterable[str] | str | None = None,
@@ -223,20 +249,11 @@ def recall(
             if {"memory", "documents"} <= set(chosen)
             else ("memory" if "memory" in chosen else "document")
         )
-        with space.memory() as memory:
-            if isinstance(memory, PgMemory):
-                if want_vector:
-                    embedded = memory.embed_query(query)
-                    vector_lists.append(
-                        [_memory_hit(h) for h in memory.vector_search(embedded, depth, kind)]
-                    )
-                if want_text:
-                    text_lists.append(
-                        [_memory_hit(h) for h in memory.text_search(query, depth, kind)]
-                    )
-            elif want_vector:  # Mem0 on a Qdrant server: vector search only
-                found = [_memory_hit(h) for h in memory.search(query, limit=depth)]
-                vector_lists.append([h for h in found if h.source in chosen])
+        with space.memory() as memory:  # on a Qdrant server: a vector ranking only
+            found = memory.rankings(query, depth, kind, vector=want_vector, text=want_text)
+        embedded = found.embedded
+        vector_lists.append([_memory_hit(h) for h in found.vector])
+        text_lists.append([_memory_hit(h) for h in found.text])
     if "vault" in chosen:
         if want_vector and embedded is None:
             embedded = space.vault_index.embed_query(query)

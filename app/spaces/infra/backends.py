@@ -1,7 +1,9 @@
 """Process-local handles on the shared services, opened lazily and closed together.
 
 A ``Backends`` object belongs to whoever builds it (a ``SpaceManager``, a
-test, a server worker); there is no module-level connection. Each service is
+test, a server worker); there is no module-level connection. Entry points
+get theirs from ``app.spaces.startup.open_backends``, which runs the
+start-up steps (the legacy memory migration) before the first use. Each service is
 reached only when first needed, so ``spaces list`` never starts the graph
 server, and a second CLI call finds the embedded services already running.
 """
@@ -23,10 +25,9 @@ from app.errors import StoreUnavailable
 from app.services.falkordb import ensure_graph_server, revive_graph_server
 from app.services.postgres import ensure_postgres
 from app.settings import Settings
-from app.spaces.embeddings import Embedder, resolve_embedder
-from app.spaces.graph_conn import BoltConnection, GraphConnection, NativeConnection
-from app.spaces.memory_migrate import legacy_folders, migrate_legacy_memory
-from app.spaces.migrations import (
+from app.spaces.infra.embeddings import Embedder, resolve_embedder
+from app.spaces.infra.graph_conn import BoltConnection, GraphConnection, NativeConnection
+from app.spaces.infra.migrations import (
     REGISTRY_MIGRATIONS,
     REGISTRY_SCHEMA,
     migrate,
@@ -119,8 +120,6 @@ class Backends:
                     _check_connect(uri)  # the server's own reason, if it has one
                     raise StoreUnavailable("postgres", f"cannot connect: {exc}") from exc
                 self._pool, self._uri = pool, uri
-                if not self.settings.qdrant_url and legacy_folders(self.settings.home):
-                    migrate_legacy_memory(self)  # spaces made before pgvector memory
             return self._pool
 
     def checkpointer(self) -> PostgresSaver:
@@ -230,7 +229,7 @@ class Backends:
         """The client of the Qdrant server named by ``QDRANT_URL`` (memory's scale-out path).
 
         Without ``QDRANT_URL`` memory is pgvector; qdrant-client's local
-        folders of older spaces are read only by ``memory_migrate``.
+        folders of older spaces are read only by ``legacy.memory_migrate``.
         """
         from qdrant_client import QdrantClient
 

@@ -1,0 +1,1 @@
+"""Connections to the shared servers, schema migrations, embedders and the graph wire."""

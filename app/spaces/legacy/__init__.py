@@ -1,0 +1,1 @@
+"""Code for data of older versions: memories still in qdrant-client local folders."""

@@ -1,0 +1,1 @@
+"""The space records: what a space is, with no connection to anything."""
