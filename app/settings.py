@@ -47,6 +47,8 @@ class Settings:
     chat_context_tokens: int = 16_000  # a chat session's history budget (compaction)
     compact_at: float = 0.8  # summarise older turns above this share of the budget
     truncate_at: float = 0.95  # drop the oldest turns, without the model, above this
+    # Context windows by model name, ``*`` any other: ``SPACES_MODEL_CONTEXT`` (app/llm/window.py).
+    model_context: tuple[tuple[str, int], ...] = ()
     # Test-only: ``scripted:<name>`` models, each built by its factory (see app/llm/resolve.py).
     # Never read from the environment, so a served or CLI run cannot name one.
     scripted_models: tuple[tuple[str, Callable[[], Any]], ...] = field(default=(), repr=False)
@@ -92,4 +94,16 @@ class Settings:
             chat_context_tokens=int(env.get("SPACES_CHAT_CONTEXT_TOKENS") or 16_000),
             compact_at=float(env.get("SPACES_COMPACT_AT") or 0.8),
             truncate_at=float(env.get("SPACES_TRUNCATE_AT") or 0.95),
+            model_context=parse_model_context(env.get("SPACES_MODEL_CONTEXT") or ""),
         )
+
+
+def parse_model_context(raw: str) -> tuple[tuple[str, int], ...]:
+    """``"smollm2=4096,*=16000"`` -> ``(("smollm2", 4096), ("*", 16000))``, or ``ValueError``."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, tokens = item.rpartition("=")
+        if not sep or not name.strip() or not tokens.strip().isdigit() or int(tokens) < 256:
+            raise ValueError(f"SPACES_MODEL_CONTEXT: {item!r} is not name=tokens (tokens >= 256)")
+        pairs.append((name.strip(), int(tokens)))
+    return tuple(pairs)
