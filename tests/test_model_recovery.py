@@ -356,3 +356,17 @@ def test_the_bench_reads_sources_whose_lines_were_joined() -> None:
 
     joined = "Body [2].\n\n## Sources\n\n[1] [[Plant/b1]] [2] [[Plant/v3]] [3] https://x.test/\n"
     assert [s["n"] for s in _listed(joined)] == [1, 2, 3]
+
+
+def test_the_heldout_set_is_varied_and_split() -> None:
+    from bench.real_model_bench import heldout_set
+
+    spaces, queries = heldout_set()
+    assert len(spaces) == 3 and len(queries) >= 30
+    assert {q["space"] for q in queries} == set(spaces)
+    kinds = {"question", "plan", "schedule", "summary", "comparison", "no answer"}
+    for part in ("tuning", "heldout"):
+        mine = [q for q in queries if q["part"] == part]
+        assert {q["kind"] for q in mine} == kinds if part == "heldout" else len(mine) >= 10
+    assert len({q["query"] for q in queries}) == len(queries)  # no query in both parts
+    assert heldout_set("heldout")[1] == [q for q in queries if q["part"] == "heldout"]

@@ -11,6 +11,7 @@ never sent: ``ContextTooSmall``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -116,8 +117,9 @@ def fit_request(
         raise ContextTooSmall(
             f"{name}'s context ({window.tokens} tokens) has no room for this request"
         )
-    fitted, changes = fit_messages(messages, room, window.count)
-    used = count_messages(fitted, window.count) + extra_tokens
+    count = functools.lru_cache(maxsize=256)(window.count)  # one tokenizer call per text
+    fitted, changes = fit_messages(messages, room, count)
+    used = count_messages(fitted, count) + extra_tokens
     if used + MIN_OUTPUT + margin(window) > window.tokens:
         raise ContextTooSmall(
             f"this request needs about {used} tokens; {name}'s context is {window.tokens}"
