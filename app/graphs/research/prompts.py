@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from app.llm.window import Counter, estimate
+from app.llm.window import CHARS_PER_TOKEN, Counter, estimate
 
 SYSTEM = (
     "You are a careful research assistant working inside one project space. "
@@ -44,7 +44,8 @@ def fit_sources(
             continue
         text_room = left - count(_block({**source, "text": ""})) - 4
         if text_room * 5 >= count(escape(source["text"])):
-            kept.append({**source, "text": source["text"][: max(0, text_room) * 3].rstrip()})
+            cut = source["text"][: int(max(0, text_room) * CHARS_PER_TOKEN)]
+            kept.append({**source, "text": cut.rstrip()})
         break
     return kept
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape
 
 from app.llm.fit import fit_parts
-from app.llm.window import Counter, estimate
+from app.llm.window import CHARS_PER_TOKEN, Counter, estimate
 
 UNLIMITED_ROOM = 10**9
 
@@ -109,7 +109,7 @@ def facts_prompt(query: str, research: str, implementation: str, room: int = UNL
     left = room - estimate(FACTS_SYSTEM + fixed) - 40
     done = escape(implementation[:8000])
     if estimate(done) > left * 2 // 3:
-        done = done[: max(0, left * 2 // 3) * 3].rstrip() + " [...]"
+        done = done[: int(max(0, left * 2 // 3) * CHARS_PER_TOKEN)].rstrip() + " [...]"
     context = fit_research(research, left - estimate(done))
     return (
         "<task>facts</task>\n"
