@@ -31,8 +31,13 @@ def margin(window: Window) -> int:
 
 
 def output_cap(window: Window, max_output: int) -> int:
-    """The answer's token cap: ``max_output``, but at most a quarter of a small window."""
-    return min(max_output, max(MIN_OUTPUT, window.tokens // 4))
+    """The answer's token cap: ``max_output``, but at most an eighth of a small window.
+
+    A small window means a small (and often slow, local) model: SmolLM2 on
+    llama-server with 8192 tokens rambled to a 2000-token cap at 16 tokens/s,
+    past the client's 120 s timeout (which then re-sent the request).
+    """
+    return min(max_output, max(MIN_OUTPUT, window.tokens // 8))
 
 
 def prompt_room(window: Window, max_output: int) -> int:
