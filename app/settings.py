@@ -38,6 +38,8 @@ class Settings:
     embeddings: str = DEFAULT_EMBEDDINGS
     openai_base_url: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)
+    # Context windows by model name, ``*`` any other: ``SPACES_MODEL_CONTEXT`` (app/llm/window.py).
+    model_context: tuple[tuple[str, int], ...] = ()
     langfuse_public_key: str | None = None
     langfuse_secret_key: str | None = field(default=None, repr=False)
     langfuse_host: str | None = None
@@ -47,8 +49,6 @@ class Settings:
     chat_context_tokens: int = 16_000  # a chat session's history budget (compaction)
     compact_at: float = 0.8  # summarise older turns above this share of the budget
     truncate_at: float = 0.95  # drop the oldest turns, without the model, above this
-    # Context windows by model name, ``*`` any other: ``SPACES_MODEL_CONTEXT`` (app/llm/window.py).
-    model_context: tuple[tuple[str, int], ...] = ()
     # Test-only: ``scripted:<name>`` models, each built by its factory (see app/llm/resolve.py).
     # Never read from the environment, so a served or CLI run cannot name one.
     scripted_models: tuple[tuple[str, Callable[[], Any]], ...] = field(default=(), repr=False)
@@ -84,6 +84,7 @@ class Settings:
             embeddings=env.get("SPACES_EMBEDDINGS") or DEFAULT_EMBEDDINGS,
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_api_key=api_key,
+            model_context=parse_model_context(env.get("SPACES_MODEL_CONTEXT") or ""),
             langfuse_public_key=env.get("LANGFUSE_PUBLIC_KEY") or None,
             langfuse_secret_key=env.get("LANGFUSE_SECRET_KEY") or None,
             langfuse_host=env.get("LANGFUSE_HOST") or env.get("LANGFUSE_BASE_URL") or None,
@@ -94,7 +95,6 @@ class Settings:
             chat_context_tokens=int(env.get("SPACES_CHAT_CONTEXT_TOKENS") or 16_000),
             compact_at=float(env.get("SPACES_COMPACT_AT") or 0.8),
             truncate_at=float(env.get("SPACES_TRUNCATE_AT") or 0.95),
-            model_context=parse_model_context(env.get("SPACES_MODEL_CONTEXT") or ""),
         )
 
 
