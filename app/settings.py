@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.errors import InvalidInput
+
 DEFAULT_EMBEDDINGS = "wordllama"
 
 
@@ -99,11 +101,11 @@ class Settings:
 
 
 def parse_model_context(raw: str) -> tuple[tuple[str, int], ...]:
-    """``"smollm2=4096,*=16000"`` -> ``(("smollm2", 4096), ("*", 16000))``, or ``ValueError``."""
+    """``"smollm2=4096,*=16000"`` -> ``(("smollm2", 4096), ("*", 16000))``; one line if bad."""
     pairs = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
         name, sep, tokens = item.rpartition("=")
         if not sep or not name.strip() or not tokens.strip().isdigit() or int(tokens) < 256:
-            raise ValueError(f"SPACES_MODEL_CONTEXT: {item!r} is not name=tokens (tokens >= 256)")
+            raise InvalidInput(f"SPACES_MODEL_CONTEXT: {item!r} is not name=tokens (tokens >= 256)")
         pairs.append((name.strip(), int(tokens)))
     return tuple(pairs)
