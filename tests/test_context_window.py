@@ -107,3 +107,17 @@ def test_a_refusal_as_too_long_is_one_line_and_not_a_method_switch(settings, spa
         with pytest.raises(ContextTooSmall, match="exceeds the available context size"):
             scope.ask([HumanMessage("plan " * 400)])
     assert len(s.requests) == 1
+
+
+def test_the_window_setting_is_read_per_model_and_checked() -> None:
+    from app.errors import InvalidInput
+    from app.settings import Settings
+
+    s = Settings.from_env({"SPACES_MODEL_CONTEXT": "smollm2=4096, *=16000"})
+    assert context_window("openai:smollm2@json_schema", s) == Window(4096, "setting")
+    assert context_window("openai:gpt-4o", s).tokens == 16000
+    assert context_window("openai:gpt-4o", Settings.from_env({})).tokens == 128_000
+    assert context_window("openai:own", Settings.from_env({})).source == "default"
+    assert context_window("offline", s).source == "none"
+    with pytest.raises(InvalidInput, match="SPACES_MODEL_CONTEXT"):
+        Settings.from_env({"SPACES_MODEL_CONTEXT": "smollm2"})

@@ -147,8 +147,8 @@ def _tokenize(url: str, text: str) -> int | None:
 def context_window(name: str, settings: Settings) -> Window:
     """The window of the single model ``name`` (see the module docstring for the order)."""
     base, _method = split_method(name)
-    if not base.startswith(("openai:", "openai/")):
-        size = configured(settings, name)
+    if not base.startswith(("openai:", "openai/")):  # offline, scripted: only by their own name
+        size = dict(settings.model_context).get(base)
         return Window(size, "setting") if size else Window(UNLIMITED, "none")
     model = base_name(name)
     server = None
