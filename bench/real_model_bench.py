@@ -276,18 +276,25 @@ def run_all(settings: Settings, space_id: str, proxy: TimingProxy) -> list[RunSt
         runner.close()
 
 
-def heldout_set(part: str | None = None) -> tuple[dict[str, dict[str, str]], list[dict]]:
-    """The fixed spaces (name -> notes) and queries of ``bench/data/heldout`` (one part or both)."""
+def heldout_set(
+    part: str | None = None, space: str | None = None
+) -> tuple[dict[str, dict[str, str]], list[dict]]:
+    """The fixed spaces (name -> notes) and queries of ``bench/data/heldout`` (a part, a space)."""
     spaces = json.loads((HELDOUT / "spaces.json").read_text())
     queries = json.loads((HELDOUT / "queries.json").read_text())
-    return spaces, [q for q in queries if part in (None, q["part"])]
+    chosen = [q for q in queries if part in (None, q["part"]) and space in (None, q["space"])]
+    return spaces, chosen
 
 
 def run_heldout(
-    settings: Settings, proxy: TimingProxy, part: str | None = None, prefix: str = "ho"
+    settings: Settings,
+    proxy: TimingProxy,
+    part: str | None = None,
+    prefix: str = "ho",
+    space: str | None = None,
 ) -> list[RunStats]:
-    """Every query of the set (or of one part) as an ``rpi`` run in its own space."""
-    spaces, queries = heldout_set(part)
+    """Every query of the set (or of one part, one space) as an ``rpi`` run in its own space."""
+    spaces, queries = heldout_set(part, space)
     runner = Runner(settings)
     try:
         with SpaceManager(settings, runner.backends) as manager:
@@ -342,11 +349,13 @@ def report_line(s: RunStats) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Build/serve the local model in a throwaway home and print the figures.
 
-    ``--heldout`` runs the held-out set (both parts), ``--heldout PART`` one part.
+    ``--heldout`` runs the held-out set (both parts), ``--heldout PART [SPACE]``
+    one part (of one space: two servers can share the set out).
     """
     args = sys.argv[1:] if argv is None else argv
     heldout = bool(args) and args[0] == "--heldout"
     part = args[1] if heldout and len(args) > 1 else None
+    space = args[2] if heldout and len(args) > 2 else None
     from app.services.falkordb import stop_graph_server
     from app.services.postgres import stop_postgres
 
@@ -360,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with local_model(settings) as (wired, proxy):
                 if heldout:
-                    print(report_parts(run_heldout(wired, proxy, part)))
+                    print(report_parts(run_heldout(wired, proxy, part, space=space)))
                 else:
                     print(report(run_all(wired, "plant_bench", proxy)))
         finally:
