@@ -44,6 +44,10 @@ class InvalidInput(SpacesError):
     """Malformed ids, oversized text, bad numbers, unsafe paths."""
 
 
+class ContextTooSmall(InvalidInput):
+    """A prompt that cannot fit the model's context window with room for an answer."""
+
+
 class SpaceNotFound(SpacesError):
     """The space does not exist (or is not visible to the caller)."""
 

@@ -116,6 +116,8 @@ class Settings:
     embeddings: str = DEFAULT_EMBEDDINGS
     openai_base_url: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)
+    # Context windows by model name, ``*`` any other: ``SPACES_MODEL_CONTEXT`` (app/llm/window.py).
+    model_context: tuple[tuple[str, int], ...] = ()
     langfuse_public_key: str | None = None
     langfuse_secret_key: str | None = field(default=None, repr=False)
     langfuse_host: str | None = None
@@ -179,6 +181,7 @@ class Settings:
             embeddings=env.get("SPACES_EMBEDDINGS") or DEFAULT_EMBEDDINGS,
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_api_key=api_key,
+            model_context=parse_model_context(env.get("SPACES_MODEL_CONTEXT") or ""),
             langfuse_public_key=env.get("LANGFUSE_PUBLIC_KEY") or None,
             langfuse_secret_key=env.get("LANGFUSE_SECRET_KEY") or None,
             langfuse_host=env.get("LANGFUSE_HOST") or env.get("LANGFUSE_BASE_URL") or None,
@@ -194,3 +197,14 @@ class Settings:
             jwt_issuer=env.get("SPACES_JWT_ISSUER") or None,
             jwt_audience=env.get("SPACES_JWT_AUDIENCE") or None,
         )
+
+
+def parse_model_context(raw: str) -> tuple[tuple[str, int], ...]:
+    """``"smollm2=4096,*=16000"`` -> ``(("smollm2", 4096), ("*", 16000))``; one line if bad."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, tokens = item.rpartition("=")
+        if not sep or not name.strip() or not tokens.strip().isdigit() or int(tokens) < 256:
+            raise InvalidInput(f"SPACES_MODEL_CONTEXT: {item!r} is not name=tokens (tokens >= 256)")
+        pairs.append((name.strip(), int(tokens)))
+    return tuple(pairs)

@@ -13,11 +13,18 @@ waiting for the model (the union of the calls' intervals).
 Run: ``PYTHONPATH=. .venv/bin/python bench/real_model_bench.py`` (builds
 the server on first use, about 5 minutes on 2 cores). The slow test
 ``tests/test_local_model.py`` asserts on the same harness.
+
+``--heldout [tuning|heldout]`` runs instead the fixed set of
+``bench/data/heldout/`` (36 queries over 3 spaces, issue 21), all as
+``rpi``, and prints the figures per part: ``tuning`` is the part prompts
+may be adjusted on, ``heldout`` is never tuned on. Each run also says how
+many plan repairs replaced the plan by a minimal one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -68,6 +75,7 @@ QUERIES = (
     "How often is pump P9 tested?",
 )
 SPEC = {"vault": {"top_k": 3}}
+HELDOUT = Path(__file__).resolve().parent / "data" / "heldout"
 
 
 @dataclasses.dataclass
@@ -83,6 +91,8 @@ class RunStats:
     wall_s: float
     model_s: float
     problem: str = ""
+    part: str = ""
+    minimal: bool = False  # the plan was replaced by a minimal one
 
     @property
     def own_s(self) -> float:
@@ -98,8 +108,12 @@ class TimingProxy:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # /props: the server's context size
+                self.do_POST()
+
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if self.command == "POST" else None
                 request = urllib.request.Request(
                     upstream + self.path.removeprefix("/v1"),
                     data=body,
@@ -195,11 +209,13 @@ def _listed(note: str) -> list[dict]:
     return [{"n": int(n), "text": ""} for n in re.findall(r"(?:^|\s)\[(\d{1,4})\](?=\s)", section)]
 
 
-def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query: str) -> RunStats:
+def run_one(
+    runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query: str, part: str = ""
+) -> RunStats:
     """One run to its end (approving the plan), with its checks."""
     events: list[dict] = []
     started = time.perf_counter()
-    repairs, problem, status = 0, "", "failed"
+    repairs, problem, status, minimal = 0, "", "failed", False
     try:
         result = runner.start(graph, space_id, query, context_spec=SPEC, on_event=events.append)
         while result.status == "awaiting_approval":
@@ -208,6 +224,9 @@ def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query
                 answer = {"action": "reject"}  # no network: the model carries on without it
             else:
                 repairs += len(result.request.get("repairs") or [])
+                minimal = minimal or any(
+                    "minimal plan" in r for r in result.request.get("repairs") or []
+                )
                 try:
                     validate_plan(result.plan)
                 except InvalidInput as exc:
@@ -236,7 +255,9 @@ def run_one(runner: Runner, proxy: TimingProxy, space_id: str, graph: str, query
         for e in events
         if e.get("event_type") == "facts.repaired"
     )
-    stats = RunStats(graph, query, status, not problem, reasks, repairs, wall, model, problem)
+    stats = RunStats(
+        graph, query, status, not problem, reasks, repairs, wall, model, problem, part, minimal
+    )
     print(report_line(stats), flush=True)
     return stats
 
@@ -255,11 +276,59 @@ def run_all(settings: Settings, space_id: str, proxy: TimingProxy) -> list[RunSt
         runner.close()
 
 
+def heldout_set(
+    part: str | None = None, space: str | None = None
+) -> tuple[dict[str, dict[str, str]], list[dict]]:
+    """The fixed spaces (name -> notes) and queries of ``bench/data/heldout`` (a part, a space)."""
+    spaces = json.loads((HELDOUT / "spaces.json").read_text())
+    queries = json.loads((HELDOUT / "queries.json").read_text())
+    chosen = [q for q in queries if part in (None, q["part"]) and space in (None, q["space"])]
+    return spaces, chosen
+
+
+def run_heldout(
+    settings: Settings,
+    proxy: TimingProxy,
+    part: str | None = None,
+    prefix: str = "ho",
+    space: str | None = None,
+) -> list[RunStats]:
+    """Every query of the set (or of one part, one space) as an ``rpi`` run in its own space."""
+    spaces, queries = heldout_set(part, space)
+    runner = Runner(settings)
+    try:
+        with SpaceManager(settings, runner.backends) as manager:
+            for name, notes in spaces.items():
+                manager.create_space(
+                    SpaceConfig(f"{prefix}_{name}", name, "bench", monthly_token_budget=10**9)
+                )
+                vault = manager.open_space(f"{prefix}_{name}", write=True).vault
+                for path, text in notes.items():
+                    vault.write_note(path, text)
+        return [
+            run_one(runner, proxy, f"{prefix}_{q['space']}", "rpi", q["query"], q["part"])
+            for q in queries
+        ]
+    finally:
+        runner.close()
+
+
+def report_parts(stats: list[RunStats]) -> str:
+    """The figures of each part, then every failure with its cause."""
+    out = []
+    for part in dict.fromkeys(s.part for s in stats):
+        mine = [s for s in stats if s.part == part]
+        minimal = sum(s.minimal for s in mine)
+        out.append(f"== {part}: {len(mine)} runs, {minimal} with a minimal plan")
+        out.append(report(mine))
+    return "\n".join(out)
+
+
 def report(stats: list[RunStats]) -> str:
     """The figures, one line each, then one line per run."""
     done = sum(s.complete for s in stats)
     lines = [
-        f"completion rate: {done}/{len(stats)}",
+        f"completion rate: {done}/{len(stats)} ({100 * done / max(1, len(stats)):.0f}%)",
         f"re-asks per run: {statistics.mean(s.reasks for s in stats):.2f}",
         f"repairs per run: {statistics.mean(s.repairs for s in stats):.2f}",
         f"our own time per run: {statistics.mean(s.own_s for s in stats):.2f} s "
@@ -272,13 +341,21 @@ def report_line(s: RunStats) -> str:
     """One run on one line."""
     mark = "ok " if s.complete else "NO "
     return (
-        f"  {mark}{s.graph:<8} reasks={s.reasks} repairs={s.repairs} "
+        f"  {mark}{s.graph:<8} reasks={s.reasks} repairs={s.repairs}{'*' if s.minimal else ''} "
         f"own={s.own_s:.2f}s model={s.model_s:.1f}s {s.query} {s.problem[:200]}"
     )
 
 
-def main() -> int:
-    """Build/serve the local model in a throwaway home and print the figures."""
+def main(argv: list[str] | None = None) -> int:
+    """Build/serve the local model in a throwaway home and print the figures.
+
+    ``--heldout`` runs the held-out set (both parts), ``--heldout PART [SPACE]``
+    one part (of one space: two servers can share the set out).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    heldout = bool(args) and args[0] == "--heldout"
+    part = args[1] if heldout and len(args) > 1 else None
+    space = args[2] if heldout and len(args) > 2 else None
     from app.services.falkordb import stop_graph_server
     from app.services.postgres import stop_postgres
 
@@ -291,7 +368,10 @@ def main() -> int:
         install_model(settings, cache)
         try:
             with local_model(settings) as (wired, proxy):
-                print(report(run_all(wired, "plant_bench", proxy)))
+                if heldout:
+                    print(report_parts(run_heldout(wired, proxy, part, space=space)))
+                else:
+                    print(report(run_all(wired, "plant_bench", proxy)))
         finally:
             stop_graph_server(settings)
             stop_postgres(settings)

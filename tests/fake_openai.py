@@ -55,19 +55,74 @@ def completion(
     }
 
 
-class FakeOpenAI:
-    """Start with ``with FakeOpenAI(responder) as server:``; ``server.base_url`` is /v1."""
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The fake's tokenizer on a request: four characters a token, plus role markers."""
+    text = json.dumps(body.get("tools") or "") if body.get("tools") else ""
+    for message in body.get("messages") or []:
+        text += str(message.get("content") or "") + json.dumps(message.get("tool_calls") or "")
+    return count_tokens(text) + 4 * len(body.get("messages") or [])
 
-    def __init__(self, responder: Responder):
+
+def count_tokens(text: str) -> int:
+    """The fake's tokenizer: four characters a token, rounded up."""
+    return (len(text) + 3) // 4
+
+
+class FakeOpenAI:
+    """Start with ``with FakeOpenAI(responder) as server:``; ``server.base_url`` is /v1.
+
+    With a ``window``, it refuses a request whose prompt is longer, as
+    llama-server does (HTTP 400 "request (N tokens) exceeds the available
+    context size (M tokens)"), and records each request's prompt tokens in
+    ``sizes``. With ``props`` it also answers llama-server's ``GET /props``
+    (``n_ctx``) and ``POST /tokenize``; without, both are 404 as on OpenAI.
+    """
+
+    def __init__(self, responder: Responder, window: int | None = None, props: bool = False):
         self.responder = responder
         self.requests: list[dict[str, Any]] = []
+        self.sizes: list[int] = []
+        self.refused = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, reply: dict[str, Any]) -> None:
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if props and window and self.path == "/props":
+                    return self._send(200, {"default_generation_settings": {"n_ctx": window}})
+                return self._send(404, {"error": {"message": "not found", "code": 404}})
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path == "/tokenize":
+                    if not props:
+                        return self._send(404, {"error": {"message": "not found"}})
+                    n = count_tokens(str(body.get("content") or ""))
+                    return self._send(200, {"tokens": list(range(n))})
                 outer.requests.append(body)
+                size = prompt_tokens(body)
+                outer.sizes.append(size)
+                if window is not None and size > window:
+                    outer.refused += 1
+                    return self._send(
+                        400,
+                        {
+                            "error": {
+                                "code": 400,
+                                "message": f"request ({size} tokens) exceeds the available "
+                                f"context size ({window} tokens), try increasing it",
+                                "type": "exceed_context_size_error",
+                            }
+                        },
+                    )
                 status, reply = outer.responder(body)
                 data = json.dumps(reply).encode()
                 self.send_response(status)

@@ -173,6 +173,33 @@ def test_planner_is_asked_again_with_the_error(settings, manager, space):
     assert "unknown agent &#x27;ghost&#x27;" in second or "unknown agent 'ghost'" in second
 
 
+def test_empty_task_plans_are_repaired_into_one_task_for_the_fitting_agent(
+    settings, manager, space
+):
+    _team(manager, space.space_id)
+
+    def answer(request: dict) -> tuple[int, dict]:
+        if request.get("tool_choice") or request.get("response_format"):
+            return 200, completion("")  # the planner never gives a task plan
+        return 200, completion("The summary.")
+
+    with FakeOpenAI(answer) as server:
+        fake = dataclasses.replace(settings, openai_base_url=server.base_url, openai_api_key="k")
+        client = ChatClient(graph_deps(fake))
+        waiting = client.send(
+            space.space_id, "alice", "write a short summary report", model="openai:m"
+        )
+        assert waiting.status == "awaiting_approval", waiting.error
+        assert [(t["id"], t["agent"]) for t in waiting.request["plan"]] == [("t1", "writer")]
+        assert waiting.request["plan"][0]["description"] == "write a short summary report"
+        (repair,) = waiting.request["repairs"]
+        assert "no usable task graph" in repair and "writer" in repair
+        done = client.send(
+            space.space_id, "alice", "", session_id=waiting.session_id, answer="approve"
+        )
+    assert done.status == "completed", done.error
+
+
 def test_plan_checks():
     agents = {"a": _agent("a"), "b": _agent("b")}
     ok = check_plan(

@@ -121,15 +121,35 @@ def test_a_reasked_plan_that_comes_back_valid_needs_no_repair(settings, space) -
     assert done.to_json()["unverified_citations"] == 3
 
 
-def test_empty_structured_output_is_reasked_then_fails_in_one_line(settings, space) -> None:
-    with FakeOpenAI(_rpi_responder([None])) as s:
+@pytest.mark.parametrize(
+    ("plan", "why"),
+    [(None, "the answer had no plan"), ({"title": "T", "steps": []}, "the plan has no steps")],
+)
+def test_empty_plans_are_reasked_then_repaired_into_a_minimal_plan(
+    settings, space, manager, plan, why
+) -> None:
+    vault = manager.open_space(space.space_id, write=True).vault
+    vault.write_note("Plant/pump-p7.md", "Pump P7 runs at 42 bar.")
+    with FakeOpenAI(_rpi_responder([plan])) as s:
         runner = Runner(_wired(settings, s), graph_deps(_wired(settings, s)))
-        failed = runner.start("rpi", space.space_id, "Report on the pumps", model="openai:m")
-    assert failed.status == "failed"
-    assert failed.error == "the model's plan was unusable after 3 attempts: the answer had no plan"
-    # An empty answer switches method: tools, then json_schema, then tools again.
-    methods = ["json_schema" if r.get("response_format") else "tools" for r in _plan_requests(s)]
-    assert methods == ["tools", "json_schema", "tools"]
+        waiting = runner.start("rpi", space.space_id, "Report on the pumps", model="openai:m")
+        assert waiting.status == "awaiting_approval", waiting.error
+        assert [(st["id"], st["depends_on"]) for st in waiting.plan["steps"]] == [
+            ("s1", []),
+            ("s2", ["s1"]),
+        ]
+        assert waiting.plan["title"] == "Report on the pumps"
+        assert "[1] Plant/pump-p7" in waiting.plan["steps"][0]["description"]
+        (repair,) = waiting.request["repairs"]
+        assert repair.startswith(f"the model gave no usable plan ({why} after 3 attempts)")
+        assert runner.status(waiting.thread_id).to_json()["request"]["repairs"] == [repair]
+        done = runner.resume(waiting.thread_id, {"action": "approve"})
+    assert done.status == "completed", done.error
+    if plan is None:  # an empty answer switches method: tools, then json_schema, then tools
+        methods = [
+            "json_schema" if r.get("response_format") else "tools" for r in _plan_requests(s)
+        ]
+        assert methods == ["tools", "json_schema", "tools"]
 
 
 def test_an_empty_answer_then_a_plan_completes(settings, space) -> None:
@@ -336,3 +356,17 @@ def test_the_bench_reads_sources_whose_lines_were_joined() -> None:
 
     joined = "Body [2].\n\n## Sources\n\n[1] [[Plant/b1]] [2] [[Plant/v3]] [3] https://x.test/\n"
     assert [s["n"] for s in _listed(joined)] == [1, 2, 3]
+
+
+def test_the_heldout_set_is_varied_and_split() -> None:
+    from bench.real_model_bench import heldout_set
+
+    spaces, queries = heldout_set()
+    assert len(spaces) == 3 and len(queries) >= 30
+    assert {q["space"] for q in queries} == set(spaces)
+    kinds = {"question", "plan", "schedule", "summary", "comparison", "no answer"}
+    for part in ("tuning", "heldout"):
+        mine = [q for q in queries if q["part"] == part]
+        assert {q["kind"] for q in mine} == kinds if part == "heldout" else len(mine) >= 10
+    assert len({q["query"] for q in queries}) == len(queries)  # no query in both parts
+    assert heldout_set("heldout")[1] == [q for q in queries if q["part"] == "heldout"]

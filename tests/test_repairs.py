@@ -7,7 +7,7 @@ from langchain_core.messages import AIMessage
 
 from app.errors import InvalidInput
 from app.graphs.citations import check_citations, count_marks
-from app.graphs.rpi.planning import repair_plan, salvage_facts
+from app.graphs.rpi.planning import minimal_plan, repair_plan, salvage_facts, validate_plan
 from app.graphs.rpi.state import Plan
 from app.llm.resolve import model_names
 from app.llm.structured import split_method, structured_args
@@ -65,6 +65,26 @@ def test_valid_parts_are_kept_and_the_unrepairable_is_named() -> None:
     ]:
         with pytest.raises(InvalidInput, match=why):
             repair_plan(bad, "q")
+
+
+def test_a_minimal_plan_comes_from_the_query_and_the_research() -> None:
+    research = (
+        "P7 runs at 42 bar [1].\n\n## Sources\n\n[1] [[Plant/pump-p7|pump-p7]]\n"
+        "[2] [[valve-v3]]\n[3] [[safety]]\n[4] [[crews]]"
+    )
+    plan, order, repairs = minimal_plan("  Plan a visit\nto P7 ", research, "no steps")
+    assert plan["title"] == "Plan a visit to P7" and order == ["s1", "s2"]
+    first, second = plan["steps"]
+    assert "[1] Plant/pump-p7, [2] valve-v3, [3] safety)" in first["description"]
+    assert "[4]" not in first["description"] and second["depends_on"] == ["s1"]
+    assert repairs == [
+        "the model gave no usable plan (no steps): used a minimal plan from the query"
+    ]
+    assert validate_plan(plan)[1] == order
+    empty, _order, _ = minimal_plan("q" * 900, "Nothing found.\n\n## Sources\n\nNo sources.", "x")
+    assert "found no source" in empty["steps"][1]["description"] and len(empty["title"]) == 200
+    many = {"title": "T", "steps": [{"id": f"s{n}", "description": "d"} for n in range(25)]}
+    assert len(repair_plan(many, "q")[0]["steps"]) == 20
 
 
 def test_key_facts_keep_their_valid_items() -> None:

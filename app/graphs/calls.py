@@ -23,13 +23,16 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
-from app.errors import BudgetExceeded, ModelUnavailable
+from app.errors import BudgetExceeded, ContextTooSmall, ModelUnavailable
+from app.llm.fit import fit_request, tools_tokens
 from app.llm.offline import estimate_tokens
 from app.llm.pricing import cost_usd
-from app.llm.resolve import MAX_OUTPUT_TOKENS, resolve_chain
+from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names, resolve_chain
 from app.llm.structured import MethodRefused, UnparsedOutput, bind_structured, other, unparsed
+from app.llm.window import base_name, chain_window, learn, stated_window
 from app.settings import Settings
 from app.spaces.stores.budget import SpaceBudget
 from app.spaces.stores.documents import documents_for_prompt, open_documents_section
@@ -120,6 +123,7 @@ class CallResult:
     tokens_used: int
     api_calls_used: int
     cost_usd: float
+    fitted: tuple[str, ...] = ()  # what was dropped or cut to fit the context window
 
 
 def with_open_documents(space: SpaceHandle, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
@@ -180,8 +184,17 @@ def invoke_model(
     Raises ``BudgetExceeded`` before calling when neither the run's hold nor
     the space can cover the call's estimate (its prompt plus ``max_output``,
     which also caps the model's answer), or when the estimate passes ``share``.
+    Every request is fitted into the model's context window first
+    (``app.llm.fit``); one that cannot fit raises ``ContextTooSmall`` unsent,
+    and so does a server's refusal of a request as too long.
     """
     messages = with_open_documents(space, messages)
+    window = chain_window(model_names(model), settings)
+    definitions = [schema.model_json_schema()] if schema is not None else []
+    definitions += [convert_to_openai_tool(t) for t in tools]
+    messages, max_output, fitted = fit_request(
+        messages, window, max_output, tools_tokens(definitions, window.count), model
+    )
     prompt = "\n".join(str(m.content) for m in messages)
     estimate = estimate_tokens(prompt) + max_output
     if share is not None and estimate > share:
@@ -221,6 +234,12 @@ def invoke_model(
             # After the client's retries and every fallback: one line, and the run resumes later.
             failure = ModelUnavailable(f"{type(exc).__name__}: {exc}")
             status = getattr(exc, "status_code", None)
+            if status == 400 and (stated := stated_window(str(exc))) is not None:
+                if settings.openai_base_url:
+                    learn(settings.openai_base_url, base_name(model_names(model)[0]), stated)
+                raise ContextTooSmall(
+                    f"the server refused the request as too long for its context: {exc}"[:300]
+                ) from exc
             if (schema is not None or tools) and unparsed(status, str(exc)):
                 raise UnparsedOutput(str(exc)) from exc  # the model's output: re-asked
             if schema is not None and status == 400:
@@ -234,4 +253,4 @@ def invoke_model(
             budget.release(hold)
         raise
     tokens, calls, cost = settle()
-    return CallResult(result, tokens, calls, cost)
+    return CallResult(result, tokens, calls, cost, tuple(fitted))

@@ -31,13 +31,16 @@ from app.graphs.calls import call_key, invoke_model, thread_id_of
 from app.graphs.context import RunContext
 from app.graphs.deps import Deps
 from app.graphs.events import Writer, emit
-from app.llm.resolve import MAX_OUTPUT_TOKENS
+from app.llm.fit import prompt_room
+from app.llm.resolve import MAX_OUTPUT_TOKENS, model_names
 from app.llm.structured import ask_valid
+from app.llm.window import MESSAGE_OVERHEAD, Counter, chain_window, estimate
 from app.settings import Settings
 from app.spaces.access.roles import Action, allowed, role_of
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores import audit
 from app.spaces.stores.budget import SpaceBudget
+from app.spaces.stores.documents import documents_for_prompt, open_documents_section
 from app.spaces.stores.handle import SpaceHandle
 
 
@@ -117,6 +120,21 @@ class Scope:
 
         return ask_valid(call, messages, schema=schema, validate=validate, on_reask=reasked)
 
+    def room(self, max_output: int = MAX_OUTPUT_TOKENS) -> tuple[int, Counter]:
+        """Tokens a prompt's messages may take in the run model's window, and a safe counter.
+
+        Prompt builders trim what they own (research by rank, earlier
+        deliverables) to this; ``invoke_model`` still guards every request.
+        """
+        if self.model is None:
+            raise RuntimeError("this node has no model: the run was not admitted")
+        window = chain_window(model_names(self.model), self.settings)
+        room = prompt_room(window, max_output)
+        if window.source != "none":  # the open documents go before every prompt
+            section = open_documents_section(documents_for_prompt(self.space))
+            room -= estimate(section) + MESSAGE_OVERHEAD if section else 0
+        return room, estimate
+
     def _call(
         self,
         messages: Sequence[BaseMessage],
@@ -137,6 +155,8 @@ class Scope:
             model=name, messages=messages, schema=schema, tools=tools, seq=seq,
             max_output=max_output, share=share, flipped=flipped,
         )  # fmt: skip
+        if done.fitted:
+            self.emit("context.fitted", changes=list(done.fitted)[:10])
         self.emit(
             "usage.updated", key=call_key(self.config, seq), tokens_used=done.tokens_used,
             api_calls_used=done.api_calls_used, cost_usd=round(done.cost_usd, 6),

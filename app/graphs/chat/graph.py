@@ -36,6 +36,7 @@ from app.graphs.chat.planning import (
     TASK_TOKENS,
     check_plan,
     fail_blocked,
+    minimal_task_plan,
     new_task,
     next_wave,
 )
@@ -50,6 +51,7 @@ from app.graphs.hitl import hitl_request, plan_description, read_answer
 from app.graphs.messages import answer as ai_answer
 from app.graphs.scope import Scope, allowed_scope, scoped
 from app.ids import validate_agent_name
+from app.llm.structured import InvalidOutput
 from app.spaces.stores.agents import AgentStore
 from app.spaces.stores.chat_store import ChatStore
 from app.spaces.stores.run_records import register_thread
@@ -108,24 +110,31 @@ def plan(state: ChatState, scope: Scope) -> Command[Literal["approve_plan", "fin
     history = recent_history(store, _session(scope), state["turn"])
     scope.emit("plan.requested", agents=len(agents))
     error: str | None = None
+    repairs: list[str] = []
     for _attempt in range(PLAN_ATTEMPTS):
         prompt = plan_prompt(state["message"], list(agents.values()), history, error)
-        drafted = scope.ask([SystemMessage(PLAN_SYSTEM), HumanMessage(prompt)], schema=TaskPlan)
         try:
+            drafted = scope.ask([SystemMessage(PLAN_SYSTEM), HumanMessage(prompt)], schema=TaskPlan)
             if drafted is None:
                 raise InvalidInput("the model answered without a plan")
             tasks = check_plan(drafted.model_dump(), agents)
             break
+        except InvalidOutput as exc:
+            error = exc.error
         except InvalidInput as exc:
             error = str(exc)
-    else:
-        raise InvalidInput(f"the planner's task graph was unusable: {error}")
+    else:  # no usable task graph: a minimal one, never a failed turn
+        tasks, repairs = minimal_task_plan(state["message"], agents, str(error)[:200])
+        scope.emit("plan.repaired", repairs=repairs)
     expires = datetime.now(UTC) + timedelta(seconds=scope.settings.approval_timeout_s)
     scope.emit("task_plan.created", tasks=[{k: t[k] for k in ("id", "agent")} for t in tasks])
     return Command(
         goto="approve_plan",
-        update={"plan": tasks, "expires_at": expires.isoformat(), "status": "awaiting_approval"},
-    )
+        update={
+            "plan": tasks, "plan_repairs": repairs, "expires_at": expires.isoformat(),
+            "status": "awaiting_approval",
+        },
+    )  # fmt: skip
 
 
 def approve_plan(
@@ -145,6 +154,7 @@ def approve_plan(
         "estimated_tokens": sum(t["estimated_tokens"] for t in tasks),
         "estimated_cost_usd": round(sum(t["estimated_cost_usd"] for t in tasks), 6),
         "estimated_seconds": _seconds(tasks),
+        "repairs": state.get("plan_repairs") or [],
     }  # fmt: skip
     if state.get("approval_error"):
         extras["error"] = state["approval_error"]

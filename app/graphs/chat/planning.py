@@ -6,11 +6,14 @@ every task names one of the space's live agents. Estimates are ours,
 computed from each call's caps and the agent's model price, not the model's
 guesses. ``next_wave`` picks what runs next: ready tasks in plan order, at
 most ``MAX_PARALLEL`` at once and at most each agent's ``concurrency_limit``;
-a task whose dependency failed fails too, with the reason.
+a task whose dependency failed fails too, with the reason. When the planner
+gives no usable task graph, ``minimal_task_plan`` hands the whole request to
+the one agent it fits best, so a turn always has a plan to approve.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from app.errors import InvalidInput
@@ -65,6 +68,35 @@ def check_plan(raw: object, agents: dict[str, Agent]) -> list[dict[str, Any]]:
                  list(dict.fromkeys(by_id[i].depends_on)))
         for i in order
     ]  # fmt: skip
+
+
+_WORD = re.compile(r"[a-z0-9]{3,}")
+
+
+def minimal_task_plan(
+    request: str, agents: dict[str, Agent], why: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One task: the whole request, for the agent whose name and prompt share most of its words.
+
+    Ties go to the first agent by name. ``InvalidInput`` if the space has no
+    live agent (nothing could run the task).
+    """
+    if not agents:
+        raise InvalidInput(f"the planner's task graph was unusable ({why}) and no agent is live")
+    words = set(_WORD.findall(request.lower()))
+
+    def fit(name: str) -> tuple[int, str]:
+        agent = agents[name]
+        own = set(_WORD.findall(f"{agent.name} {agent.system_prompt}".lower()))
+        return -len(words & own), name
+
+    chosen = min(agents, key=fit)
+    description = " ".join(request.split())[:1_000] or "Answer the request"
+    tasks = check_plan(
+        {"tasks": [{"id": "t1", "agent": chosen, "description": description}]}, agents
+    )
+    repairs = [f"the planner gave no usable task graph ({why}): gave the request to {chosen}"]
+    return tasks, repairs
 
 
 def fail_blocked(tasks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

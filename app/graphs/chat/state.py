@@ -84,6 +84,7 @@ class ChatState(TypedDict, total=False):
     plan: list[dict[str, Any]] | None
     expires_at: str | None
     approval_error: str | None
+    plan_repairs: list[str]
     tasks: Annotated[dict[str, dict[str, Any]], merge_tasks]
     reply: str | None
     status: str

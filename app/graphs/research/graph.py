@@ -27,7 +27,7 @@ from app.graphs.failure import end_graph
 from app.graphs.messages import answer, question, question_of
 from app.graphs.notes import check_note_dir, claim_note_dir, keep_links_resolving
 from app.graphs.research.agents import AGENT_NODES, agent_node
-from app.graphs.research.prompts import SYSTEM, synthesis_prompt
+from app.graphs.research.prompts import SYSTEM, fit_sources, synthesis_prompt
 from app.graphs.research.sources import number_sources, source_line
 from app.graphs.research.spec import parse_spec, spec_json
 from app.graphs.research.state import (
@@ -108,7 +108,10 @@ def synthesize(state: ResearchState, scope: Scope) -> Command[Literal["publish",
     not found in their source ``[quote?]`` (``app.graphs.citations``).
     """
     findings = state.get("findings") or []
-    sources = number_sources(findings)
+    ranked = number_sources(findings)
+    sources = fit_sources(state["query"], ranked, scope.room()[0])
+    if len(sources) < len(ranked):
+        scope.emit("context.fitted", changes=[f"left out {len(ranked) - len(sources)} sources"])
     messages = [
         SystemMessage(SYSTEM),
         HumanMessage(synthesis_prompt(state["query"], sources)),

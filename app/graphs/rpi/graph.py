@@ -32,7 +32,7 @@ from app.graphs.messages import question, question_of
 from app.graphs.notes import claim_note_dir
 from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
-from app.graphs.rpi.planning import repair_plan, salvage_facts, validate_plan
+from app.graphs.rpi.planning import minimal_plan, repair_plan, salvage_facts, validate_plan
 from app.graphs.rpi.prompts import (
     FACTS_SYSTEM,
     IMPLEMENT_SYSTEM,
@@ -107,12 +107,13 @@ def plan(state: RPIState, scope: Scope) -> Command[Literal["approve_plan", "fini
     """Ask the model for a plan (again, with the person's feedback, after ``revise``).
 
     An invalid plan is re-asked with its error; if it stays invalid it is
-    repaired where the meaning is clear, and the repairs go to the approval.
+    repaired where the meaning is clear, or replaced by a minimal plan from the
+    query and the research when nothing is left to repair; the repairs go to
+    the approval.
     """
-    messages = [
-        SystemMessage(PLAN_SYSTEM),
-        HumanMessage(plan_prompt(state["query"], state.get("research", ""), state.get("feedback"))),
-    ]
+    room, _count = scope.room()
+    prompt = plan_prompt(state["query"], state.get("research", ""), state.get("feedback"), room)
+    messages = [SystemMessage(PLAN_SYSTEM), HumanMessage(prompt)]
     repairs: list[str] = []
     try:
         checked, order = scope.ask(
@@ -121,10 +122,10 @@ def plan(state: RPIState, scope: Scope) -> Command[Literal["approve_plan", "fini
     except InvalidOutput as exc:
         try:
             checked, order, repairs = repair_plan(exc.raw, state["query"])
-        except InvalidInput as why:
-            raise InvalidInput(
-                f"the model's plan was unusable after {exc.attempts} attempts: {why}"
-            ) from None
+        except InvalidInput as why:  # nothing to repair: a minimal plan, never a failed run
+            checked, order, repairs = minimal_plan(
+                state["query"], state.get("research", ""), f"{why} after {exc.attempts} attempts"
+            )
         scope.emit("plan.repaired", repairs=repairs)
     scope.emit("phase.completed", phase="plan")
     return Command(
@@ -224,7 +225,11 @@ def implement(
     deliverables = state.get("deliverables") or {}
     messages = state.get("step_messages") or [
         SystemMessage(IMPLEMENT_SYSTEM),
-        HumanMessage(step_prompt(state["query"], state.get("research", ""), step, deliverables)),
+        HumanMessage(
+            step_prompt(
+                state["query"], state.get("research", ""), step, deliverables, scope.room()[0]
+            )
+        ),
     ]
     tools = IMPLEMENT_TOOLS if state.get("tool_rounds", 0) < MAX_TOOL_ROUNDS else []
     try:
@@ -323,7 +328,12 @@ def extract(state: RPIState, scope: Scope) -> Command[Literal["save", "finish"]]
     messages = [
         SystemMessage(FACTS_SYSTEM),
         HumanMessage(
-            facts_prompt(state["query"], state.get("research", ""), implementation_text(state))
+            facts_prompt(
+                state["query"],
+                state.get("research", ""),
+                implementation_text(state),
+                scope.room()[0],
+            )
         ),
     ]
     try:

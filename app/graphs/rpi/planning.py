@@ -6,7 +6,10 @@ through ``validate_plan``; the graph only routes on its verdict. When the
 model's plan stays invalid after its re-asks, ``repair_plan`` fixes what
 has one obvious reading (step ids renumbered, dependencies on unknown ids
 dropped, cycles broken by list order) and lists every change, so the person
-approving sees them. Key facts that fail their schema keep their valid parts
+approving sees them. A plan with nothing to repair (none at all, no
+steps, no step with a description) is replaced by a minimal plan derived
+from the query and the research (``minimal_plan``), so a run always has a
+plan to approve. Key facts that fail their schema keep their valid parts
 (``salvage_facts``).
 """
 
@@ -101,7 +104,8 @@ def _steps(raw: dict[str, Any], repairs: list[str]) -> list[dict[str, Any]]:
     if not steps:
         raise InvalidInput("none of the plan's steps has a description")
     if len(steps) > STEPS_MAX:
-        raise InvalidInput(f"the plan has {len(steps)} steps, at most {STEPS_MAX}")
+        repairs.append(f"kept the first {STEPS_MAX} of {len(steps)} steps")
+        steps = steps[:STEPS_MAX]
     return steps
 
 
@@ -171,6 +175,52 @@ def repair_plan(raw: object, query: str) -> tuple[dict[str, Any], list[str], lis
         step["depends_on"] = list(dict.fromkeys(step["depends_on"]))[:STEPS_MAX]
     _break_cycles(steps, repairs)
     plan, order = validate_plan({"title": title, "steps": steps})
+    return plan, order, repairs
+
+
+_LISTED = re.compile(r"^\[(\d{1,4})\]\s+(?:\[\[)?([^\]\n]{1,80})", re.M)
+
+
+def research_sources(research: str, limit: int = 3) -> list[str]:
+    """The best-ranked sources a research note lists (``[n] label`` under "## Sources")."""
+    listed = research.rpartition("## Sources")[2] if "## Sources" in research else ""
+    found = [f"[{m.group(1)}] {m.group(2).strip().split('|')[0]}" for m in _LISTED.finditer(listed)]
+    return found[:limit]
+
+
+def minimal_plan(
+    query: str, research: str, why: str
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """``(plan, order, repairs)``: the smallest plan that answers ``query`` from the research.
+
+    Used when the model gave no plan that can be repaired (``why``): one
+    step gathers what the research found (naming its best sources), one
+    writes the deliverable the query asks for, or says the space has no
+    answer when the research found no source.
+    """
+    topic = " ".join(query.split())[:300]
+    sources = research_sources(research)
+    if sources:
+        gather = f"Collect what the research found on: {topic} (from {', '.join(sources)})"
+        write = (
+            f"Write the deliverable the query asks for: {topic}. Use only the collected "
+            "facts, cite each as [n], and say what the space does not answer"
+        )
+    else:
+        gather = f"Check what the space holds on: {topic}"
+        write = (
+            f"Answer: {topic}. The research found no source in the space, so say so "
+            "plainly and name what is missing"
+        )
+    raw = {
+        "title": _cut(topic, TITLE_MAX, "the title", []) or "Plan",
+        "steps": [
+            {"id": "s1", "description": gather[:DESCRIPTION_MAX], "depends_on": []},
+            {"id": "s2", "description": write[:DESCRIPTION_MAX], "depends_on": ["s1"]},
+        ],
+    }
+    plan, order = validate_plan(raw)
+    repairs = [f"the model gave no usable plan ({why}): used a minimal plan from the query"]
     return plan, order, repairs
 
 
