@@ -55,6 +55,23 @@ def completion(
     }
 
 
+def stream_chunks(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chat.completion body as the ``chat.completion.chunk`` objects of a streamed answer."""
+    choice = reply["choices"][0]
+    message = choice["message"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{**c, "index": n} for n, c in enumerate(message["tool_calls"])]
+    head = {k: reply[k] for k in ("id", "created", "model")}
+    return [
+        {**head, "object": "chat.completion.chunk",
+         "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        {**head, "object": "chat.completion.chunk",
+         "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+        {**head, "object": "chat.completion.chunk", "choices": [], "usage": reply.get("usage")},
+    ]  # fmt: skip
+
+
 class FakeOpenAI:
     """Start with ``with FakeOpenAI(responder) as server:``; ``server.base_url`` is /v1."""
 
@@ -69,6 +86,9 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 outer.requests.append(body)
                 status, reply = outer.responder(body)
+                if body.get("stream") and status == 200:
+                    self._stream(reply)
+                    return
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -77,6 +97,16 @@ class FakeOpenAI:
                     self.send_header("retry-after-ms", "10")
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, reply: dict[str, Any]) -> None:
+                # A client that streams (LangGraph's messages mode) gets the same
+                # answer as server-sent chunks: the message, then the usage.
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for chunk in stream_chunks(reply):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -8,8 +8,10 @@ exactly what to install (`make test` runs `make browser` first, which gets one).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from app.server.console.sessions import issue_login
 from app.spaces.backends import Backends
 from tests.conftest import make_settings
 from tests.devserver import ROOT, served
+from tests.fake_openai import FakeOpenAI, completion
 
 SECRET = "console-secret-" + "y" * 32
 
@@ -33,15 +36,70 @@ def chromium_path() -> str | None:
     return None
 
 
+PLAN = {
+    "title": "Console plan",
+    "steps": [
+        {"id": "s1", "description": "Collect facts", "depends_on": []},
+        {"id": "s2", "description": "Write it up", "depends_on": ["s1"]},
+    ],
+}
+
+
+class GatedModel:
+    """The fake provider's answers (an ``rpi`` run's, an agent's), held while ``gate`` is shut.
+
+    Only spaces and agents whose model is ``openai:...`` reach it: the server's
+    default model stays ``offline`` (no ``OPENAI_API_KEY`` is set). A test
+    shuts the gate to keep a run or a task busy, and ``held`` tells it a call
+    is waiting there.
+    """
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.gate.set()
+        self.held = threading.Event()
+
+    def __call__(self, body: dict) -> tuple[int, dict]:
+        if not self.gate.is_set():
+            self.held.set()
+            self.gate.wait(120)
+        choice = body.get("tool_choice")
+        forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        if forced == "Plan":
+            return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
+        if forced == "KeyFacts":
+            facts = {"facts": ["Consoles resume runs."], "entities": [], "relations": []}
+            return 200, completion(tool_calls=[{"name": "KeyFacts", "args": facts}])
+        if forced:
+            return 200, completion(tool_calls=[{"name": forced, "args": {}}])
+        return 200, completion("Text [1]." if "<task>" in json.dumps(body) else "Gated answer.")
+
+
 @pytest.fixture(scope="session")
-def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def fake_model() -> Iterator[GatedModel]:
+    """The session's fake OpenAI-protocol provider and its gate."""
+    model = GatedModel()
+    with FakeOpenAI(model) as server:
+        model.base_url = server.base_url
+        yield model
+        model.gate.set()
+
+
+@pytest.fixture(scope="session")
+def console_server(tmp_path_factory: pytest.TempPathFactory, fake_model) -> Iterator[dict]:
     """A dev server in a temporary home, and a way to mint login tokens for it."""
     home = tmp_path_factory.mktemp("console")
     # This checkout's code, not whatever an editable install of the venv points at.
-    with served(home, SECRET, PYTHONPATH=str(ROOT)) as url:
+    with served(
+        home,
+        SECRET,
+        PYTHONPATH=str(ROOT),
+        OPENAI_BASE_URL=fake_model.base_url,
+        SPACES_MODEL="offline",
+    ) as url:
         backends = Backends(make_settings(home))
         try:
-            yield {"url": url, "home": home, "backends": backends}
+            yield {"url": url, "home": home, "backends": backends, "model": fake_model}
         finally:
             backends.close()
 
