@@ -53,6 +53,24 @@ def test_a_reply_streams_in_without_a_reload(console_server, sign_in) -> None:
     # After a reload the store has the same two messages, once each.
     page.reload()
     expect(messages.locator("li")).to_have_count(2)
+    # Streamed text is text: markup in a message or a reply stays inert.
+    hostile = '@writer <img src=x onerror="window.pwned=1"><b>bold</b>'
+    send.get_by_label("Message").fill(hostile)
+    send.get_by_role("button", name="Send").click()
+    expect(messages.locator("li.assistant").last).to_contain_text("<b>bold</b>", timeout=60_000)
+    expect(messages.locator("li.user").last).to_contain_text('<img src=x onerror="window.pwned=1">')
+    expect(messages.locator("img, b")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None
+    # A send without the CSRF token, or from another origin, is refused and starts nothing.
+    token = page.locator("input[name=csrf]").first.get_attribute("value")
+    forged = page.request.post(f"{page.url}/send", form={"message": "@writer forged"})
+    elsewhere = page.request.post(
+        f"{page.url}/send", form={"csrf": token, "message": "@writer forged"},
+        headers={"Origin": "https://evil.example"},
+    )  # fmt: skip
+    assert (forged.status, elsewhere.status) == (403, 403)
+    page.reload()
+    expect(messages).not_to_contain_text("forged")
 
 
 def test_task_statuses_update_live_for_an_orchestrated_plan(console_server, sign_in) -> None:
