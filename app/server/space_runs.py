@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.errors import SpaceNotFound
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import RUN_STREAM, loopback_url
+from app.server.loopback import RUN_STREAM, loopback_client
 from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, Decision, SpaceId, one_answer
 from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
@@ -75,7 +75,6 @@ def _aegra_statuses(backends: Backends, thread_ids: list[str]) -> dict[str, str]
 
 async def _dev_statuses(thread_ids: list[str]) -> dict[str, str]:
     """``langgraph dev``'s status of each thread, from its in-process client."""
-    from langgraph_sdk import get_client
     from langgraph_sdk.errors import NotFoundError
 
     client, found = get_client(), {}
@@ -149,7 +148,7 @@ async def as_owner(
     if record is None or record.space_id != space_id:
         raise SpaceNotFound(f"no run {thread_id!r} in space {space_id!r}")
     token = issue_token(record.user_id, ttl_s=DELEGATION_TTL_S, actor=user)
-    client = get_client(url=loopback_url(request), headers={"Authorization": f"Bearer {token}"})
+    client = loopback_client(request, token)
     try:
         yield client, record
     except httpx.HTTPStatusError as exc:

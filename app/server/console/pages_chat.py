@@ -20,7 +20,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
-from langgraph_sdk import get_client
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidInput
@@ -31,7 +30,7 @@ from app.server.console.plan_graph import layout
 from app.server.console.sessions import Session
 from app.server.console.web import Form, manager, page, signed_in, write_form
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import RUN_STREAM, loopback_url
+from app.server.loopback import RUN_STREAM, loopback_client
 from app.server.tokens import issue_token
 from app.spaces.agents import AgentStore
 from app.spaces.chat_store import ChatStore, check_session
@@ -52,7 +51,7 @@ Write = Annotated[tuple[Session, Form], Depends(write_form)]
 
 def _client(request: Request, user: str) -> Any:
     token = issue_token(user, ttl_s=TOKEN_TTL_S)
-    return get_client(url=loopback_url(request), headers={"Authorization": f"Bearer {token}"})
+    return loopback_client(request, token)
 
 
 def _open(request: Request, space_id: str, user: str, session_id: str | None = None) -> Any:
@@ -105,8 +104,10 @@ async def chat(space_id: str, session_id: str, request: Request, session: Signed
     client = _client(request, session.user)
     thread = await client.threads.get(session_id)
     live = thread.get("status") == "busy"
-    # A busy thread still lists the interrupt its running turn answered: nothing waits.
-    pending = [] if live else await thread_interrupts(client, thread)
+    # Only an interrupted thread waits (a busy one still lists the interrupt its
+    # running turn answered); the others need no look at their state.
+    waiting = thread.get("status") == "interrupted"
+    pending = await thread_interrupts(client, thread) if waiting else []
     plan = next((i for i in pending if (i.get("value") or {}).get("type") == "plan_approval"), None)
     tools = [i for i in pending if (i.get("value") or {}).get("type") == "tool_approval"]
     last_turn = max((t["turn"] for t in detail["tasks"]), default=None)

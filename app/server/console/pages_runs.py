@@ -20,14 +20,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
-from langgraph_sdk import get_client
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidInput, SpaceNotFound
 from app.server.console.sessions import Session
 from app.server.console.web import Form, manager, page, signed_in, write_form
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import loopback_url
+from app.server.loopback import loopback_client
 from app.server.space_runs import (
     ELSEWHERE,
     LIVE,
@@ -88,7 +87,7 @@ async def start_run(space_id: str, request: Request, signed: Write) -> RedirectR
     if not query or len(query) > QUERY_MAX:
         raise InvalidInput(f"the question must be 1 to {QUERY_MAX} characters")
     token = issue_token(session.user, ttl_s=TOKEN_TTL_S)
-    client = get_client(url=loopback_url(request), headers={"Authorization": f"Bearer {token}"})
+    client = loopback_client(request, token)
     thread = await client.threads.create(metadata={"space_id": space_id})
     thread_id = thread["thread_id"]
     run = await client.runs.create(thread_id, graph, input={"space_id": space_id, "query": query})
