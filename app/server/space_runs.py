@@ -240,8 +240,9 @@ async def cancel_run(
 def stopped_midway(thread_status: str | None, state: dict[str, Any]) -> bool:
     """Whether a served run stopped before its end with no question pending: resumable.
 
-    A cancelled run (``interrupted``) or one whose node crashed (``error``)
-    keeps its last checkpoint and the nodes still to run. Not resumable: a
+    A cancelled run or one whose node crashed keeps its last checkpoint and
+    the nodes still to run; the thread then says ``interrupted`` (cancelled,
+    ``langgraph dev``), ``idle`` (cancelled, Aegra) or ``error``. Not resumable: a
     run waiting for an answer (it has an interrupt: answer it), and a failed
     run that ended through ``fail`` (``app/graphs/failure.py``: it would
     only fail again).
@@ -249,14 +250,14 @@ def stopped_midway(thread_status: str | None, state: dict[str, Any]) -> bool:
     tasks = state.get("tasks") or []
     asks = any(t.get("interrupts") for t in tasks)
     ahead = [n for n in state.get("next") or [] if n != "fail"]
-    return thread_status in ("interrupted", "error") and bool(ahead) and not asks
+    return thread_status in ("interrupted", "idle", "error") and bool(ahead) and not asks
 
 
 @runs_router.post("/spaces/{space_id}/runs/{thread_id}/resume", responses=WRITE_ERRORS)
 async def resume_run(
     space_id: SpaceId, thread_id: ThreadId, request: Request, user: Caller, spaces: Spaces
 ) -> dict[str, Any]:
-    """Continue a served run that stopped mid-way, from its checkpoint (no input).
+    """Continue a served run that stopped mid-way, from its latest checkpoint (no input).
 
     The run's owner may (``Action.RUN``), and operators and admins anyone's
     (``Action.APPROVE``), as for cancelling; the graph checks the space again
@@ -271,9 +272,11 @@ async def resume_run(
         state = await client.threads.get_state(thread_id)
         if not stopped_midway(thread.get("status"), state):
             raise HTTPException(409, "the run did not stop mid-way: nothing to resume")
+        # No input, from the thread's latest checkpoint (Aegra wants one of input,
+        # command or checkpoint; on both it continues with the nodes still to run).
         run = await client.runs.create(
-            thread_id, record.graph, input=None, multitask_strategy="reject",
-            stream_mode=RUN_STREAM, stream_resumable=True,
+            thread_id, record.graph, input=None, checkpoint=state.get("checkpoint"),
+            multitask_strategy="reject", stream_mode=RUN_STREAM, stream_resumable=True,
         )  # fmt: skip
     return {"thread_id": thread_id, "run_id": run["run_id"], "resumed_by": user}
 

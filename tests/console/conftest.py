@@ -74,7 +74,7 @@ class GatedModel:
         return 200, completion("Text [1].")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fake_model() -> Iterator[GatedModel]:
     """The session's fake OpenAI-protocol provider and its gate."""
     model = GatedModel()
@@ -84,7 +84,7 @@ def fake_model() -> Iterator[GatedModel]:
         model.gate.set()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_server(tmp_path_factory: pytest.TempPathFactory, fake_model) -> Iterator[dict]:
     """A dev server in a temporary home, and a way to mint login tokens for it."""
     home = tmp_path_factory.mktemp("console")
