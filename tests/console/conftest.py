@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +19,8 @@ import pytest
 from app.server.console.sessions import issue_login
 from app.spaces.backends import Backends
 from tests.conftest import make_settings
+from tests.console.gated import GatedModel, shared_model
 from tests.devserver import ROOT, served
-from tests.fake_openai import FakeOpenAI, completion
 
 SECRET = "console-secret-" + "y" * 32
 
@@ -35,60 +34,13 @@ def chromium_path() -> str | None:
     return None
 
 
-PLAN = {
-    "title": "Console plan",
-    "steps": [
-        {"id": "s1", "description": "Collect facts", "depends_on": []},
-        {"id": "s2", "description": "Write it up", "depends_on": ["s1"]},
-    ],
-}
-
-
-class GatedModel:
-    """The fake provider's answers (an ``rpi`` run's, an agent's), held while ``gate`` is shut.
-
-    Only spaces and agents whose model is ``openai:...`` reach it: the server's
-    default model stays ``offline`` (no ``OPENAI_API_KEY`` is set). A test
-    shuts the gate to keep a run or a task busy, and ``held`` tells it a call
-    is waiting there.
-    """
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.gate.set()
-        self.held = threading.Event()
-
-    def __call__(self, body: dict) -> tuple[int, dict]:
-        if not self.gate.is_set():
-            self.held.set()
-            self.gate.wait(120)
-        choice = body.get("tool_choice")
-        forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-        if forced == "Plan":
-            return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
-        if forced == "KeyFacts":
-            facts = {"facts": ["Consoles resume runs."], "entities": [], "relations": []}
-            return 200, completion(tool_calls=[{"name": "KeyFacts", "args": facts}])
-        if forced:
-            return 200, completion(tool_calls=[{"name": forced, "args": {}}])
-        return 200, completion("Text [1].")
-
-
-@pytest.fixture(scope="package")
-def fake_model() -> Iterator[GatedModel]:
-    """The session's fake OpenAI-protocol provider and its gate."""
-    model = GatedModel()
-    with FakeOpenAI(model) as server:
-        model.base_url = server.base_url
-        yield model
-        model.gate.set()
-
-
-@pytest.fixture(scope="package")
-def console_server(tmp_path_factory: pytest.TempPathFactory, fake_model) -> Iterator[dict]:
+@pytest.fixture(scope="session")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A dev server in a temporary home, and a way to mint login tokens for it."""
     home = tmp_path_factory.mktemp("console")
     # This checkout's code, not whatever an editable install of the venv points at.
+    # Spaces and agents with an ``openai:`` model call the gated fake provider.
+    fake_model = shared_model()
     with served(
         home,
         SECRET,
@@ -149,3 +101,9 @@ def screenshot(page, name: str) -> None:
     if os.environ.get("CONSOLE_SHOTS"):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="package")
+def fake_model() -> GatedModel:
+    """The fake OpenAI-protocol provider the console's servers call, and its gate."""
+    return shared_model()
