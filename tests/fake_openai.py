@@ -63,6 +63,23 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     return count_tokens(text) + 4 * len(body.get("messages") or [])
 
 
+def stream_chunks(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chat.completion body as the ``chat.completion.chunk`` objects of a streamed answer."""
+    choice = reply["choices"][0]
+    message = choice["message"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{**c, "index": n} for n, c in enumerate(message["tool_calls"])]
+    head = {k: reply[k] for k in ("id", "created", "model")}
+    return [
+        {**head, "object": "chat.completion.chunk",
+         "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        {**head, "object": "chat.completion.chunk",
+         "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+        {**head, "object": "chat.completion.chunk", "choices": [], "usage": reply.get("usage")},
+    ]  # fmt: skip
+
+
 def count_tokens(text: str) -> int:
     """The fake's tokenizer: four characters a token, rounded up."""
     return (len(text) + 3) // 4
@@ -124,6 +141,9 @@ class FakeOpenAI:
                         },
                     )
                 status, reply = outer.responder(body)
+                if body.get("stream") and status == 200:
+                    self._stream(reply)
+                    return
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -132,6 +152,16 @@ class FakeOpenAI:
                     self.send_header("retry-after-ms", "10")
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, reply: dict[str, Any]) -> None:
+                # A client that streams (LangGraph's messages mode) gets the same
+                # answer as server-sent chunks: the message, then the usage.
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for chunk in stream_chunks(reply):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -398,6 +398,12 @@ def test_members_see_every_run_of_a_shared_space_and_nobody_else_does(server: st
         httpx.post(answer_url, json={"action": "approve"}, headers=bearer("mallory")).status_code
         == 404
     )
+    # Resume is for a run stopped mid-way: a waiting one is answered instead (409);
+    # another's run needs an operator (403), and a stranger finds none (404).
+    resume_url = f"{server}/my/spaces/ivy_team/runs/{thread_id}/resume"
+    codes = [httpx.post(resume_url, headers=bearer(u), timeout=30).status_code
+             for u in ("ivy", "bob", "mallory")]  # fmt: skip
+    assert codes == [409, 403, 404], codes
     httpx.post(
         f"{server}/my/spaces/ivy_team/members", json={"user_id": "oscar", "role": "operator"},
         headers=bearer("ivy"), timeout=30,

@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.errors import SpaceNotFound
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import RUN_STREAM, loopback_url
+from app.server.loopback import RUN_STREAM, loopback_client
 from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, Decision, SpaceId, one_answer
 from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
@@ -50,7 +50,11 @@ from app.spaces.stores.run_records import ThreadRecord, get_thread, space_runs
 RUNS_MAX = 200
 # The server's thread status, in the words of ``spaces runs`` (app/runs.py);
 # ``idle``: a chat session between turns.
-LIVE = {"busy": "running", "interrupted": "awaiting_approval", "error": "failed", "idle": "idle"}
+# ``stopped``: interrupted with no question pending (cancelled mid-way; ``langgraph dev``).
+LIVE = {
+    "busy": "running", "interrupted": "awaiting_approval", "error": "failed", "idle": "idle",
+    "stopped": "interrupted",
+}  # fmt: skip
 # A thread this server does not hold: a run driven from the CLI or a notebook.
 ELSEWHERE = "not_on_this_server"
 
@@ -71,15 +75,17 @@ def _aegra_statuses(backends: Backends, thread_ids: list[str]) -> dict[str, str]
 
 async def _dev_statuses(thread_ids: list[str]) -> dict[str, str]:
     """``langgraph dev``'s status of each thread, from its in-process client."""
-    from langgraph_sdk import get_client
     from langgraph_sdk.errors import NotFoundError
 
     client, found = get_client(), {}
     for thread_id in thread_ids:
         try:
-            found[thread_id] = (await client.threads.get(thread_id))["status"]
+            thread = await client.threads.get(thread_id)
         except NotFoundError:  # a CLI run's thread: the server never had it
             continue
+        found[thread_id] = thread["status"]
+        if thread["status"] == "interrupted" and not thread.get("interrupts"):
+            found[thread_id] = "stopped"
     return found
 
 
@@ -142,7 +148,7 @@ async def as_owner(
     if record is None or record.space_id != space_id:
         raise SpaceNotFound(f"no run {thread_id!r} in space {space_id!r}")
     token = issue_token(record.user_id, ttl_s=DELEGATION_TTL_S, actor=user)
-    client = get_client(url=loopback_url(request), headers={"Authorization": f"Bearer {token}"})
+    client = loopback_client(request, token)
     try:
         yield client, record
     except httpx.HTTPStatusError as exc:
@@ -229,6 +235,50 @@ async def cancel_run(
         for run in active:
             await client.runs.cancel(thread_id, run["run_id"])
     return {"thread_id": thread_id, "cancelled": [r["run_id"] for r in active]}
+
+
+def stopped_midway(thread_status: str | None, state: dict[str, Any]) -> bool:
+    """Whether a served run stopped before its end with no question pending: resumable.
+
+    A cancelled run or one whose node crashed keeps its last checkpoint and
+    the nodes still to run; the thread then says ``interrupted`` (cancelled,
+    ``langgraph dev``), ``idle`` (cancelled, Aegra) or ``error``. Not resumable: a
+    run waiting for an answer (it has an interrupt: answer it), and a failed
+    run that ended through ``fail`` (``app/graphs/failure.py``: it would
+    only fail again).
+    """
+    tasks = state.get("tasks") or []
+    asks = any(t.get("interrupts") for t in tasks)
+    ahead = [n for n in state.get("next") or [] if n != "fail"]
+    return thread_status in ("interrupted", "idle", "error") and bool(ahead) and not asks
+
+
+@runs_router.post("/spaces/{space_id}/runs/{thread_id}/resume", responses=WRITE_ERRORS)
+async def resume_run(
+    space_id: SpaceId, thread_id: ThreadId, request: Request, user: Caller, spaces: Spaces
+) -> dict[str, Any]:
+    """Continue a served run that stopped mid-way, from its latest checkpoint (no input).
+
+    The run's owner may (``Action.RUN``), and operators and admins anyone's
+    (``Action.APPROVE``), as for cancelling; the graph checks the space again
+    at every node. 409 when the run did not stop mid-way (it runs, waits for
+    an answer, or ended).
+    """
+    record = await run_in_threadpool(get_thread, spaces.backends.pool, thread_id)
+    mine = record is not None and record.user_id == user
+    await run_in_threadpool(require, spaces, space_id, user, Action.RUN if mine else Action.APPROVE)
+    async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
+        thread = await client.threads.get(thread_id)
+        state = await client.threads.get_state(thread_id)
+        if not stopped_midway(thread.get("status"), state):
+            raise HTTPException(409, "the run did not stop mid-way: nothing to resume")
+        # No input, from the thread's latest checkpoint (Aegra wants one of input,
+        # command or checkpoint; on both it continues with the nodes still to run).
+        run = await client.runs.create(
+            thread_id, record.graph, input=None, checkpoint=state.get("checkpoint"),
+            multitask_strategy="reject", stream_mode=RUN_STREAM, stream_resumable=True,
+        )  # fmt: skip
+    return {"thread_id": thread_id, "run_id": run["run_id"], "resumed_by": user}
 
 
 def _detail(response: httpx.Response) -> str:

@@ -19,6 +19,7 @@ import pytest
 from app.server.console.sessions import issue_login
 from app.spaces.infra.backends import Backends
 from tests.conftest import make_settings
+from tests.console.gated import GatedModel, shared_model
 from tests.devserver import ROOT, served
 
 SECRET = "console-secret-" + "y" * 32
@@ -38,10 +39,18 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A dev server in a temporary home, and a way to mint login tokens for it."""
     home = tmp_path_factory.mktemp("console")
     # This checkout's code, not whatever an editable install of the venv points at.
-    with served(home, SECRET, PYTHONPATH=str(ROOT)) as url:
+    # Spaces and agents with an ``openai:`` model call the gated fake provider.
+    fake_model = shared_model()
+    with served(
+        home,
+        SECRET,
+        PYTHONPATH=str(ROOT),
+        OPENAI_BASE_URL=fake_model.base_url,
+        SPACES_MODEL="offline",
+    ) as url:
         backends = Backends(make_settings(home))
         try:
-            yield {"url": url, "home": home, "backends": backends}
+            yield {"url": url, "home": home, "backends": backends, "model": fake_model}
         finally:
             backends.close()
 
@@ -96,3 +105,9 @@ def screenshot(page, name: str) -> None:
     if os.environ.get("CONSOLE_SHOTS"):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="package")
+def fake_model() -> GatedModel:
+    """The fake OpenAI-protocol provider the console's servers call, and its gate."""
+    return shared_model()

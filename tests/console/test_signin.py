@@ -9,6 +9,10 @@ import sys
 import httpx
 from playwright.sync_api import expect
 
+from app.spaces.access.members import add_member
+from app.spaces.space_manager import SpaceManager
+from app.spaces.stores.run_records import register_thread
+from tests.conftest import make_settings
 from tests.console.conftest import SECRET, screenshot
 from tests.devserver import ROOT
 
@@ -100,7 +104,7 @@ def test_a_forged_csrf_write_is_refused(console_server, sign_in) -> None:
     assert reply.status_code == 403
 
 
-def test_a_stranger_sees_nothing(sign_in) -> None:
+def test_a_stranger_sees_nothing(console_server, sign_in) -> None:
     alice = sign_in("alice")
     alice.get_by_role("button", name="Create space").click()
     dialog = alice.get_by_role("dialog", name="Create New Space")
@@ -110,10 +114,37 @@ def test_a_stranger_sees_nothing(sign_in) -> None:
     expect(alice.get_by_role("heading", name="Secret")).to_be_visible()
     mallory = sign_in("mallory")
     expect(mallory.get_by_text("No spaces yet.")).to_be_visible()
-    for path in ("", "/vault", "/runs", "/recall", "/objects/1", "/team", "/chat"):
+    alice.get_by_role("link", name="Chat").click()
+    alice.get_by_role("button", name="New chat").click()
+    alice.wait_for_url("**/chat/*")
+    chat = alice.url.rsplit("/", 1)[1]
+    run = "5d0f3e7a-8a5e-4a57-9b8e-2c1d0a9b8c7d"
+    register_thread(console_server["backends"].pool, run, "alice_secret", "alice", "rpi")
+    pages = ("", "/vault", "/runs", "/recall", "/objects/1", "/team", "/chat",
+             f"/chat/{chat}", f"/chat/{chat}/events", f"/runs/{run}", f"/runs/{run}/events",
+             f"/runs/{run}/status")  # fmt: skip
+    for path in pages:
         reply = mallory.goto(f"/ui/spaces/alice_secret{path}")
         assert reply is not None and reply.status == 404, path
         expect(mallory.get_by_text("Secret")).to_have_count(0)
+    # Writes too, with mallory's own valid CSRF token: not found, nothing started.
+    mallory.goto("/ui/")
+    token = mallory.locator("input[name=csrf]").first.get_attribute("value")
+    writes = (f"/runs/{run}/resume", f"/runs/{run}/stop", f"/runs/{run}/answer",
+              f"/chat/{chat}/send", f"/chat/{chat}/answer")  # fmt: skip
+    for path in writes:
+        reply = mallory.request.post(
+            f"/ui/spaces/alice_secret{path}",
+            form={"csrf": token, "action": "approve", "message": "hi", "interrupt_id": "x"},
+        )
+        assert reply.status == 404, path
+    # A member of the space reads its runs, but not alice's chat or its stream.
+    with SpaceManager(make_settings(console_server["home"])) as spaces:
+        add_member(spaces, "alice_secret", "alice", "mia", "member")
+    mia = sign_in("mia")
+    for path in (f"/chat/{chat}", f"/chat/{chat}/events"):
+        reply = mia.goto(f"/ui/spaces/alice_secret{path}")
+        assert reply is not None and reply.status == 404, path
 
 
 def test_nul_bytes_are_bad_input_not_a_store_failure(console_server, sign_in) -> None:

@@ -20,24 +20,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
-from langgraph_sdk import get_client
 from starlette.concurrency import run_in_threadpool
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, SpaceNotFound
 from app.server.console.sessions import Session
 from app.server.console.web import Form, manager, page, signed_in, write_form
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import loopback_url
+from app.server.loopback import loopback_client
 from app.server.space_runs import (
+    ELSEWHERE,
     LIVE,
+    RUNS_MAX,
     RunAnswer,
     answer_run,
     as_owner,
+    cancel_run,
     list_space_runs,
+    resume_run,
+    stopped_midway,
 )
 from app.server.tokens import issue_token
 from app.spaces.access.roles import Action, allowed, require
-from app.spaces.stores.run_records import get_thread
+from app.spaces.stores.run_records import get_thread, space_runs
 
 router = APIRouter(prefix="/ui/spaces/{space_id}/runs")
 GRAPHS = ("rpi", "research")
@@ -83,7 +87,7 @@ async def start_run(space_id: str, request: Request, signed: Write) -> RedirectR
     if not query or len(query) > QUERY_MAX:
         raise InvalidInput(f"the question must be 1 to {QUERY_MAX} characters")
     token = issue_token(session.user, ttl_s=TOKEN_TTL_S)
-    client = get_client(url=loopback_url(request), headers={"Authorization": f"Bearer {token}"})
+    client = loopback_client(request, token)
     thread = await client.threads.create(metadata={"space_id": space_id})
     thread_id = thread["thread_id"]
     run = await client.runs.create(thread_id, graph, input={"space_id": space_id, "query": query})
@@ -102,44 +106,92 @@ async def start_run(space_id: str, request: Request, signed: Write) -> RedirectR
 
 
 async def _run_view(request: Request, space_id: str, thread_id: str, user: str) -> dict:
-    """The run's status, its latest values and what it waits for (any member)."""
+    """The run's status, its latest values and what it waits for (any member).
+
+    A run this server does not hold (driven from the CLI or a notebook, its
+    checkpoints in the space's own Postgres schema) cannot be continued
+    here: its view says ``elsewhere`` and the page shows ``spaces resume``.
+    """
     spaces, access = await _access(request, space_id, user, Action.READ)
-    async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
-        # Both at once; the state gives the values (Aegra's thread has none) and
-        # the interrupts, so thread_interrupts needs no third call.
-        thread, state = await asyncio.gather(
-            client.threads.get(thread_id), client.threads.get_state(thread_id)
-        )
-        tasks = state.get("tasks") or []
-        interrupts = {t["id"]: t.get("interrupts") or [] for t in tasks}
-        pending = await thread_interrupts(client, {**thread, "interrupts": interrupts})
-        values = state.get("values") or {}
-    status = LIVE.get(thread.get("status") or "", "unknown")
-    if status == "idle" and isinstance(values, dict) and values.get("status"):
+    record = await run_in_threadpool(get_thread, spaces.backends.pool, thread_id)
+    if record is None or record.space_id != space_id:
+        raise SpaceNotFound(f"no run {thread_id!r} in space {space_id!r}")
+    view = {"spaces": spaces, "access": access, "record": record, "values": {},
+            "approval": None, "elsewhere": False}  # fmt: skip
+    try:
+        async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
+            # Both at once; the state gives the values (Aegra's thread has none) and
+            # the interrupts, so thread_interrupts needs no third call.
+            thread, state = await asyncio.gather(
+                client.threads.get(thread_id), client.threads.get_state(thread_id)
+            )
+    except SpaceNotFound:
+        return {**view, "elsewhere": True, "status": await _recorded_status(spaces, access, record)}
+    tasks = state.get("tasks") or []
+    interrupts = {t["id"]: t.get("interrupts") or [] for t in tasks}
+    pending = await thread_interrupts(client, {**thread, "interrupts": interrupts})
+    values = state.get("values") or {}
+    if stopped_midway(thread.get("status"), state):
+        status = "interrupted"
+    else:
+        status = LIVE.get(thread.get("status") or "", "unknown")
+    if status in ("idle", "failed") and isinstance(values, dict) and values.get("status"):
         status = str(values["status"])
     approval = next(
         (i.get("value") for i in pending if (i.get("value") or {}).get("type") == "plan_approval"),
         None,
     )
-    return {
-        "spaces": spaces, "access": access, "record": record, "status": status,
-        "values": values if isinstance(values, dict) else {}, "approval": approval,
-    }  # fmt: skip
+    values = values if isinstance(values, dict) else {}
+    return {**view, "status": status, "values": values, "approval": approval}
+
+
+async def _recorded_status(spaces: Any, access: Any, record: Any) -> str:
+    """A CLI run's status as the space's run records say (``not_on_this_server`` if open)."""
+    runs = await run_in_threadpool(
+        space_runs, spaces.backends.pool, access.config.postgres_schema, record.space_id, RUNS_MAX
+    )
+    found = next((r for r in runs if r.thread_id == record.thread_id), None)
+    return (found.status if found else None) or ELSEWHERE
+
+
+def _may_continue(access: Any, record: Any, user: str) -> bool:
+    """The role rule of stopping and resuming: your own run, or (operators, admins) anyone's."""
+    return allowed(access.role, Action.RUN if record.user_id == user else Action.APPROVE)
 
 
 @router.get("/{thread_id}", response_class=HTMLResponse)
 async def run_page(
     space_id: str, thread_id: str, request: Request, session: Signed
 ) -> HTMLResponse:
-    """One run: status, plan, artifacts, and the "Plan approval" modal while it waits."""
+    """One run: status, plan, artifacts, the "Plan approval" modal while it waits,
+    "Stop" while it runs and "Resume" once it stopped mid-way."""
     view = await _run_view(request, space_id, thread_id, session.user)
     access = view["access"]
     return await run_in_threadpool(
         page, request, "run.html", session, space=access.config, thread_id=thread_id,
         record=view["record"], run_status=view["status"], values=view["values"],
         approval=view["approval"], can_approve=allowed(access.role, Action.APPROVE),
-        role=access.role.value,
+        role=access.role.value, elsewhere=view["elsewhere"],
+        can_continue=_may_continue(access, view["record"], session.user),
     )  # fmt: skip
+
+
+@router.post("/{thread_id}/resume")
+async def resume(space_id: str, thread_id: str, request: Request, signed: Write):
+    """Continue a run that stopped mid-way, through the REST route's ``resume_run``."""
+    session, _ = signed
+    spaces = await run_in_threadpool(manager, request)
+    await resume_run(space_id, thread_id, request, session.user, spaces)
+    return RedirectResponse(f"/ui/spaces/{space_id}/runs/{thread_id}", status_code=303)
+
+
+@router.post("/{thread_id}/stop")
+async def stop(space_id: str, thread_id: str, request: Request, signed: Write):
+    """Stop a running run where it is (``cancel_run``); it can be resumed from there."""
+    session, _ = signed
+    spaces = await run_in_threadpool(manager, request)
+    await cancel_run(space_id, thread_id, request, session.user, spaces)
+    return RedirectResponse(f"/ui/spaces/{space_id}/runs/{thread_id}", status_code=303)
 
 
 @router.get("/{thread_id}/status")
