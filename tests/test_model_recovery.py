@@ -139,7 +139,7 @@ def test_empty_plans_are_reasked_then_repaired_into_a_minimal_plan(
             ("s2", ["s1"]),
         ]
         assert waiting.plan["title"] == "Report on the pumps"
-        assert "[1] Plant/pump-p7" in waiting.plan["steps"][0]["description"]
+        assert "[1] pump-p7" in waiting.plan["steps"][0]["description"]
         (repair,) = waiting.request["repairs"]
         assert repair.startswith(f"the model gave no usable plan ({why} after 3 attempts)")
         assert runner.status(waiting.thread_id).to_json()["request"]["repairs"] == [repair]
