@@ -8,7 +8,7 @@ archived space the session is read-only, so a write fails in the server.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 from psycopg import sql
@@ -32,7 +32,7 @@ class SpacePostgres:
         """
         return sql.Identifier(self.schema, name)
 
-    def plain(self) -> psycopg.Connection:
+    def plain(self) -> AbstractContextManager[psycopg.Connection]:
         """A pooled connection as it is (a context manager): for statements naming ``table()``s."""
         return self._pool.connection()
 
