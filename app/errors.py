@@ -2,7 +2,9 @@
 
 Every error a user can cause is a ``SpacesError`` whose text is one line that
 says what was wrong. Entry points (CLI, API) print that line and nothing else;
-any other exception is a bug and keeps its traceback.
+any other exception is a bug and keeps its traceback. Each class carries both
+of its answers: ``exit_code`` for the CLI and ``http_status`` for ``/my/`` and
+the console, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ class SpacesError(Exception):
     """
 
     exit_code = 2
+    http_status = 400
     thread_id: str | None = None
     thread_kind: str = "run"  # "session" for a chat session: it continues differently
 
@@ -34,6 +37,10 @@ class SpacesError(Exception):
             return f"{text} (thread {self.thread_id}: spaces resume {self.thread_id} continues it)"
         return f"{text} (thread {self.thread_id})"
 
+    def public_detail(self) -> str:
+        """What an HTTP answer says: the line, unless it would tell a stranger too much."""
+        return str(self)
+
     def __str__(self) -> str:
         # LangGraph appends "During task with name ..." lines to errors raised in
         # nodes; the message a person sees stays one line.
@@ -51,17 +58,29 @@ class ContextTooSmall(InvalidInput):
 class SpaceNotFound(SpacesError):
     """The space does not exist (or is not visible to the caller)."""
 
+    http_status = 404
+
 
 class SpaceExists(SpacesError):
     """A space with this id already exists."""
+
+    http_status = 409
+
+    def public_detail(self) -> str:
+        """Space ids are global, so a taken id cannot be hidden; say only that."""
+        return "that space id is not available"
 
 
 class SpaceArchived(SpacesError):
     """The space is archived: it can be read but refuses runs and writes."""
 
+    http_status = 423
+
 
 class PermissionDenied(SpacesError):
     """The caller is a member of the space, but their role does not allow this action."""
+
+    http_status = 403
 
 
 class BudgetExceeded(SpacesError):
@@ -72,6 +91,7 @@ class ModelUnavailable(SpacesError):
     """The model provider failed after its retries and fallbacks; the run can resume later."""
 
     exit_code = 1
+    http_status = 503
 
     def __init__(self, detail: str):
         super().__init__("model failed: " + " ".join(str(detail).split())[:300])
@@ -81,6 +101,7 @@ class StoreUnavailable(SpacesError):
     """A backing store failed or cannot be reached; ``store`` names which one."""
 
     exit_code = 1
+    http_status = 503
 
     def __init__(self, store: str, detail: str):
         self.store = store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.server.routes import app
+from app.server.served import app
 
 
 def test_every_route_documents_its_error_answers_and_the_space_id_pattern() -> None:

@@ -220,13 +220,12 @@ def test_owner_stays_admin_and_members_change(team, manager) -> None:
 @pytest.fixture
 def rest(settings, monkeypatch):
     """The /my/ REST app on the test session's stores."""
-    from app.server import routes
+    from app.server.app import create_app
 
     monkeypatch.setenv("SPACES_JWT_SECRET", SECRET)
     Settings.served.cache_clear()  # the served settings are read once per process
-    routes.app.state.deps = graph_deps(settings)  # the served app, on the test stores
-    routes.limiter._hits.clear()
-    return TestClient(routes.app)
+    app = create_app(graph_deps(settings))  # the served app, on the test stores
+    return TestClient(app)
 
 
 def _bearer(user: str) -> dict[str, str]:

@@ -22,13 +22,12 @@ SECRET = "input-test-secret-" + "z" * 32
 @pytest.fixture
 def rest(settings, monkeypatch):
     """The /my/ REST app on the test session's stores."""
-    from app.server import routes
+    from app.server.app import create_app
 
     monkeypatch.setenv("SPACES_JWT_SECRET", SECRET)
     Settings.served.cache_clear()  # the served settings are read once per process
-    routes.app.state.deps = graph_deps(settings)
-    routes.limiter._hits.clear()
-    return TestClient(routes.app, raise_server_exceptions=False)
+    app = create_app(graph_deps(settings))
+    return TestClient(app, raise_server_exceptions=False)
 
 
 def _bearer(user: str) -> dict[str, str]:

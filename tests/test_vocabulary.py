@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.server.routes import NewSpace
+from app.server.space_routes import NewSpace
 from app.spaces.model.space_model import SpaceConfig, SpaceUsage
 from tests.conftest import run_cli
 

@@ -7,42 +7,32 @@ server's auth handler then stamps and filters them as the caller's, exactly
 as if the caller had used the LangGraph API (which works too). A space or
 session of someone else answers 404, like one that does not exist.
 
-``team_router`` takes the app's own dependencies (the authenticated, rate
-limited user; the manager; the ownership check) from ``routes.py``, which
-includes it. (No ``from __future__ import annotations`` here: FastAPI reads
-the route signatures, whose types are the factory's arguments.)
+Agent reads and writes are operations (``app/operations/agents.py``: the
+role check, the audit entry, the act); the caller is ``deps.py``'s.
 """
 
-import asyncio
+from __future__ import annotations
+
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from typing import Any, Self
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from langgraph_sdk import get_client
 from pydantic import AliasChoices, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidInput, SpaceNotFound
 from app.graphs.admission import QUERY_MAX
-from app.server.approval_sweeper import sweep_forever
+from app.operations import agents
+from app.operations.access import for_runs
 from app.server.assistants import made_with
+from app.server.deps import Spaces, User, caller_client
 from app.server.interrupts import thread_interrupts
-from app.server.loopback import RUN_STREAM, loopback_url
-from app.server.schema import Body, Decision, one_answer
-from app.spaces.access.members import audited
-from app.spaces.access.roles import Action
-from app.spaces.space_manager import SpaceManager
-from app.spaces.stores.agents import AgentStore
-from app.spaces.stores.chat_store import ChatStore, check_session
-from app.spaces.stores.handle import SpaceHandle
-from app.spaces.stores.run_records import register_thread
-
-MANAGE = Action.MANAGE_AGENTS
+from app.server.loopback import RUN_STREAM
+from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, Decision, SpaceId, one_answer
 
 
 class AgentConfig(Body):
@@ -94,13 +84,6 @@ async def _run_of(client: Any, session_id: str, run_id: str) -> None:
         raise SpaceNotFound(f"no run {run_id[:64]!r} in this session") from None
 
 
-def _client(request: Request) -> Any:
-    """A LangGraph client to this very server, carrying the caller's own token."""
-    return get_client(
-        url=loopback_url(request), headers={"Authorization": request.headers["authorization"]}
-    )
-
-
 def _turn(values: Any, state: dict[str, Any]) -> dict[str, Any]:
     values = values if isinstance(values, dict) else {}
     interrupts = [
@@ -115,208 +98,164 @@ def _turn(values: Any, state: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def team_router(
-    User: Any,
-    Manager: Any,
-    owned: Callable[..., Any],
-    *,
-    SpaceId: Any = str,
-    read_errors: dict[int | str, dict[str, Any]] | None = None,
-    write_errors: dict[int | str, dict[str, Any]] | None = None,
-) -> APIRouter:
-    """The routes, over ``routes.py``'s user and manager dependencies and ownership check.
+agents_router = APIRouter(prefix="/my", responses=READ_ERRORS)
 
-    ``SpaceId`` and the error answers are ``routes.py``'s too, so the OpenAPI
-    schema states the same answers and id rule for every ``/my/`` route.
-    """
 
-    @asynccontextmanager
-    async def sweeping(app: Any) -> AsyncIterator[None]:
-        """For the server's life, decline expired plan approvals (``approval_sweeper.py``)."""
-        task = asyncio.create_task(sweep_forever())
-        try:
-            yield
-        finally:
-            task.cancel()
+@agents_router.get("/spaces/{space_id}/agents")
+def list_agents(space_id: SpaceId, user: User, manager: Spaces) -> list[dict[str, Any]]:
+    """The space's agents (current versions)."""
+    return [a.to_json() for a in agents.list_agents(manager, space_id, user)]
 
-    router = APIRouter(prefix="/my", lifespan=sweeping, responses=read_errors)
-    writes = write_errors or {}
 
-    def _space(
-        spaces: SpaceManager,
-        user: str,
-        space_id: SpaceId,
-        *,
-        write: bool = False,
-        action: Action = Action.READ,
-    ) -> SpaceHandle:
-        """The space once the caller's role allows ``action`` (``roles.RULE``)."""
-        owned(spaces, user, space_id, action)
-        return spaces.open_space(space_id, write=write)
+@agents_router.post("/spaces/{space_id}/agents", status_code=201, responses=WRITE_ERRORS)
+async def create_agent(
+    space_id: SpaceId, body: AgentConfig, request: Request, user: User, manager: Spaces
+) -> dict[str, Any]:
+    """Create an agent (version 1), audited, with its ``chat`` assistant (assistants.py)."""
+    agent = await run_in_threadpool(
+        lambda: agents.create_agent(
+            manager, space_id, user, body.name or "", system_prompt=body.system_prompt or "",
+            model=body.model, tools=body.tools, concurrency_limit=body.concurrency_limit or 1,
+        )
+    )  # fmt: skip
+    await made_with(caller_client(request), space_id, agent.name)
+    return agent.to_json()
 
-    def _session(
-        spaces: SpaceManager, user: str, space_id: SpaceId, session_id: str
-    ) -> SpaceHandle:
-        """The space, once ``session_id`` is known to be the caller's session in it."""
-        space = _space(spaces, user, space_id)
-        check_session(spaces.backends.pool, space_id, user, session_id)
-        return space
 
-    @router.get("/spaces/{space_id}/agents")
-    def list_agents(space_id: SpaceId, user: User, spaces: Manager) -> list[dict[str, Any]]:
-        """The space's agents (current versions)."""
-        return [a.to_json() for a in AgentStore(_space(spaces, user, space_id)).list()]
+@agents_router.get("/spaces/{space_id}/agents/{name}")
+def show_agent(
+    space_id: SpaceId, name: str, user: User, manager: Spaces, version: int | None = None
+) -> dict[str, Any]:
+    """An agent's current config, or one of its versions (deleted agents stay readable)."""
+    return agents.show_agent(manager, space_id, user, name, version).to_json()
 
-    @router.post("/spaces/{space_id}/agents", status_code=201, responses=writes)
-    async def create_agent(
-        space_id: SpaceId, body: AgentConfig, request: Request, user: User, spaces: Manager
-    ) -> dict[str, Any]:
-        """Create an agent (version 1), audited, with its ``chat`` assistant (assistants.py)."""
-        agent = await run_in_threadpool(_create_agent, space_id, body, user, spaces)
-        await made_with(_client(request), space_id, agent.name)
-        return agent.to_json()
 
-    def _create_agent(space_id: str, body: AgentConfig, user: str, spaces: Any) -> Any:
-        with audited(spaces, space_id, user, MANAGE, "agent.create", target=body.name or ""):
-            store = AgentStore(_space(spaces, user, space_id, write=True, action=MANAGE))
-            return store.create(
-                body.name or "", system_prompt=body.system_prompt or "", model=body.model,
-                user_id=user, tools=body.tools or [], concurrency_limit=body.concurrency_limit or 1,
-            )  # fmt: skip
+@agents_router.put("/spaces/{space_id}/agents/{name}")
+def update_agent(
+    space_id: SpaceId, name: str, body: AgentConfig, user: User, manager: Spaces
+) -> dict[str, Any]:
+    """A new version of the agent with the fields given; audited."""
+    if body.name not in (None, name):
+        raise InvalidInput("an agent cannot be renamed")
+    changes = body.model_dump(exclude={"name"}, exclude_none=True)
+    return agents.update_agent(manager, space_id, user, name, **changes).to_json()
 
-    @router.get("/spaces/{space_id}/agents/{name}")
-    def show_agent(
-        space_id: SpaceId, name: str, user: User, spaces: Manager, version: int | None = None
-    ) -> dict[str, Any]:
-        """An agent's current config, or one of its versions (deleted agents stay readable)."""
-        store = AgentStore(_space(spaces, user, space_id))
-        return store.get(name, version, include_deleted=True).to_json()
 
-    @router.put("/spaces/{space_id}/agents/{name}")
-    def update_agent(
-        space_id: SpaceId, name: str, body: AgentConfig, user: User, spaces: Manager
-    ) -> dict[str, Any]:
-        """A new version of the agent with the fields given; audited."""
-        if body.name not in (None, name):
-            raise InvalidInput("an agent cannot be renamed")
-        changes = body.model_dump(exclude={"name"}, exclude_none=True)
-        with audited(spaces, space_id, user, MANAGE, "agent.update", target=name):
-            store = AgentStore(_space(spaces, user, space_id, write=True, action=MANAGE))
-            return store.update(name, user_id=user, **changes).to_json()
+@agents_router.delete("/spaces/{space_id}/agents/{name}")
+def delete_agent(space_id: SpaceId, name: str, user: User, manager: Spaces) -> dict[str, Any]:
+    """Soft-delete the agent (audited): its versions and sessions stay readable."""
+    return agents.delete_agent(manager, space_id, user, name).to_json()
 
-    @router.delete("/spaces/{space_id}/agents/{name}")
-    def delete_agent(space_id: SpaceId, name: str, user: User, spaces: Manager) -> dict[str, Any]:
-        """Soft-delete the agent (audited): its versions and sessions stay readable."""
-        with audited(spaces, space_id, user, MANAGE, "agent.delete", target=name):
-            space = _space(spaces, user, space_id, write=True, action=MANAGE)
-            return AgentStore(space).delete(name).to_json()
 
-    @router.post("/spaces/{space_id}/sessions", status_code=201, responses=writes)
-    async def create_session(
-        space_id: SpaceId, request: Request, user: User, spaces: Manager
-    ) -> dict[str, Any]:
-        """A new session: a thread of the ``chat`` graph, owned by the caller."""
-        space = _space(spaces, user, space_id, write=True, action=Action.RUN)
-        thread = await _client(request).threads.create(metadata={"space_id": space_id})
-        session_id = thread["thread_id"]
-        register_thread(spaces.backends.pool, session_id, space_id, user, "chat")
-        return ChatStore(space.postgres).open_session(session_id, user)
-
-    @router.get("/spaces/{space_id}/sessions")
-    def list_sessions(space_id: SpaceId, user: User, spaces: Manager) -> list[dict[str, Any]]:
-        """The caller's sessions in this space, newest first."""
-        return ChatStore(_space(spaces, user, space_id).postgres).sessions(user)
-
-    @router.post(
-        "/spaces/{space_id}/sessions/{session_id}/messages", status_code=202, responses=writes
+@agents_router.post("/spaces/{space_id}/sessions", status_code=201, responses=WRITE_ERRORS)
+async def create_session(
+    space_id: SpaceId, request: Request, user: User, manager: Spaces
+) -> dict[str, Any]:
+    """A new session: a thread of the ``chat`` graph, owned by the caller."""
+    await run_in_threadpool(for_runs, manager, space_id, user)  # refused before a thread is made
+    thread = await caller_client(request).threads.create(metadata={"space_id": space_id})
+    return await run_in_threadpool(
+        agents.open_session, manager, space_id, user, thread["thread_id"]
     )
-    async def send_message(
-        space_id: SpaceId, session_id: str, body: Message, request: Request, user: User,
-        spaces: Manager, wait: bool = False,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Start a turn; with ``?wait=true``, answer once it ends or stops for an approval."""
-        _session(spaces, user, space_id, session_id)
-        client = _client(request)
-        if (await client.threads.get(session_id)).get("status") == "interrupted":
-            raise InvalidInput(
-                f"session {session_id} waits for an approval: answer it before sending another"
-            )
-        run = await client.runs.create(
-            session_id, "chat", input={"space_id": space_id, "message": body.text},
-            stream_mode=RUN_STREAM, stream_resumable=True, multitask_strategy="reject",
-        )  # fmt: skip
-        doc: dict[str, Any] = {"run_id": run["run_id"], "session_id": session_id}
-        if wait:
-            await client.runs.join(session_id, run["run_id"])
-            # The thread's state, not what join returns: Aegra's join answers with
-            # the run record rather than the graph's values.
-            state = await client.threads.get_state(session_id)
-            doc.update(_turn(state.get("values"), state))
-        return doc
 
-    @router.get("/spaces/{space_id}/sessions/{session_id}/messages")
-    def history(space_id: SpaceId, session_id: str, user: User, spaces: Manager) -> dict[str, Any]:
-        """The session's messages, tasks and archived turns."""
-        space = _session(spaces, user, space_id, session_id)
-        return ChatStore(space.postgres).session_detail(session_id, user)
 
-    @router.get("/spaces/{space_id}/sessions/{session_id}/events")
-    async def events(
-        space_id: SpaceId, session_id: str, request: Request, user: User, spaces: Manager,
-        run_id: str | None = None,
-    ) -> StreamingResponse:  # fmt: skip
-        """SSE: one turn's events (``run_id``, default the latest) in the project's envelope."""
-        _session(spaces, user, space_id, session_id)
-        client = _client(request)
-        if run_id is None:
-            runs = await client.runs.list(session_id, limit=1)
-            if not runs:
-                raise InvalidInput("this session has no turns yet")
-            run_id = runs[0]["run_id"]
-        else:
-            await _run_of(client, session_id, run_id)
+@agents_router.get("/spaces/{space_id}/sessions")
+def list_sessions(space_id: SpaceId, user: User, manager: Spaces) -> list[dict[str, Any]]:
+    """The caller's sessions in this space, newest first."""
+    return agents.list_sessions(manager, space_id, user)
 
-        async def stream() -> AsyncIterator[str]:
-            async for part in client.runs.join_stream(session_id, run_id, stream_mode="custom"):
-                if part.event.startswith("custom") and isinstance(part.data, dict):
-                    envelope = part.data
-                    yield f"event: {envelope['event_type']}\ndata: {json.dumps(envelope)}\n\n"
 
-        return StreamingResponse(stream(), media_type="text/event-stream")
+@agents_router.post(
+    "/spaces/{space_id}/sessions/{session_id}/messages", status_code=202, responses=WRITE_ERRORS
+)
+async def send_message(
+    space_id: SpaceId, session_id: str, body: Message, request: Request, user: User,
+    manager: Spaces, wait: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Start a turn; with ``?wait=true``, answer once it ends or stops for an approval."""
+    await run_in_threadpool(agents.own_session, manager, space_id, user, session_id)
+    client = caller_client(request)
+    if (await client.threads.get(session_id)).get("status") == "interrupted":
+        raise InvalidInput(
+            f"session {session_id} waits for an approval: answer it before sending another"
+        )
+    run = await client.runs.create(
+        session_id, "chat", input={"space_id": space_id, "message": body.text},
+        stream_mode=RUN_STREAM, stream_resumable=True, multitask_strategy="reject",
+    )  # fmt: skip
+    doc: dict[str, Any] = {"run_id": run["run_id"], "session_id": session_id}
+    if wait:
+        await client.runs.join(session_id, run["run_id"])
+        # The thread's state, not what join returns: Aegra's join answers with
+        # the run record rather than the graph's values.
+        state = await client.threads.get_state(session_id)
+        doc.update(_turn(state.get("values"), state))
+    return doc
 
-    @router.get("/spaces/{space_id}/approvals")
-    async def space_approvals(
-        space_id: SpaceId, request: Request, user: User, spaces: Manager
-    ) -> list[dict[str, Any]]:
-        """The approvals the caller's sessions in this space wait for, with interrupt ids."""
-        space = _space(spaces, user, space_id)
-        mine = {s["session_id"] for s in ChatStore(space.postgres).sessions(user)}
-        client = _client(request)
-        threads = await client.threads.search(status="interrupted", limit=100)
-        return [
-            {"session_id": t["thread_id"], "interrupt_id": i.get("id"), "request": i.get("value")}
-            for t in threads
-            if t["thread_id"] in mine
-            for i in await thread_interrupts(client, t)
-        ]
 
-    @router.post("/approvals/{interrupt_id}", responses=writes)
-    async def answer_approval(
-        interrupt_id: str, body: Answer, request: Request, user: User
-    ) -> dict[str, Any]:
-        """Answer one pending approval by its interrupt id (other pending ones stay pending)."""
-        client = _client(request)
-        threads = await client.threads.search(status="interrupted", limit=100)
-        for thread in threads:
-            pending = await thread_interrupts(client, thread)
-            if any(i.get("id") == interrupt_id for i in pending):
-                graph = (thread.get("metadata") or {}).get("graph_id") or "chat"
-                answer = body.model_dump(exclude_none=True)
-                run = await client.runs.create(
-                    thread["thread_id"], graph, command={"resume": {interrupt_id: answer}},
-                    stream_mode=RUN_STREAM, stream_resumable=True,
-                )  # fmt: skip
-                return {"thread_id": thread["thread_id"], "run_id": run["run_id"]}
-        raise SpaceNotFound(f"no pending approval {interrupt_id[:64]!r}")
+@agents_router.get("/spaces/{space_id}/sessions/{session_id}/messages")
+def history(space_id: SpaceId, session_id: str, user: User, manager: Spaces) -> dict[str, Any]:
+    """The session's messages, tasks and archived turns."""
+    return agents.session_detail(manager, space_id, user, session_id)
 
-    return router
+
+@agents_router.get("/spaces/{space_id}/sessions/{session_id}/events")
+async def events(
+    space_id: SpaceId, session_id: str, request: Request, user: User, manager: Spaces,
+    run_id: str | None = None,
+) -> StreamingResponse:  # fmt: skip
+    """SSE: one turn's events (``run_id``, default the latest) in the project's envelope."""
+    await run_in_threadpool(agents.own_session, manager, space_id, user, session_id)
+    client = caller_client(request)
+    if run_id is None:
+        runs = await client.runs.list(session_id, limit=1)
+        if not runs:
+            raise InvalidInput("this session has no turns yet")
+        run_id = runs[0]["run_id"]
+    else:
+        await _run_of(client, session_id, run_id)
+
+    async def stream() -> AsyncIterator[str]:
+        async for part in client.runs.join_stream(session_id, run_id, stream_mode="custom"):
+            if part.event.startswith("custom") and isinstance(part.data, dict):
+                envelope = part.data
+                yield f"event: {envelope['event_type']}\ndata: {json.dumps(envelope)}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+@agents_router.get("/spaces/{space_id}/approvals")
+async def space_approvals(
+    space_id: SpaceId, request: Request, user: User, manager: Spaces
+) -> list[dict[str, Any]]:
+    """The approvals the caller's sessions in this space wait for, with interrupt ids."""
+    sessions = await run_in_threadpool(agents.list_sessions, manager, space_id, user)
+    mine = {s["session_id"] for s in sessions}
+    client = caller_client(request)
+    threads = await client.threads.search(status="interrupted", limit=100)
+    return [
+        {"session_id": t["thread_id"], "interrupt_id": i.get("id"), "request": i.get("value")}
+        for t in threads
+        if t["thread_id"] in mine
+        for i in await thread_interrupts(client, t)
+    ]
+
+
+@agents_router.post("/approvals/{interrupt_id}", responses=WRITE_ERRORS)
+async def answer_approval(
+    interrupt_id: str, body: Answer, request: Request, user: User
+) -> dict[str, Any]:
+    """Answer one pending approval by its interrupt id (other pending ones stay pending)."""
+    client = caller_client(request)
+    threads = await client.threads.search(status="interrupted", limit=100)
+    for thread in threads:
+        pending = await thread_interrupts(client, thread)
+        if any(i.get("id") == interrupt_id for i in pending):
+            graph = (thread.get("metadata") or {}).get("graph_id") or "chat"
+            answer = body.model_dump(exclude_none=True)
+            run = await client.runs.create(
+                thread["thread_id"], graph, command={"resume": {interrupt_id: answer}},
+                stream_mode=RUN_STREAM, stream_resumable=True,
+            )  # fmt: skip
+            return {"thread_id": thread["thread_id"], "run_id": run["run_id"]}
+    raise SpaceNotFound(f"no pending approval {interrupt_id[:64]!r}")

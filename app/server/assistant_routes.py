@@ -12,38 +12,29 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from langgraph_sdk import get_client
 from starlette.concurrency import run_in_threadpool
 
+from app.operations.access import Action, allowed, check
+from app.operations.agents import list_agents
 from app.server.assistants import ensure_assistants, public
-from app.server.loopback import loopback_url
+from app.server.deps import Spaces, User, caller_client
 from app.server.schema import READ_ERRORS, SpaceId
-from app.server.team_routes import Caller, Spaces
-from app.spaces.access.roles import Action, allowed, require
-from app.spaces.stores.agents import AgentStore
 
 assistants_router = APIRouter(prefix="/my", responses=READ_ERRORS)
 
 
-def caller_client(request: Request) -> Any:
-    """A LangGraph client to this very server with the caller's token (its auth applies)."""
-    return get_client(
-        url=loopback_url(request), headers={"Authorization": request.headers["authorization"]}
-    )
-
-
 @assistants_router.get("/spaces/{space_id}/assistants")
 async def space_assistants(
-    space_id: SpaceId, request: Request, user: Caller, spaces: Spaces
+    space_id: SpaceId, request: Request, user: User, spaces: Spaces
 ) -> list[dict[str, Any]]:
     """The space's assistants (one per graph) and its agents' (``chat``, one per agent)."""
-    access = await run_in_threadpool(require, spaces, space_id, user, Action.READ)
+    access = await run_in_threadpool(check, spaces, space_id, user, Action.READ)
     client = caller_client(request)
     if not allowed(access.role, Action.RUN):
         found = await client.assistants.search(metadata={"space_id": space_id}, limit=100)
         return [public(a) for a in found]
-    space = await run_in_threadpool(spaces.handle, access.config)
-    agents = await run_in_threadpool(lambda: [a.name for a in AgentStore(space).list()])
+    found = await run_in_threadpool(list_agents, spaces, space_id, user)
+    agents = [a.name for a in found]
     made = await ensure_assistants(client, space_id)
     for name in agents:
         made += await ensure_assistants(client, space_id, name)

@@ -21,26 +21,23 @@ role allows runs may create one, for that space only.
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 import httpx
 from starlette.concurrency import run_in_threadpool
 
+from app.graphs.deps import Deps
 from app.ids import validate_space_id
-from app.spaces.access.roles import Action, allowed, role_of, spaces_of
+from app.operations.access import Action, allowed, role_of, spaces_of
 
 log = logging.getLogger(__name__)
 GRAPHS = ("chat", "rpi", "research")
 SYSTEM = {"created_by": "system"}  # the graphs' default assistants, shared by all
 
 
-def _deps() -> Any:
-    """The served app's connections (``routes.py`` builds them once per process)."""
-    module = sys.modules.get("app.server.routes")
-    if module is None:
-        import app.server.routes as module
-    return module.app.state.deps
+def _deps() -> Deps:
+    """The server process's connections, shared with its graphs and routes (``Deps.served``)."""
+    return Deps.served()
 
 
 def specs(space_id: str, agent: str | None = None) -> list[dict[str, Any]]:

@@ -38,12 +38,12 @@ from pydantic import ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import SpaceNotFound
+from app.operations.access import Action, check
+from app.server.deps import Spaces, User
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import RUN_STREAM, loopback_client
 from app.server.schema import READ_ERRORS, WRITE_ERRORS, Body, Decision, SpaceId, one_answer
-from app.server.team_routes import Caller, Spaces
 from app.server.tokens import issue_token
-from app.spaces.access.roles import Action, require
 from app.spaces.infra.backends import Backends
 from app.spaces.stores.run_records import ThreadRecord, get_thread, space_runs
 
@@ -93,12 +93,12 @@ async def _dev_statuses(thread_ids: list[str]) -> dict[str, str]:
 async def list_space_runs(
     space_id: SpaceId,
     request: Request,
-    user: Caller,
+    user: User,
     spaces: Spaces,
     limit: Annotated[int, Query(ge=1, le=RUNS_MAX)] = 50,
 ) -> list[dict[str, Any]]:
     """Every run of the space, whoever started it (any member), newest first."""
-    access = await run_in_threadpool(require, spaces, space_id, user, Action.READ)
+    access = await run_in_threadpool(check, spaces, space_id, user, Action.READ)
     runs = await run_in_threadpool(
         space_runs, spaces.backends.pool, access.config.postgres_schema, space_id, limit
     )
@@ -159,10 +159,10 @@ async def as_owner(
 
 @runs_router.get("/spaces/{space_id}/runs/{thread_id}")
 async def show_space_run(
-    space_id: SpaceId, thread_id: ThreadId, request: Request, user: Caller, spaces: Spaces
+    space_id: SpaceId, thread_id: ThreadId, request: Request, user: User, spaces: Spaces
 ) -> dict[str, Any]:
     """One served run of the space (any member): status and what it waits for, if anything."""
-    await run_in_threadpool(require, spaces, space_id, user, Action.READ)
+    await run_in_threadpool(check, spaces, space_id, user, Action.READ)
     async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
         thread = await client.threads.get(thread_id)
         pending = await thread_interrupts(client, thread)
@@ -179,7 +179,7 @@ async def answer_run(
     thread_id: ThreadId,
     body: RunAnswer,
     request: Request,
-    user: Caller,
+    user: User,
     spaces: Spaces,
 ) -> dict[str, Any]:
     """Answer the approval a run of the space waits for (operators and admins), as the caller.
@@ -187,7 +187,7 @@ async def answer_run(
     404 for a thread that is not a run of this space, 409 when it waits for
     nothing. The run resumes in the background; follow it in ``/runs``.
     """
-    await run_in_threadpool(require, spaces, space_id, user, Action.APPROVE)
+    await run_in_threadpool(check, spaces, space_id, user, Action.APPROVE)
     async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
         pending = await thread_interrupts(client, await client.threads.get(thread_id))
         if not pending:
@@ -205,7 +205,7 @@ CANCELLED = {"decisions": [{"type": "reject", "message": "cancelled"}]}
 
 @runs_router.post("/spaces/{space_id}/runs/{thread_id}/cancel", responses=WRITE_ERRORS)
 async def cancel_run(
-    space_id: SpaceId, thread_id: ThreadId, request: Request, user: Caller, spaces: Spaces
+    space_id: SpaceId, thread_id: ThreadId, request: Request, user: User, spaces: Spaces
 ) -> dict[str, Any]:
     """Cancel a served run the same way on both servers, waiting or running.
 
@@ -219,7 +219,7 @@ async def cancel_run(
     """
     record = await run_in_threadpool(get_thread, spaces.backends.pool, thread_id)
     mine = record is not None and record.user_id == user
-    await run_in_threadpool(require, spaces, space_id, user, Action.RUN if mine else Action.APPROVE)
+    await run_in_threadpool(check, spaces, space_id, user, Action.RUN if mine else Action.APPROVE)
     async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
         pending = await thread_interrupts(client, await client.threads.get(thread_id))
         if pending:
@@ -255,7 +255,7 @@ def stopped_midway(thread_status: str | None, state: dict[str, Any]) -> bool:
 
 @runs_router.post("/spaces/{space_id}/runs/{thread_id}/resume", responses=WRITE_ERRORS)
 async def resume_run(
-    space_id: SpaceId, thread_id: ThreadId, request: Request, user: Caller, spaces: Spaces
+    space_id: SpaceId, thread_id: ThreadId, request: Request, user: User, spaces: Spaces
 ) -> dict[str, Any]:
     """Continue a served run that stopped mid-way, from its latest checkpoint (no input).
 
@@ -266,7 +266,7 @@ async def resume_run(
     """
     record = await run_in_threadpool(get_thread, spaces.backends.pool, thread_id)
     mine = record is not None and record.user_id == user
-    await run_in_threadpool(require, spaces, space_id, user, Action.RUN if mine else Action.APPROVE)
+    await run_in_threadpool(check, spaces, space_id, user, Action.RUN if mine else Action.APPROVE)
     async with as_owner(request, spaces, space_id, thread_id, user) as (client, record):
         thread = await client.threads.get(thread_id)
         state = await client.threads.get_state(thread_id)

@@ -37,6 +37,8 @@ MIN_SECRET_BYTES = 32
 class TokenError(SpacesError):
     """A missing, malformed, forged or expired token (answered with 401)."""
 
+    http_status = 401
+
 
 def _settings(environ: Mapping[str, str] | None) -> Settings:
     """The token settings, read through ``Settings`` like every other setting.

@@ -15,7 +15,7 @@ def test_importing_the_served_graphs_starts_no_service(tmp_path) -> None:
     folder of whoever imported the module (a server, a test collection)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SPACES_HOME": str(tmp_path / "home")}
     code = (
-        "import app.graphs.served as s, app.server.routes as r\n"
+        "import app.graphs.served as s, app.server.served as r\n"
         "from app.graphs.deps import Deps\n"
         "import app.graphs.rpi.graph as a, app.graphs.research.graph as b\n"
         "import app.graphs.chat.graph as c\n"
@@ -39,7 +39,7 @@ def test_a_server_process_opens_one_set_of_connections(tmp_path) -> None:
         "made = []\n"
         "init = b.Backends.__init__\n"
         "b.Backends.__init__ = lambda self, s: (made.append(1), init(self, s))[1]\n"
-        "import app.graphs.served, app.server.routes\n"
+        "import app.graphs.served, app.server.served\n"
         "print(len(made))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SPACES_HOME": str(tmp_path / "home")}

@@ -16,7 +16,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.errors import PermissionDenied, SpaceArchived, SpaceExists, SpaceNotFound, SpacesError
+from app.errors import SpaceNotFound, SpacesError
 from app.server.console import (
     pages_auth,
     pages_chat,
@@ -58,20 +58,11 @@ def build_console(deps: Any) -> FastAPI:
 
     @console.exception_handler(SpacesError)
     def spaces_error(request: Request, exc: SpacesError) -> Response:
-        """The project's one-line errors, with the status ``/my/`` gives them."""
-        status = 400
-        message = str(exc)
+        """The project's one-line errors, with the status ``/my/`` gives them (``http_status``)."""
+        message = exc.public_detail()
         if isinstance(exc, SpaceNotFound):
-            status, message = 404, "not found"  # a stranger's space looks like none at all
-        elif isinstance(exc, PermissionDenied):
-            status = 403
-        elif isinstance(exc, SpaceExists):
-            status, message = 409, "that space id is not available"
-        elif isinstance(exc, SpaceArchived):
-            status = 423
-        elif exc.exit_code == 1:
-            status = 503
-        return page(request, "error.html", None, status=status, message=message)
+            message = "not found"  # a stranger's space looks like none at all
+        return page(request, "error.html", None, status=exc.http_status, message=message)
 
     @console.exception_handler(HTTPException)
     def http_error(request: Request, exc: HTTPException) -> HTMLResponse:

@@ -1,11 +1,11 @@
 """Chat: the user's sessions in a space, messages, ``@agent`` completion and approvals.
 
 Each step is what ``/my/spaces/{id}/sessions/...`` does (``agents_routes.py``):
-a new session needs ``Action.RUN`` (``roles.require``) on an active space, is
-a thread of the ``chat`` graph created through this server's Agent Server
-API as the signed-in user (a one-minute token minted here), and is recorded
-with ``register_thread`` and ``ChatStore.open_session``; a session is read
-only by its owner (``check_session``). A turn (a message sent, an approval
+a new session needs ``Action.RUN`` on an active space, is a thread of the
+``chat`` graph created through this server's Agent Server API as the
+signed-in user (a one-minute token minted here), and is recorded by the
+operation ``agents.open_session``; a session is read only by its owner
+(``agents.own_session``). A turn (a message sent, an approval
 answered) is started and the page comes back at once: the turn streams into
 it (``chat_stream.py``), messages and task statuses live. The task plan waits for one
 "Plan approval" (with the countdown to its ``expires_at``), and every tool
@@ -24,6 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidInput
 from app.graphs.admission import QUERY_MAX
+from app.operations import agents
+from app.operations.access import Action, check, for_runs
 from app.server.console.chat_stream import turn_events
 from app.server.console.pages_runs import TOKEN_TTL_S
 from app.server.console.plan_graph import layout
@@ -32,10 +34,6 @@ from app.server.console.web import Form, manager, page, signed_in, write_form
 from app.server.interrupts import thread_interrupts
 from app.server.loopback import RUN_STREAM, loopback_client
 from app.server.tokens import issue_token
-from app.spaces.access.roles import Action, require
-from app.spaces.stores.agents import AgentStore
-from app.spaces.stores.chat_store import ChatStore, check_session
-from app.spaces.stores.run_records import register_thread
 
 router = APIRouter(prefix="/ui/spaces/{space_id}/chat")
 START_WAIT_S = 10
@@ -55,19 +53,19 @@ def _client(request: Request, user: str) -> Any:
 
 
 def _open(request: Request, space_id: str, user: str, session_id: str | None = None) -> Any:
-    """The space (and the check that ``session_id`` is the user's session in it)."""
+    """The manager and the user's access (and the check that ``session_id`` is theirs)."""
     spaces = manager(request)
-    access = require(spaces, space_id, user, Action.READ)
+    access = check(spaces, space_id, user, Action.READ)
     if session_id is not None:
-        check_session(spaces.backends.pool, space_id, user, session_id)
-    return spaces, access, spaces.handle(access.config)
+        agents.own_session(spaces, space_id, user, session_id)
+    return spaces, access
 
 
 @router.get("", response_class=HTMLResponse)
 def chats(space_id: str, request: Request, session: Signed) -> HTMLResponse:
     """The user's sessions in the space, newest first, and "New chat"."""
-    _, access, space = _open(request, space_id, session.user)
-    found = ChatStore(space.postgres).sessions(session.user)
+    spaces, access = _open(request, space_id, session.user)
+    found = agents.list_sessions(spaces, space_id, session.user)
     return page(request, "chats.html", session, space=access.config, sessions=found)
 
 
@@ -76,31 +74,22 @@ async def new_chat(space_id: str, request: Request, signed: Write) -> RedirectRe
     """A new session: a ``chat`` thread owned by the user (needs ``Action.RUN``)."""
     session, _ = signed
 
-    def check() -> Any:
-        spaces = manager(request)
-        require(spaces, space_id, session.user, Action.RUN)
-        return spaces, spaces.open_space(space_id, write=True)
-
-    spaces, space = await run_in_threadpool(check)
+    spaces = manager(request)
+    await run_in_threadpool(for_runs, spaces, space_id, session.user)  # before a thread is made
     thread = await _client(request, session.user).threads.create(metadata={"space_id": space_id})
     session_id = thread["thread_id"]
-
-    def record() -> None:
-        register_thread(spaces.backends.pool, session_id, space_id, session.user, "chat")
-        ChatStore(space.postgres).open_session(session_id, session.user)
-
-    await run_in_threadpool(record)
+    await run_in_threadpool(agents.open_session, spaces, space_id, session.user, session_id)
     return RedirectResponse(f"/ui/spaces/{space_id}/chat/{session_id}", status_code=303)
 
 
 @router.get("/{session_id}", response_class=HTMLResponse)
 async def chat(space_id: str, session_id: str, request: Request, session: Signed) -> HTMLResponse:
     """The session: messages, the turn's tasks with their statuses, pending approvals."""
-    _, access, space = await run_in_threadpool(_open, request, space_id, session.user, session_id)
+    spaces, access = await run_in_threadpool(_open, request, space_id, session.user, session_id)
     detail = await run_in_threadpool(
-        lambda: ChatStore(space.postgres).session_detail(session_id, session.user)
+        agents.session_detail, spaces, space_id, session.user, session_id
     )
-    agents = await run_in_threadpool(lambda: [a.name for a in AgentStore(space).list()])
+    found = await run_in_threadpool(agents.list_agents, spaces, space_id, session.user)
     client = _client(request, session.user)
     thread = await client.threads.get(session_id)
     live = thread.get("status") == "busy"
@@ -118,7 +107,7 @@ async def chat(space_id: str, session_id: str, request: Request, session: Signed
     return await run_in_threadpool(
         page, request, "chat.html", session, space=access.config, session_id=session_id,
         messages=detail["messages"], tasks=tasks, task_graph=graph, plan_graph_of=layout,
-        agents=agents, plan=plan, tools=tools, live=live,
+        agents=[a.name for a in found], plan=plan, tools=tools, live=live,
     )  # fmt: skip
 
 

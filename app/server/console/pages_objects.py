@@ -1,28 +1,26 @@
 """A space's page: its objects grid, Create Object (upload) and "Versions – NAME".
 
 The grid dims an inactive object and shows a count when several versions
-are active. Uploads and version changes run inside ``audited`` with
-``Action.MANAGE_OBJECTS`` and call ``DocumentStore`` exactly as the ``/my/``
-routes do; the rename rule's message (a new version must keep the file's
-name) is the store's own, shown in the dialog.
+are active. Uploads and version changes are the ``/my/`` routes' own
+operations (``app/operations/objects.py``); the rename rule's message (a
+new version must keep the file's name) is the store's own, shown in the
+dialog.
 """
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.errors import InvalidInput
+from app.operations import objects as ops
+from app.operations.access import Action, allowed, check
 from app.server.console.pages_spaces import Signed, Write, usage_of
 from app.server.console.sessions import Session
 from app.server.console.usage_chart import bars, tokens_per_day
 from app.server.console.web import Form, manager, page
-from app.spaces.access.members import audited
-from app.spaces.access.roles import Action, allowed, require
-from app.spaces.stores.documents import DocumentStore
 
 router = APIRouter(prefix="/ui/spaces/{space_id}")
 
@@ -38,20 +36,12 @@ def _upload(form: Form) -> tuple[str, bytes]:
     return bare, data
 
 
-def _with_file(name: str, data: bytes, act) -> object:
-    """Run ``act(path)`` on the upload written to a temporary file of its own name."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / name
-        path.write_bytes(data)
-        return act(path)
-
-
 @router.get("", response_class=HTMLResponse)
 def space_page(space_id: str, request: Request, session: Signed) -> HTMLResponse:
     """The space: usage, objects grid, and links to its vault, recall and runs."""
     spaces = manager(request)
-    access = require(spaces, space_id, session.user, Action.READ)
-    objects = DocumentStore(spaces).list_objects(space_id)
+    access = check(spaces, space_id, session.user, Action.READ)
+    objects = ops.list_objects(spaces, space_id, session.user)
     return page(
         request, "space.html", session, space=access.config, role=access.role.value,
         usage=usage_of(spaces, access.config), objects=objects,
@@ -66,8 +56,7 @@ def create_object(space_id: str, request: Request, signed: Write) -> RedirectRes
     session, form = signed
     spaces = manager(request)
     name, data = _upload(form)
-    with audited(spaces, space_id, session.user, Action.MANAGE_OBJECTS, "object.add", target=name):
-        _with_file(name, data, lambda p: DocumentStore(spaces).create_object(space_id, p))
+    ops.upload_object(spaces, space_id, session.user, name, data)
     return RedirectResponse(f"/ui/spaces/{space_id}", status_code=303)
 
 
@@ -75,14 +64,14 @@ def _versions_page(
     request: Request, session: Session, space_id: str, ref: str, status: int = 200, error: str = ""
 ) -> HTMLResponse:
     spaces = manager(request)
-    access = require(spaces, space_id, session.user, Action.READ)
-    store = DocumentStore(spaces)
-    found = next((o for o in store.list_objects(space_id) if str(o.id) == ref), None)
+    access = check(spaces, space_id, session.user, Action.READ)
+    listed = ops.list_objects(spaces, space_id, session.user)
+    found = next((o for o in listed if str(o.id) == ref), None)
     if found is None:
         raise InvalidInput(f"no object {ref[:60]!r} in space {space_id!r}")
     return page(
         request, "versions.html", session, status=status, space=access.config, obj=found,
-        versions=store.list_versions(space_id, ref), error=error,
+        versions=ops.list_versions(spaces, space_id, session.user, ref), error=error,
         can_manage=allowed(access.role, Action.MANAGE_OBJECTS),
     )  # fmt: skip
 
@@ -101,10 +90,7 @@ def add_version(space_id: str, object_id: int, request: Request, signed: Write):
     ref = str(object_id)
     try:
         name, data = _upload(form)
-        with audited(
-            spaces, space_id, session.user, Action.MANAGE_OBJECTS, "version.add", target=ref
-        ):
-            _with_file(name, data, lambda p: DocumentStore(spaces).add_version(space_id, ref, p))
+        ops.upload_version(spaces, space_id, session.user, ref, name, data)
     except InvalidInput as exc:  # shown in the dialog, which stays open
         return _versions_page(request, session, space_id, ref, status=400, error=str(exc))
     return RedirectResponse(f"/ui/spaces/{space_id}/objects/{ref}", status_code=303)
@@ -115,21 +101,16 @@ def set_statuses(space_id: str, object_id: int, request: Request, signed: Write)
     """Save the active checkboxes: each changed version is one audited ``version.set_status``."""
     session, form = signed
     spaces = manager(request)
-    store, ref = DocumentStore(spaces), str(object_id)
+    ref = str(object_id)
     wanted = set(form.all("active"))
-    for version in store.list_versions(space_id, ref):
+    for version in ops.list_versions(spaces, space_id, session.user, ref):
         if version.status == "error":
             continue
         status = "active" if str(version.id) in wanted else "inactive"
         if status == version.status:
             continue
-        target = str(version.id)
         try:
-            with audited(
-                spaces, space_id, session.user, Action.MANAGE_OBJECTS, "version.set_status",
-                target=target,
-            ):  # fmt: skip
-                store.set_version_status(space_id, target, status)
+            ops.set_version_status(spaces, space_id, session.user, str(version.id), status)
         except InvalidInput as exc:
             return _versions_page(request, session, space_id, ref, status=400, error=str(exc))
     return RedirectResponse(f"/ui/spaces/{space_id}/objects/{ref}", status_code=303)
@@ -141,8 +122,5 @@ def set_object_active(space_id: str, object_id: int, request: Request, signed: W
     session, form = signed
     spaces = manager(request)
     active = form.get("active") == "true"
-    event = "object.activate" if active else "object.deactivate"
-    ref = str(object_id)
-    with audited(spaces, space_id, session.user, Action.MANAGE_OBJECTS, event, target=ref):
-        DocumentStore(spaces).set_object_active(space_id, ref, active)
+    ops.set_object_active(spaces, space_id, session.user, str(object_id), active)
     return RedirectResponse(f"/ui/spaces/{space_id}", status_code=303)

@@ -1,6 +1,6 @@
 """Runs: the list with statuses, start ``rpi`` or ``research``, a run's page, the approval modal.
 
-Starting a run checks ``Action.RUN`` with ``roles.require``, then creates the
+Starting a run checks ``Action.RUN`` with the operations' ``check``, then creates the
 thread and the run through this same server's Agent Server API, as the
 signed-in user, with a one-minute bearer token minted here (never sent to
 the browser): the server's own auth handler stamps the owner, admits the
@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Stre
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidInput, SpaceNotFound
+from app.operations.access import Action, allowed, check
 from app.server.console.sessions import Session
 from app.server.console.web import Form, manager, page, signed_in, write_form
 from app.server.interrupts import thread_interrupts
@@ -40,7 +41,6 @@ from app.server.space_runs import (
     stopped_midway,
 )
 from app.server.tokens import issue_token
-from app.spaces.access.roles import Action, allowed, require
 from app.spaces.stores.run_records import get_thread, space_runs
 
 router = APIRouter(prefix="/ui/spaces/{space_id}/runs")
@@ -58,7 +58,7 @@ async def _signed(request: Request) -> Session:
 
 async def _access(request: Request, space_id: str, user: str, action: Action) -> Any:
     spaces = await run_in_threadpool(manager, request)
-    return spaces, await run_in_threadpool(require, spaces, space_id, user, action)
+    return spaces, await run_in_threadpool(check, spaces, space_id, user, action)
 
 
 Signed = Annotated[Session, Depends(_signed)]

@@ -1,8 +1,7 @@
 """The spaces page: the user's spaces (active first, archived greyed), create, archive, usage.
 
-Each write is the ``/my/`` route's own steps: ``create_space`` then
-``record_creation``; archive and activate inside ``audited`` with
-``Action.ARCHIVE``, so the role rule and the audit log are the CLI's.
+Each write is the ``/my/`` route's own operation (``app/operations/spaces.py``),
+so the role rule and the audit log are the CLI's.
 """
 
 from __future__ import annotations
@@ -14,10 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.errors import InvalidInput
 from app.ids import validate_space_id
+from app.operations import spaces as ops
 from app.server.console.sessions import Session
 from app.server.console.web import Form, manager, page, signed_in, write_form
-from app.spaces.access.members import audited, record_creation
-from app.spaces.access.roles import Action, spaces_of
 from app.spaces.model.space_model import SpaceConfig
 
 router = APIRouter(prefix="/ui")
@@ -47,7 +45,7 @@ def spaces_page(request: Request, session: Signed) -> HTMLResponse:
     spaces = manager(request)
     rows = [
         {"config": c, "role": r.value, "usage": usage_of(spaces, c)}
-        for c, r in spaces_of(spaces, session.user)
+        for c, r in ops.member_spaces(spaces, session.user)
     ]
     return page(request, "spaces.html", session, rows=rows)
 
@@ -74,8 +72,7 @@ def create_space(request: Request, signed: Write) -> RedirectResponse:
         monthly_token_budget=_int(form, "monthly_token_budget", 1_000_000),
         monthly_api_calls=_int(form, "monthly_api_calls", 10_000),
     )
-    created = spaces.create_space(config)
-    record_creation(spaces, created)
+    created = ops.create_space(spaces, config)
     return RedirectResponse(f"/ui/spaces/{created.space_id}", status_code=303)
 
 
@@ -83,10 +80,7 @@ def create_space(request: Request, signed: Write) -> RedirectResponse:
 def archive_space(space_id: str, request: Request, signed: Write) -> RedirectResponse:
     """Archive: read-only from now on (admins)."""
     spaces = manager(request)
-    with audited(
-        spaces, space_id, signed[0].user, Action.ARCHIVE, "space.archive", target=space_id
-    ):
-        spaces.archive_space(space_id)
+    ops.archive_space(spaces, space_id, signed[0].user)
     return RedirectResponse("/ui/", status_code=303)
 
 
@@ -94,8 +88,5 @@ def archive_space(space_id: str, request: Request, signed: Write) -> RedirectRes
 def activate_space(space_id: str, request: Request, signed: Write) -> RedirectResponse:
     """Bring an archived space back (admins)."""
     spaces = manager(request)
-    with audited(
-        spaces, space_id, signed[0].user, Action.ARCHIVE, "space.activate", target=space_id
-    ):
-        spaces.activate_space(space_id)
+    ops.activate_space(spaces, space_id, signed[0].user)
     return RedirectResponse("/ui/", status_code=303)

@@ -13,14 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from app.operations import members
+from app.operations.access import Action, allowed, check
+from app.operations.spaces import audit_log
 from app.server.console.pages_spaces import Signed, Write
 from app.server.console.web import manager, page
-from app.spaces.access import members
-from app.spaces.access.roles import Action, allowed, require
-from app.spaces.stores import audit
 
 router = APIRouter(prefix="/ui/spaces/{space_id}")
-AUDIT_READ = 2_000
 AUDIT_SHOWN = 200
 
 
@@ -34,14 +33,14 @@ def team(
 ) -> HTMLResponse:
     """Members and roles; for admins, the audit log (newest first), by actor and from a date."""
     spaces = manager(request)
-    access = require(spaces, space_id, session.user, Action.READ)
+    access = check(spaces, space_id, session.user, Action.READ)
     entries = None
     if allowed(access.role, Action.READ_AUDIT):
-        found = audit.read(
-            spaces.backends.pool, access.config.postgres_schema,
-            since=audit.parse_since(since or None), actor=actor or None, limit=AUDIT_READ,
+        found = audit_log(
+            spaces, space_id, session.user, since=since or None, by=actor or None,
+            limit=AUDIT_SHOWN, newest=True,
         )  # fmt: skip
-        entries = list(reversed(found[-AUDIT_SHOWN:]))
+        entries = list(reversed(found))
     return page(
         request, "team.html", session, space=access.config,
         members=members.list_members(spaces, space_id, session.user), entries=entries,

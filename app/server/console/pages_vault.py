@@ -1,6 +1,6 @@
 """The vault (folders, notes rendered with wikilinks and backlinks) and recall (a search box).
 
-Reads need ``Action.READ`` through ``roles.require``, as ``spaces recall``
+Reads need ``Action.READ`` through the operations' ``check``, as ``spaces recall``
 and ``GET /my/...`` do. Paths are resolved inside the vault by
 ``SpaceVault.resolve``; recall re-indexes changed notes first, as the CLI's
 ``spaces recall`` does, then shows each hit with its citation. That check
@@ -19,11 +19,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from app.operations.access import Action, check
 from app.server.console.links import vault_links
 from app.server.console.markdown_view import render_note
 from app.server.console.pages_spaces import Signed
 from app.server.console.web import manager, page
-from app.spaces.access.roles import Action, require
 
 router = APIRouter(prefix="/ui/spaces/{space_id}")
 NOTES_SHOWN = 500
@@ -67,7 +67,7 @@ def vault(
 ) -> HTMLResponse:
     """Browse the vault's folders and notes."""
     spaces = manager(request)
-    access = require(spaces, space_id, session.user, Action.READ)
+    access = check(spaces, space_id, session.user, Action.READ)
     root = spaces.vault_root(access.config)
     folder = folder.strip("/")
     links = vault_links(root)
@@ -89,7 +89,7 @@ def note(
 ) -> HTMLResponse:
     """One note: its Markdown rendered and sanitised, its tags, and the notes linking to it."""
     spaces = manager(request)
-    access = require(spaces, space_id, session.user, Action.READ)
+    access = check(spaces, space_id, session.user, Action.READ)
     handle = spaces.handle(access.config)
     found = handle.vault.read_note(path)
     links = vault_links(spaces.vault_root(access.config))
@@ -110,7 +110,7 @@ def recall(
 ) -> HTMLResponse:
     """A search box; hits with their citations (vault hits link to their note)."""
     spaces = manager(request)
-    access = require(spaces, space_id, session.user, Action.READ)
+    access = check(spaces, space_id, session.user, Action.READ)
     hits = []
     if q.strip():
         space = spaces.open_space(space_id)

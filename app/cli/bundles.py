@@ -12,10 +12,13 @@ import argparse
 import json
 from typing import Any
 
+from app.cli.output import Handler, acting
+from app.operations import bundles as ops
 from app.settings import Settings
+from app.spaces.space_manager import SpaceManager
 
 
-def add_bundle_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     """Register ``export`` and ``import``."""
     e = sub.add_parser("export", help="write the space to one portable bundle (admins)")
     e.add_argument("space_id")
@@ -29,21 +32,26 @@ def add_bundle_commands(sub: Any) -> None:
     i.add_argument("--json", action="store_true")
 
 
-def bundle_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Carry out ``export`` or ``import``; return the exit code."""
-    from app.spaces.portability.transfer import export_space, import_space
-    from app.spaces.space_manager import SpaceManager
-
-    with SpaceManager(settings) as manager:
-        if args.command == "export":
-            actor = args.user or manager.get_space(args.space_id).owner_id
-            done = export_space(manager, args.space_id, actor, args.file)
-            human = f"exported {done.space_id} to {done.path}"
-        else:
-            done = import_space(
-                manager, args.file, new_id=args.new_id, owner=args.owner, reembed=args.reembed
-            )
-            human = f"imported {done.path} as space {done.space_id}"
+def _print(args: argparse.Namespace, done: ops.Transfer, human: str) -> int:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(done.counts.items()))
     print(json.dumps(done.to_json(), indent=2) if args.json else f"{human} ({counts})")
     return 0
+
+
+def export(args: argparse.Namespace, settings: Settings) -> int:
+    """``spaces export``: the space as one bundle (admins)."""
+    with SpaceManager(settings) as manager:
+        done = ops.export_space(manager, args.space_id, acting(manager, args), args.file)
+    return _print(args, done, f"exported {done.space_id} to {done.path}")
+
+
+def import_(args: argparse.Namespace, settings: Settings) -> int:
+    """``spaces import``: a new space from a bundle, all or nothing."""
+    with SpaceManager(settings) as manager:
+        done = ops.import_space(
+            manager, args.file, new_id=args.new_id, owner=args.owner, reembed=args.reembed
+        )
+    return _print(args, done, f"imported {done.path} as space {done.space_id}")
+
+
+COMMANDS: dict[str, Handler] = {"export": export, "import": import_}

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 
+from app.cli.output import Handler
 from app.services.aegra import serve
 from app.settings import Settings
 
 DEFAULT_PORT = 2026
 
 
-def add_serve_command(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``spaces serve``."""
     s = sub.add_parser("serve", help="serve the Agent Server API on N Aegra instances")
     s.add_argument("--instances", type=int, default=1)
@@ -28,3 +29,6 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     for url in serve(settings, args.instances, args.port, os.environ):
         print(url)
     return 0
+
+
+COMMANDS: dict[str, Handler] = {"serve": serve_command}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli.output import Handler
 from app.errors import InvalidInput
 from app.server.console.sessions import LOGIN_TTL_S, issue_login
 from app.settings import Settings
@@ -17,7 +18,7 @@ from app.spaces.startup import open_backends
 DEFAULT_URL = "http://127.0.0.1:2024"
 
 
-def add_ui_command(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``spaces ui``."""
     u = sub.add_parser("ui", help="print a one-time login link to the web console (/ui/)")
     u.add_argument("--user", required=True, help="the user to sign in as")
@@ -39,3 +40,6 @@ def ui_command(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{base}/ui/login?token={token}")
     print(f"(works once, for {LOGIN_TTL_S} s)")
     return 0
+
+
+COMMANDS: dict[str, Handler] = {"ui": ui_command}

@@ -23,6 +23,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.cli.output import Handler
 from app.errors import BudgetExceeded, InvalidInput, SpaceNotFound, SpacesError
 from app.failures import STORE_ERRORS, store_failure
 from app.files import read_json_file
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # the runner pulls in LangGraph: imported only when a run sta
 SPEC_MAX_BYTES = 100_000
 
 
-def add_run_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     """Register the run commands on the CLI's subparsers."""
     r = sub.add_parser("run", help="research, plan (with your approval), implement, save")
     r.add_argument("space_id")
@@ -366,3 +367,8 @@ def runs_command(args: argparse.Namespace, settings: Settings) -> int:
     if not runs:
         _say("no runs")
     return 0
+
+
+COMMANDS: dict[str, Handler] = {
+    "run": run_command, "resume": run_command, "research": run_command, "runs": runs_command,
+}  # fmt: skip
