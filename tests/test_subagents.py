@@ -12,8 +12,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from app.graphs.context import RunContext
 from app.graphs.research import build_research
-from app.graphs.research.crawl import MAX_BYTES
-from app.graphs.research.data import MAX_ROWS
+from app.graphs.tools.web import MAX_BYTES
+from app.graphs.tools.data import MAX_ROWS
 from tests.conftest import graph_deps
 
 PAGES = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.errors import InvalidInput
 from app.graphs.chat.state import TaskPlan
-from app.graphs.rpi.planning import parse_plan, validate_plan
+from app.graphs.plans import parse_plan, validate_plan
 from app.llm.pricing import cost_usd
 from app.llm.resolve import MAX_OUTPUT_TOKENS
 from app.spaces.stores.agents import Agent

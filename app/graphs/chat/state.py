@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from app.graphs.messages import Messages
-from app.graphs.rpi.state import STEP_ID
+from app.graphs.plans import STEP_ID
 
 TASKS_MAX = 8
 

@@ -15,10 +15,10 @@ from typing import Any
 from langchain_core.tools import tool
 
 from app.errors import InvalidInput, SpacesError, StoreUnavailable
-from app.graphs.research.data import DataError, describe, load_table
-from app.graphs.rpi.tools import http_get
-from app.graphs.rpi.tools import run_tool as run_http_tool
 from app.graphs.scope import Scope
+from app.graphs.tools.data import DataError, describe, load_table
+from app.graphs.tools.http import http_get
+from app.graphs.tools.http import run_tool as run_http_tool
 from app.text import overlap, words
 
 RESULT_MAX = 4_000

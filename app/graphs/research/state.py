@@ -70,24 +70,33 @@ class ResearchOutput(TypedDict, total=False):
     messages: Messages
 
 
-class ResearchState(TypedDict, total=False):
-    """Everything the research graph reads and writes."""
+class ResearchKeys(TypedDict, total=False):
+    """The keys ``rpi`` shares with this graph: how it runs research as its first phase.
+
+    Both states extend this one class, so the two graphs cannot drift apart
+    on a name or a type (``rpi`` hands its state to this graph unchanged).
+    """
 
     space_id: str
     query: str
     context_spec: dict[str, Any] | None
     model: str
     note_dir: str
-    related_notes: list[str]
-    findings: Annotated[list[Finding], operator.add]
     research: str
     research_path: str
     sources: list[dict[str, Any]]
-    unverified_citations: int
-    unverified_quotes: int
     status: str
     error: str | None
-    messages: Messages  # the question and the research, as stock UIs show them
+    unverified_citations: int
+    unverified_quotes: int
+    messages: Messages  # the question and the answer, as stock UIs show them
+
+
+class ResearchState(ResearchKeys, total=False):
+    """Everything the research graph reads and writes."""
+
+    related_notes: list[str]
+    findings: Annotated[list[Finding], operator.add]
 
 
 class AgentTask(TypedDict):

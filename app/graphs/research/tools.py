@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 from app.errors import InvalidInput
 from app.graphs.notes import is_run_folder
-from app.graphs.research.crawl import crawl
-from app.graphs.research.data import SUFFIXES, DataError, analyse, describe, load_table
 from app.graphs.research.spec import DataSource, GraphSource, UrlSource, VaultSource
 from app.graphs.research.state import Finding
+from app.graphs.tools.data import SUFFIXES, DataError, analyse, describe, load_table
+from app.graphs.tools.web import crawl
 from app.spaces.stores.graph import SpaceGraph
 from app.spaces.stores.memory_store import MemoryStore
 from app.spaces.stores.recall import fuse, rrf, vault_rankings

@@ -1,8 +1,9 @@
-"""Checking a plan (unique ids, known dependencies, no cycles, the order to run it in),
-and repairing what the model answered where its meaning is clear.
+"""Repairing what the model answered as a plan where its meaning is clear.
 
 Both the model's plan and a plan a person edits at the approval step go
-through ``validate_plan``; the graph only routes on its verdict. When the
+through ``validate_plan`` (``app/graphs/plans.py``: unique ids, known
+dependencies, no cycles, the order to run it in); the graph only routes on
+its verdict. When the
 model's plan stays invalid after its re-asks, ``repair_plan`` fixes what
 has one obvious reading (step ids renumbered, dependencies on unknown ids
 dropped, cycles broken by list order) and lists every change, so the person
@@ -21,53 +22,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from app.errors import InvalidInput
-from app.graphs.rpi.state import STEP_ID, Entity, KeyFacts, Plan, Relation
+from app.graphs.plans import STEP_ID, dependency_order, parse_plan, validate_plan
+from app.graphs.rpi.state import Entity, KeyFacts, Relation
+
+__all__ = ["minimal_plan", "parse_plan", "repair_plan", "salvage_facts", "validate_plan"]
 
 TITLE_MAX, DESCRIPTION_MAX, STEPS_MAX = 200, 500, 20
 _POSITION = re.compile(r"^(?:step)?\s*#?\s*(\d{1,3})$", re.I)
-
-
-def _order(ids: list[str], deps: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    """The steps in dependency order (list order among equals), and those left in a cycle."""
-    order: list[str] = []
-    done: set[str] = set()
-    while len(order) < len(ids):
-        ready = [i for i in ids if i not in done and all(d in done for d in deps[i])]
-        if not ready:
-            return order, [i for i in ids if i not in done]
-        order.extend(ready)
-        done.update(ready)
-    return order, []
-
-
-def parse_plan[M: BaseModel](model: type[M], raw: object) -> M:
-    """``raw`` as ``model``, or ``InvalidInput`` naming the first field that is wrong."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "plan"
-        raise InvalidInput(f"invalid plan: {where}: {first['msg']}") from None
-
-
-def validate_plan(raw: object) -> tuple[dict[str, Any], list[str]]:
-    """The plan as a plain dict and its steps in dependency order, or ``InvalidInput``.
-
-    Refuses duplicate ids, dependencies on unknown steps and cycles.
-    """
-    plan = parse_plan(Plan, raw)
-    ids = [s.id for s in plan.steps]
-    if len(set(ids)) != len(ids):
-        raise InvalidInput("invalid plan: step ids must be unique")
-    deps = {s.id: list(dict.fromkeys(s.depends_on)) for s in plan.steps}
-    for step, needs in deps.items():
-        for need in needs:
-            if need not in deps:
-                raise InvalidInput(f"invalid plan: step {step!r} depends on unknown step {need!r}")
-    order, stuck = _order(ids, deps)
-    if stuck:
-        raise InvalidInput(f"invalid plan: dependency cycle among steps {sorted(stuck)}")
-    return plan.model_dump(), order
 
 
 def _cut(text: str, limit: int, what: str, repairs: list[str]) -> str:
@@ -142,7 +103,7 @@ def _renumber(steps: list[dict[str, Any]], repairs: list[str]) -> None:
 def _break_cycles(steps: list[dict[str, Any]], repairs: list[str]) -> None:
     """Drop, within a cycle, every dependency on a step at or after the dependant in the list."""
     ids = [s["id"] for s in steps]
-    _done, stuck = _order(ids, {s["id"]: s["depends_on"] for s in steps})
+    _done, stuck = dependency_order(ids, {s["id"]: s["depends_on"] for s in steps})
     where = {sid: n for n, sid in enumerate(ids)}
     for step in steps:
         if step["id"] not in stuck:

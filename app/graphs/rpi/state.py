@@ -1,7 +1,8 @@
 """State, input and output of ``rpi``, and the schemas the model fills in.
 
-``Plan`` and ``KeyFacts`` are asked of the model as structured output; the
-plans are checked in ``planning.py``.
+``Plan`` (``app/graphs/plans.py``, shared with ``chat``'s task plans) and
+``KeyFacts`` are asked of the model as structured output; the plans are
+checked in ``plans.py`` and repaired in ``planning.py``.
 """
 
 from __future__ import annotations
@@ -13,23 +14,10 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from app.graphs.messages import Messages
+from app.graphs.plans import STEP_ID, Plan, PlanStep
+from app.graphs.research.state import ResearchKeys
 
-STEP_ID = r"^[A-Za-z0-9_-]{1,32}$"
-
-
-class PlanStep(BaseModel):
-    """One step of the plan; ``depends_on`` names steps that must come first."""
-
-    id: str = Field(pattern=STEP_ID, description="short unique id, e.g. s1")
-    description: str = Field(min_length=1, max_length=500)
-    depends_on: list[str] = Field(default_factory=list, max_length=20)
-
-
-class Plan(BaseModel):
-    """A titled list of steps that together answer the query."""
-
-    title: str = Field(min_length=1, max_length=200)
-    steps: list[PlanStep] = Field(min_length=1, max_length=20)
+__all__ = ["STEP_ID", "Plan", "PlanStep"]  # and the classes below
 
 
 class Entity(BaseModel):
@@ -79,19 +67,9 @@ class RPIOutput(TypedDict, total=False):
     messages: Messages
 
 
-class RPIState(TypedDict, total=False):
-    """Everything ``rpi`` reads and writes; the research keys are shared with ``research``."""
+class RPIState(ResearchKeys, total=False):
+    """Everything ``rpi`` reads and writes; the research keys are ``ResearchKeys``, shared."""
 
-    space_id: str
-    query: str
-    context_spec: dict[str, Any] | None
-    model: str
-    note_dir: str
-    research: str
-    research_path: str
-    sources: list[dict[str, Any]]
-    status: str
-    error: str | None
     plan: dict[str, Any]
     order: list[str]
     plan_repairs: list[str]
@@ -103,8 +81,5 @@ class RPIState(TypedDict, total=False):
     deliverables: dict[str, str]
     facts: dict[str, Any]
     artifacts: dict[str, str]
-    unverified_citations: int
-    unverified_quotes: int
     tokens_used: int
     cost_usd: float
-    messages: Messages  # the question and the final answer, as stock UIs show them

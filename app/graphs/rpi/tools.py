@@ -2,50 +2,22 @@
 
 A tool that acts outside the space's vault (here: the network) is listed in
 ``NEEDS_APPROVAL``; the graph asks through a ``tool_approval`` interrupt
-before running it. ``http_get`` goes through LinkCrawler's fetcher, with its
-limits: private and loopback addresses refused unless settings allow them,
-redirects checked, a byte cap. Tools never raise: a failure becomes the
-tool's answer, so the model can carry on and the run is not lost.
+before running it. ``http_get`` and how it runs are shared with ``chat``
+(``app/graphs/tools/http.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 from pydantic import ValidationError
 
 from app.errors import InvalidInput
-from app.graphs.research.crawl import TIMEOUT, FetchError, fetch
+from app.graphs.tools.http import http_get, run_tool
 from app.llm.structured import describe
-from app.settings import Settings
 
-FETCH_MAX_CHARS = 20_000
-
-
-@tool
-def http_get(url: str) -> str:
-    """Fetch a web page over HTTP(S) and return its text."""
-    raise NotImplementedError("run through run_tool, which applies the fetch limits")
-
-
-def run_tool(name: str, args: object, settings: Settings) -> str:
-    """Run one tool call; every failure is returned as text starting with ``failed:``."""
-    if name != "http_get":
-        return f"failed: unknown tool {name!r}"
-    url = args.get("url") if isinstance(args, dict) else None
-    if not isinstance(url, str) or not 0 < len(url) <= 2_000:
-        return "failed: http_get needs a 'url' of 1 to 2,000 characters"
-    try:
-        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
-            page = fetch(client, url, allow_private=settings.allow_private_urls)
-    except (FetchError, httpx.HTTPError, ValueError) as exc:
-        return f"failed: {exc}"
-    cut = " (cut)" if page.truncated or len(page.text) > FETCH_MAX_CHARS else ""
-    return f"{page.url}{cut}\n\n{page.text[:FETCH_MAX_CHARS]}"
-
+__all__ = ["IMPLEMENT_TOOLS", "NEEDS_APPROVAL", "check_tool_calls", "http_get", "run_tool"]
 
 IMPLEMENT_TOOLS: list[Any] = [http_get]
 NEEDS_APPROVAL = frozenset({"http_get"})
