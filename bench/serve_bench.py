@@ -2,7 +2,7 @@
 
 Everything runs on loopback in a temporary home: the embedded Postgres, the
 embedded Redis, Aegra instances, and a stand-in OpenAI-protocol model
-(tests/fake_openai.py) that answers every call in 200 ms.
+(tests/support/fake_openai.py) that answers every call in 200 ms.
 
 1. Runs per second: ``RUNS`` rpi runs (research and plan, up to the plan
    approval: two model calls each), ``CONCURRENCY`` at a time, through one
@@ -41,10 +41,10 @@ from app.services.aegra import CONFIG, running_instances, serve, stop_instances
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import ensure_postgres, stop_postgres
 from app.services.redis import stop_redis
-from tests.aegraserver import FAST_TAKEOVER, free_ports
 from tests.conftest import ROOT, make_settings
-from tests.fake_openai import FakeOpenAI, completion
-from tests.test_openai_wire import PLAN, _forced
+from tests.llm.test_openai_wire import PLAN, _forced
+from tests.support.aegraserver import FAST_TAKEOVER, free_ports
+from tests.support.fake_openai import FakeOpenAI, completion
 
 SECRET = "bench-secret-" + "s" * 32
 MODEL_S = 0.2

@@ -26,7 +26,7 @@ from app.server.tokens import issue_token
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
-from tests.devserver import ROOT, start_dev_server
+from tests.support.devserver import ROOT, start_dev_server
 
 SECRET = "bench-secret-" + "z" * 32
 EVENTS = 1_000

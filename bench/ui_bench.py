@@ -37,7 +37,7 @@ from app.spaces.stores.documents import DocumentStore
 from app.spaces.stores.run_records import register_thread, upsert_run
 from bench.spaces_bench import pct
 from tests.conftest import make_settings
-from tests.devserver import ROOT, served
+from tests.support.devserver import ROOT, served
 
 SECRET = "ui-bench-secret-" + "z" * 32
 SPACE = "ui_bench"

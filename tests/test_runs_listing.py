@@ -14,7 +14,7 @@ from app.runs import last_resumable, list_runs
 from app.spaces.access.members import add_member, remove_member
 from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import graph_deps, run_cli
-from tests.test_rpi import seed
+from tests.graphs.rpi.test_rpi import seed
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from app.services.postgres import stop_postgres
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
 from tests.conftest import make_settings, run_cli
-from tests.fake_openai import FakeOpenAI, completion
-from tests.test_openai_wire import PLAN, _forced
+from tests.llm.test_openai_wire import PLAN, _forced
+from tests.support.fake_openai import FakeOpenAI, completion
 
 
 @pytest.mark.slow

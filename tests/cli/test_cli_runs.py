@@ -6,7 +6,7 @@ import json
 
 from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import run_cli
-from tests.test_rpi import seed
+from tests.graphs.rpi.test_rpi import seed
 
 
 def test_run_stops_at_approval_then_resume_completes(settings, space, manager) -> None:

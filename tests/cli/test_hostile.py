@@ -1,6 +1,6 @@
-"""Every hostile CLI input in ``cases.yaml``: one clear line, the right exit code, nothing changed.
+"""Each hostile CLI input in ``hostile_cases.yaml``: one line, the right exit code, no change.
 
-The inputs are data, so the next one is one line in ``cases.yaml``. Each
+The inputs are data, so the next one is one line in ``hostile_cases.yaml``. Each
 case runs ``app.cli.main`` in this process (against the session's embedded
 services), under an alarm: an input that makes the CLI read forever (a FIFO,
 ``/dev/zero``) fails the test instead of hanging it.
@@ -24,13 +24,13 @@ from app.cli import main
 from app.spaces.model.space_model import SpaceConfig
 
 HERE = Path(__file__).resolve().parent
-TABLE = yaml.safe_load((HERE / "cases.yaml").read_text(encoding="utf-8"))
+TABLE = yaml.safe_load((HERE / "hostile_cases.yaml").read_text(encoding="utf-8"))
 CASE_TIMEOUT_S = 60
 _RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _make(path: Path, spec: dict[str, Any]) -> None:
-    """Create one fixture file of ``cases.yaml``'s ``files``."""
+    """Create one fixture file of ``hostile_cases.yaml``'s ``files``."""
     if spec.get("fifo"):
         os.mkfifo(path)
     elif spec.get("dir"):
@@ -53,7 +53,7 @@ def _make(path: Path, spec: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def world(manager, tmp_path_factory) -> dict[str, str]:
-    """The spaces and files the placeholders of ``cases.yaml`` name."""
+    """The spaces and files the placeholders of ``hostile_cases.yaml`` name."""
     tmp = tmp_path_factory.mktemp("hostile")
     for name, spec in TABLE["files"].items():
         _make(tmp / name, spec)

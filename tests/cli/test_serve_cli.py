@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.aegraserver import spaces
+from tests.support.aegraserver import spaces
 
 SECRET = "serve-secret-" + "q" * 32
 

@@ -13,8 +13,8 @@ from app.graphs.chat.client import ChatClient
 from app.runner import Runner
 from app.spaces.stores.agents import AgentStore
 from tests.conftest import graph_deps
-from tests.test_rpi import QUERY
-from tests.test_tool_approval import site  # noqa: F401  (the local page fixture)
+from tests.graphs.rpi.test_rpi import QUERY
+from tests.graphs.test_tool_approval import site  # noqa: F401  (the local page fixture)
 
 APPROVE = {"decisions": [{"type": "approve"}]}
 
@@ -132,7 +132,7 @@ def test_parallel_tool_approvals_answered_by_id_with_decisions(settings, manager
 
 
 def test_rpi_tool_approval_edited_and_rejected_with_decisions(space, settings, site) -> None:  # noqa: F811
-    from tests.test_tool_approval import _to_tool_request
+    from tests.graphs.test_tool_approval import _to_tool_request
 
     url, hits = site
     allowed = dataclasses.replace(settings, allow_private_urls=True)

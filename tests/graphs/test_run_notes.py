@@ -15,7 +15,7 @@ import pytest
 
 from app.runner import Runner
 from tests.conftest import graph_deps
-from tests.test_rpi import QUERY, seed
+from tests.graphs.rpi.test_rpi import QUERY, seed
 
 
 @pytest.fixture

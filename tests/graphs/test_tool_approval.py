@@ -11,8 +11,8 @@ import pytest
 
 from app.runner import Runner
 from tests.conftest import graph_deps
-from tests.fake_openai import FakeOpenAI, completion
-from tests.test_openai_wire import _forced
+from tests.llm.test_openai_wire import _forced
+from tests.support.fake_openai import FakeOpenAI, completion
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Every request fits the model's context window: learned from the server, set, or refused unsent.
 
-The fake server (``tests/fake_openai.py``) refuses, as llama-server does, any
+The fake server (``tests/support/fake_openai.py``) refuses, as llama-server does, any
 request whose prompt is longer than its window. A space with much more text
 than the window holds must still run to the end: research trimmed by rank,
 answers capped to fit.
@@ -19,7 +19,7 @@ from app.llm.fit import fit_request
 from app.llm.window import Window, context_window
 from app.runner import Runner
 from tests.conftest import graph_deps, node_scope_for
-from tests.fake_openai import FakeOpenAI, completion
+from tests.support.fake_openai import FakeOpenAI, completion
 
 WINDOW = 2048
 PLAN = {

@@ -1,6 +1,6 @@
 """Real models fail in known ways; runs recover: re-ask, repair, check citations, switch method.
 
-A local OpenAI-protocol server (``tests/fake_openai.py``) plays each failure
+A local OpenAI-protocol server (``tests/support/fake_openai.py``) plays each failure
 seen with real models: a plan with dangling dependencies, an empty
 structured output, a citation of a source that does not exist, and a server
 that ignores a named ``tool_choice`` (as llama.cpp's ``llama-server`` does)
@@ -20,7 +20,7 @@ from app.graphs.rpi.state import Plan
 from app.llm.resolve import resolve_chat_model
 from app.runner import Runner
 from tests.conftest import graph_deps, node_scope_for
-from tests.fake_openai import (
+from tests.support.fake_openai import (
     FakeOpenAI,
     completion,
     error,

@@ -12,7 +12,7 @@ from app.graphs.rpi.tools import IMPLEMENT_TOOLS
 from app.llm.pricing import cost_usd
 from app.runner import Runner
 from tests.conftest import graph_deps, node_scope_for
-from tests.fake_openai import FakeOpenAI, completion, error
+from tests.support.fake_openai import FakeOpenAI, completion, error
 
 PLAN = {
     "title": "Wire plan",

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from tests.devserver import served
-from tests.test_server import ENVELOPE, SECRET, bearer, server  # noqa: F401  (the served app)
+from tests.server.test_server import ENVELOPE, SECRET, bearer, server  # noqa: F401  (the served app)
+from tests.support.devserver import served
 
 
 def _json(answer: httpx.Response, status: int = 200) -> dict | list:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from app.server.tokens import issue_token
-from tests.test_server import SECRET, bearer, server  # noqa: F401  (the served app)
+from tests.server.test_server import SECRET, bearer, server  # noqa: F401  (the served app)
 
 SDK = "@langchain/langgraph-sdk@1.15.0"
 SCRIPT = Path(__file__).with_name("stock_ui.mjs")

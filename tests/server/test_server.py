@@ -17,9 +17,9 @@ from langgraph_sdk import get_sync_client
 from app.server.tokens import issue_token
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
-from tests.aegraserver import start_aegra, stop_aegra
 from tests.conftest import make_settings
-from tests.devserver import start_dev_server
+from tests.support.aegraserver import start_aegra, stop_aegra
+from tests.support.devserver import start_dev_server
 
 SECRET = "test-secret-" + "x" * 32
 ENVELOPE = {

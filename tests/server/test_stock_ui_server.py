@@ -10,7 +10,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from tests.test_server import SECRET, bearer, server  # noqa: F401  (the served app)
+from tests.server.test_server import SECRET, bearer, server  # noqa: F401  (the served app)
 
 assert SECRET
 

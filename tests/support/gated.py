@@ -3,7 +3,7 @@
 To see a run or a chat task mid-way (stop it, resume it, watch its status
 change live), a test shuts the gate: the model call of a space or agent
 whose model is ``openai:...`` then waits at the fake provider
-(``tests/fake_openai.py``, an OpenAI-protocol server) until it opens.
+(``tests/support/fake_openai.py``, an OpenAI-protocol server) until it opens.
 The console's servers get its address as ``OPENAI_BASE_URL``; their default
 model stays ``offline``, so every other test is untouched.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 
-from tests.fake_openai import FakeOpenAI, completion
+from tests.support.fake_openai import FakeOpenAI, completion
 
 PLAN = {
     "title": "Console plan",

@@ -13,7 +13,7 @@ from app.graphs.chat.planning import check_plan, fail_blocked, new_task, next_wa
 from app.spaces.stores.agents import AgentStore
 from app.spaces.stores.chat_store import ChatStore
 from tests.conftest import graph_deps
-from tests.fake_openai import FakeOpenAI, completion
+from tests.support.fake_openai import FakeOpenAI, completion
 
 
 def _team(manager, space_id: str, **limits: int) -> AgentStore:

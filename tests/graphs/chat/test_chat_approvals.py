@@ -11,7 +11,7 @@ from app.graphs.chat.client import ChatClient
 from app.spaces.stores.agents import AgentStore
 from app.spaces.stores.chat_store import ChatStore
 from tests.conftest import graph_deps
-from tests.test_tool_approval import site  # noqa: F401  (the local page fixture)
+from tests.graphs.test_tool_approval import site  # noqa: F401  (the local page fixture)
 
 
 def test_three_parallel_tool_approvals_answered_one_by_one(settings, manager, space, site):  # noqa: F811

@@ -19,9 +19,9 @@ from app.graphs.scope import Scope
 from app.runner import Runner
 from app.spaces.infra.migrations import REGISTRY_SCHEMA
 from tests.conftest import ROOT, graph_deps
-from tests.fake_openai import FakeOpenAI, completion
-from tests.test_openai_wire import PLAN, _forced
-from tests.test_rpi import seed
+from tests.graphs.rpi.test_rpi import seed
+from tests.llm.test_openai_wire import PLAN, _forced
+from tests.support.fake_openai import FakeOpenAI, completion
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 

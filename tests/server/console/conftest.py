@@ -19,8 +19,8 @@ import pytest
 from app.server.console.sessions import issue_login
 from app.spaces.infra.backends import Backends
 from tests.conftest import make_settings
-from tests.console.gated import GatedModel, shared_model
-from tests.devserver import ROOT, served
+from tests.support.devserver import ROOT, served
+from tests.support.gated import GatedModel, shared_model
 
 SECRET = "console-secret-" + "y" * 32
 
@@ -97,7 +97,7 @@ def sign_in(console_server, browser):
         context.close()
 
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+SHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
 
 
 def screenshot(page, name: str) -> None:

@@ -12,10 +12,10 @@ from app.spaces.access.space_settings import update_space
 from app.spaces.infra.backends import Backends
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.agents import AgentStore
-from tests.aegraserver import start_aegra, stop_aegra
 from tests.conftest import ROOT, make_settings
-from tests.console.conftest import SECRET
-from tests.console.helpers import create_space
+from tests.server.console.conftest import SECRET
+from tests.support.aegraserver import start_aegra, stop_aegra
+from tests.support.console import create_space
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.agents import AgentStore
 from tests.conftest import make_settings
-from tests.console.conftest import screenshot
-from tests.console.helpers import create_space
+from tests.server.console.conftest import screenshot
+from tests.support.console import create_space
 
 
 def test_chat_with_an_agent_and_approve_a_task_plan(console_server, sign_in) -> None:

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.agents import AgentStore
 from tests.conftest import make_settings
-from tests.console.helpers import create_space
+from tests.support.console import create_space
 
 
 def _agents(console_server, space_id: str, user: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from app.spaces.stores import audit
-from tests.console.conftest import screenshot
-from tests.console.helpers import create_space
+from tests.server.console.conftest import screenshot
+from tests.support.console import create_space
 
 
 def _upload(page_or_dialog, name: str, text: str, button: str, field: str) -> None:

@@ -10,7 +10,7 @@ from app.spaces.access.space_settings import update_space
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.run_records import register_thread
 from tests.conftest import make_settings
-from tests.console.helpers import create_space
+from tests.support.console import create_space
 
 
 def test_a_run_stopped_mid_way_resumes_from_the_console(console_server, sign_in) -> None:

@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 from app.spaces.access.members import add_member
 from app.spaces.space_manager import SpaceManager
 from tests.conftest import make_settings
-from tests.console.conftest import screenshot
-from tests.console.helpers import create_space
+from tests.server.console.conftest import screenshot
+from tests.support.console import create_space
 
 
 def _start(page, space_id: str, question: str) -> None:

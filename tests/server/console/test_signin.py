@@ -13,8 +13,8 @@ from app.spaces.access.members import add_member
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.run_records import register_thread
 from tests.conftest import make_settings
-from tests.console.conftest import SECRET, screenshot
-from tests.devserver import ROOT
+from tests.server.console.conftest import SECRET, screenshot
+from tests.support.devserver import ROOT
 
 
 def test_spaces_ui_prints_a_link_that_works_once(console_server, browser) -> None:

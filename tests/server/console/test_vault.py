@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.console.conftest import screenshot
-from tests.console.helpers import create_space
+from tests.server.console.conftest import screenshot
+from tests.support.console import create_space
 
 XSS = """# Hostile
 

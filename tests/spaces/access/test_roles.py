@@ -28,7 +28,7 @@ from app.spaces.access.roles import Action
 from app.spaces.infra.postgres import SpacePostgres
 from app.spaces.model.space_model import SpaceConfig
 from tests.conftest import graph_deps
-from tests.test_tool_approval import site  # noqa: F401 - a fixture
+from tests.graphs.test_tool_approval import site  # noqa: F401 - a fixture
 
 ROLES = ("member", "operator", "admin", "stranger")
 EXPECTED = {  # written out by hand from the issue, not derived from roles.RULE

@@ -22,7 +22,7 @@ from app.spaces.portability.transfer import export_space, import_space
 from app.spaces.stores import audit
 from app.spaces.stores.documents import DocumentStore
 from tests.conftest import graph_deps, run_cli
-from tests.test_rpi import seed
+from tests.graphs.rpi.test_rpi import seed
 
 
 def _memories(manager, config, tmp_path: Path) -> list[tuple]:

@@ -14,7 +14,7 @@ from app.spaces.access import members
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.stores import audit
 from tests.conftest import graph_deps
-from tests.test_roles import cli
+from tests.spaces.access.test_roles import cli
 
 
 def entries(manager, config) -> list[audit.AuditEntry]:

@@ -14,7 +14,7 @@ from app.errors import InvalidInput
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.stores.documents import DocumentStore, open_documents_section
 from tests.conftest import node_scope_for, run_cli
-from tests.fake_openai import FakeOpenAI, completion
+from tests.support.fake_openai import FakeOpenAI, completion
 
 
 def minimal_pdf(text: str) -> bytes:

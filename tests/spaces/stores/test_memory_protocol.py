@@ -1,6 +1,6 @@
 """Both memory stores are a ``MemoryStore``; callers ask the protocol, not the class.
 
-The pgvector store is exercised live (tests/test_memory_store.py, tests/test_recall.py);
+The pgvector store is exercised live (tests/spaces/stores/test_memory_store.py, test_recall.py);
 here: the two classes offer every method of the protocol with its parameters, the
 pgvector store's rankings through the protocol, and what the Qdrant store refuses
 without reaching a server.
@@ -38,7 +38,7 @@ def test_no_caller_asks_which_store_it_holds() -> None:
     """``isinstance(memory, PgMemory)`` branches are gone from the code that uses memory."""
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "app"
+    root = Path(__file__).resolve().parents[3] / "app"
     found = [
         str(p.relative_to(root))
         for p in root.rglob("*.py")
