@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 from app.spaces.model.space_model import SpaceConfig
-from tests.conftest import ROOT, run_cli
+from tests.support.cli import run_cli
+from tests.support.settings import ROOT
 
 
 def test_create_show_list_usage_archive(settings, new_id) -> None:

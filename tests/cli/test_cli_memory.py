@@ -6,7 +6,7 @@ import json
 
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def _ok(settings, *args: str) -> object:

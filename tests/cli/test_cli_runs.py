@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from app.spaces.model.space_model import SpaceConfig
-from tests.conftest import run_cli
-from tests.graphs.rpi.test_rpi import seed
+from tests.support.cli import run_cli
+from tests.support.rpi import seed
 
 
 def test_run_stops_at_approval_then_resume_completes(settings, space, manager) -> None:

@@ -8,7 +8,7 @@ from app.errors import InvalidInput, SpaceNotFound
 from app.ids import validate_space_id, validate_user_id
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 HOSTILE = [
     "x; DROP SCHEMA public",

@@ -12,9 +12,8 @@ import dataclasses
 from app.graphs.chat.client import ChatClient
 from app.runner import Runner
 from app.spaces.stores.agents import AgentStore
-from tests.conftest import graph_deps
-from tests.graphs.rpi.test_rpi import QUERY
-from tests.graphs.test_tool_approval import site  # noqa: F401  (the local page fixture)
+from tests.support.deps import graph_deps
+from tests.support.rpi import QUERY
 
 APPROVE = {"decisions": [{"type": "approve"}]}
 
@@ -95,7 +94,7 @@ def test_chat_task_plan_edit_and_reject_with_decisions(settings, manager, space)
     assert (out.status, out.error) == ("rejected", "too broad")
 
 
-def test_parallel_tool_approvals_answered_by_id_with_decisions(settings, manager, space, site):  # noqa: F811
+def test_parallel_tool_approvals_answered_by_id_with_decisions(settings, manager, space, site):
     url, hits = site
     store = AgentStore(manager.open_space(space.space_id, write=True))
     for name in ("alpha", "beta", "gamma"):
@@ -131,19 +130,19 @@ def test_parallel_tool_approvals_answered_by_id_with_decisions(settings, manager
     assert "did not approve" in results["t2"]
 
 
-def test_rpi_tool_approval_edited_and_rejected_with_decisions(space, settings, site) -> None:  # noqa: F811
-    from tests.graphs.test_tool_approval import _to_tool_request
+def test_rpi_tool_approval_edited_and_rejected_with_decisions(space, settings, site) -> None:
+    from tests.support.rpi import to_tool_request
 
     url, hits = site
     allowed = dataclasses.replace(settings, allow_private_urls=True)
     runner = Runner(allowed, graph_deps(allowed))
-    asked = _to_tool_request(runner, space.space_id, url)
+    asked = to_tool_request(runner, space.space_id, url)
     assert _standard(asked.request, "http_get")["args"] == {"url": url}
     wrong = runner.resume(asked.thread_id, _edit("other_tool", {"url": url}))
     assert wrong.status == "awaiting_approval" and "not the tool" in wrong.request["error"]
     done = runner.resume(asked.thread_id, _edit("http_get", {"url": f"{url}?edited"}))
     assert done.status == "completed", done.error
     assert hits == ["/page?edited"]  # the edited call ran, not the asked one
-    again = _to_tool_request(runner, space.space_id, url)
+    again = to_tool_request(runner, space.space_id, url)
     done = runner.resume(again.thread_id, _reject("no fetching"))
     assert done.status == "completed" and hits == ["/page?edited"]

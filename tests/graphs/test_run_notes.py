@@ -14,8 +14,8 @@ import obsidiantools.api as otools
 import pytest
 
 from app.runner import Runner
-from tests.conftest import graph_deps
-from tests.graphs.rpi.test_rpi import QUERY, seed
+from tests.support.deps import graph_deps
+from tests.support.rpi import QUERY, seed
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from app.graphs.chat.graph import build_chat
 from app.graphs.context import RunContext
 from app.graphs.rpi import build_rpi
 from app.spaces.stores.agents import AgentStore
-from tests.conftest import graph_deps
+from tests.support.deps import graph_deps
 
 QUERY = "How does Raft make ledger blocks final?"
 

@@ -3,49 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 from app.runner import Runner
-from tests.conftest import graph_deps
-from tests.llm.test_openai_wire import _forced
-from tests.support.fake_openai import FakeOpenAI, completion
-
-
-@pytest.fixture
-def site() -> Iterator[tuple[str, list[str]]]:
-    """A local page, and the list of paths it was asked for."""
-    hits: list[str] = []
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            body = b"<html><body>The secret word is pineapple.</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/page", hits
-    server.shutdown()
-    server.server_close()
-
-
-def _to_tool_request(runner: Runner, space_id: str, url: str):
-    waiting = runner.start("rpi", space_id, f"Summarise {url}")
-    assert [s["id"] for s in waiting.plan["steps"]] == ["s1", "u1", "s2", "s3"]
-    asked = runner.resume(waiting.thread_id, {"action": "approve"})
-    assert asked.status == "awaiting_approval"
-    return asked
+from tests.support.deps import graph_deps
+from tests.support.fake_openai import FakeOpenAI, completion, forced_tool
+from tests.support.rpi import to_tool_request
 
 
 def test_network_tool_waits_for_approval(space, settings, site, manager) -> None:
@@ -54,7 +16,7 @@ def test_network_tool_waits_for_approval(space, settings, site, manager) -> None
         dataclasses.replace(settings, allow_private_urls=True),
         graph_deps(dataclasses.replace(settings, allow_private_urls=True)),
     )
-    asked = _to_tool_request(runner, space.space_id, url)
+    asked = to_tool_request(runner, space.space_id, url)
     assert asked.request == {
         "type": "tool_approval",
         "tool": "http_get",
@@ -82,7 +44,7 @@ def test_network_tool_waits_for_approval(space, settings, site, manager) -> None
 def test_approved_fetches_of_private_addresses_are_still_refused(space, settings, site) -> None:
     url, hits = site
     runner = Runner(settings, graph_deps(settings))  # SPACES_ALLOW_PRIVATE_URLS unset
-    asked = _to_tool_request(runner, space.space_id, url)
+    asked = to_tool_request(runner, space.space_id, url)
     done = runner.resume(asked.thread_id, {"action": "approve"})
     assert done.status == "completed", done.error
     assert hits == []
@@ -97,7 +59,7 @@ def test_several_tool_calls_each_run_once(space, settings, site) -> None:
     facts = {"facts": [], "entities": [], "relations": []}
 
     def responder(body: dict):
-        forced = _forced(body)
+        forced = forced_tool(body)
         if forced == "Plan":
             return 200, completion(tool_calls=[{"name": "Plan", "args": plan}])
         if forced == "KeyFacts":
@@ -126,7 +88,7 @@ def test_several_tool_calls_each_run_once(space, settings, site) -> None:
 def test_rejected_tool_never_runs(space, settings, site) -> None:
     url, hits = site
     runner = Runner(settings, graph_deps(settings))
-    asked = _to_tool_request(runner, space.space_id, url)
+    asked = to_tool_request(runner, space.space_id, url)
     done = runner.resume(asked.thread_id, {"action": "reject"})
     assert done.status == "completed", done.error
     assert hits == []

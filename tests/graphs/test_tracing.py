@@ -13,7 +13,8 @@ import pytest
 
 from app.graphs.tracing import run_config
 from app.runner import Runner
-from tests.conftest import graph_deps, run_cli
+from tests.support.cli import run_cli
+from tests.support.deps import graph_deps
 
 
 @pytest.fixture

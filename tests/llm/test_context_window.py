@@ -18,7 +18,7 @@ from app.errors import ContextTooSmall
 from app.llm.fit import fit_request
 from app.llm.window import Window, context_window
 from app.runner import Runner
-from tests.conftest import graph_deps, node_scope_for
+from tests.support.deps import graph_deps, node_scope_for
 from tests.support.fake_openai import FakeOpenAI, completion
 
 WINDOW = 2048

@@ -14,7 +14,7 @@ import pytest
 
 from app.settings import Settings
 from bench.real_model_bench import QUERIES, install_model, local_model, report, run_all
-from tests.conftest import ROOT
+from tests.support.settings import ROOT
 
 
 @pytest.mark.slow

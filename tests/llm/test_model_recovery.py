@@ -19,7 +19,7 @@ from app.errors import InvalidInput
 from app.graphs.rpi.state import Plan
 from app.llm.resolve import resolve_chat_model
 from app.runner import Runner
-from tests.conftest import graph_deps, node_scope_for
+from tests.support.deps import graph_deps, node_scope_for
 from tests.support.fake_openai import (
     FakeOpenAI,
     completion,
@@ -270,7 +270,8 @@ def test_model_serve_and_down_manage_the_local_server(tmp_path) -> None:
     import sys
 
     from app.llm import local
-    from tests.conftest import make_settings, run_cli
+    from tests.support.cli import run_cli
+    from tests.support.settings import make_settings
 
     home = make_settings(tmp_path)
     unbuilt = run_cli(home, "model", "serve")

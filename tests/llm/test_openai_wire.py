@@ -11,21 +11,8 @@ from app.graphs.rpi.state import Plan
 from app.graphs.rpi.tools import IMPLEMENT_TOOLS
 from app.llm.pricing import cost_usd
 from app.runner import Runner
-from tests.conftest import graph_deps, node_scope_for
-from tests.support.fake_openai import FakeOpenAI, completion, error
-
-PLAN = {
-    "title": "Wire plan",
-    "steps": [
-        {"id": "s1", "description": "Collect facts", "depends_on": []},
-        {"id": "s2", "description": "Write it up", "depends_on": ["s1"]},
-    ],
-}
-
-
-def _forced(body: dict) -> str | None:
-    choice = body.get("tool_choice")
-    return choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+from tests.support.deps import graph_deps, node_scope_for
+from tests.support.fake_openai import PLAN, FakeOpenAI, completion, error, forced_tool
 
 
 def _scope(settings, server: FakeOpenAI, space_id: str, model: str = "openai:gpt-4o-mini"):
@@ -44,7 +31,7 @@ def test_structured_output_and_usage(settings, space, manager) -> None:
             schema=Plan,
         )
     assert isinstance(plan, Plan) and [st.id for st in plan.steps] == ["s1", "s2"]
-    assert _forced(s.requests[0]) == "Plan"
+    assert forced_tool(s.requests[0]) == "Plan"
     usage = manager.get_usage(space.space_id)
     assert usage.tokens_used == 120 and usage.api_calls_used == 1
     assert usage.cost_usd == pytest.approx(cost_usd("gpt-4o-mini", 100, 20))
@@ -99,7 +86,7 @@ def test_a_whole_rpi_run_over_the_wire(settings, space, manager) -> None:
     facts = {"facts": ["Wire runs work."], "entities": [{"name": "Wire", "kind": "concept"}]}
 
     def responder(body: dict):
-        forced = _forced(body)
+        forced = forced_tool(body)
         if forced == "Plan":
             return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
         if forced == "KeyFacts":
@@ -131,7 +118,7 @@ def test_a_provider_failure_is_one_line_and_the_run_resumes(settings, space, man
     def responder(body: dict):
         if broken["on"]:
             return error(401, "invalid api key")
-        if _forced(body) == "Plan":
+        if forced_tool(body) == "Plan":
             return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
         return 200, completion("fine")
 

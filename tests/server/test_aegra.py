@@ -16,8 +16,8 @@ import pytest
 from langgraph_sdk import get_sync_client
 
 from app.server.tokens import issue_token
-from tests.server.test_server import ENVELOPE
 from tests.support.aegraserver import FAST_TAKEOVER, kill_instance, start_aegra, stop_aegra
+from tests.support.served import ENVELOPE
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from tests.server.test_server import ENVELOPE, SECRET, bearer, server  # noqa: F401  (the served app)
 from tests.support.devserver import served
+from tests.support.served import ENVELOPE, SECRET, bearer
 
 
 def _json(answer: httpx.Response, status: int = 200) -> dict | list:
@@ -19,7 +19,7 @@ def _json(answer: httpx.Response, status: int = 200) -> dict | list:
     return answer.json()
 
 
-def test_agents_and_sessions_over_rest(server) -> None:  # noqa: F811
+def test_agents_and_sessions_over_rest(server) -> None:
     alice, bob = bearer("alice2"), bearer("bob2")
     base = f"{server}/my/spaces"
     _json(httpx.post(base, json={"space_id": "alice_team", "name": "Team"}, headers=alice,
@@ -104,7 +104,7 @@ def test_agents_and_sessions_over_rest(server) -> None:  # noqa: F811
     assert _json(httpx.get(f"{base}/alice_team/agents", headers=alice))[1]["version"] == 2
 
 
-def test_the_chat_graph_through_the_langgraph_api(server) -> None:  # noqa: F811
+def test_the_chat_graph_through_the_langgraph_api(server) -> None:
     carol = bearer("carol2")
     _json(httpx.post(f"{server}/my/spaces", json={"space_id": "carol_team", "name": "T"},
                      headers=carol, timeout=60), 201)  # fmt: skip
@@ -162,7 +162,7 @@ def test_the_server_declines_expired_plan_approvals_on_its_own(quick_server) -> 
     assert all(e["actor"] == "dana2" for e in events)  # the owner's run, through auth
 
 
-def test_events_of_an_unknown_or_foreign_run_are_404_and_message_is_accepted(server) -> None:  # noqa: F811
+def test_events_of_an_unknown_or_foreign_run_are_404_and_message_is_accepted(server) -> None:
     """Issue 20: ``?run_id=`` not of this session answered 200 and cut the stream."""
     erin, fred = bearer("erin2"), bearer("fred2")
     base = f"{server}/my/spaces"

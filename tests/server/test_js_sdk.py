@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from app.server.tokens import issue_token
-from tests.server.test_server import SECRET, bearer, server  # noqa: F401  (the served app)
+from tests.support.served import SECRET, bearer
 
 SDK = "@langchain/langgraph-sdk@1.15.0"
 SCRIPT = Path(__file__).with_name("stock_ui.mjs")
@@ -58,7 +58,7 @@ def _space_with_assistants(url: str, user: str, space_id: str) -> dict[str, str]
     return {a["name"]: a["assistant_id"] for a in listed.json()}
 
 
-def test_the_js_sdk_drives_the_server_as_stock_uis_do(server) -> None:  # noqa: F811
+def test_the_js_sdk_drives_the_server_as_stock_uis_do(server) -> None:
     entry = _sdk_entry()
     assistants = _space_with_assistants(server, "jsuser", "js_space")
     env = {

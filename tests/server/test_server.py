@@ -7,7 +7,6 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import jwt
@@ -15,53 +14,7 @@ import pytest
 from langgraph_sdk import get_sync_client
 
 from app.server.tokens import issue_token
-from app.services.falkordb import stop_graph_server
-from app.services.postgres import stop_postgres
-from tests.conftest import make_settings
-from tests.support.aegraserver import start_aegra, stop_aegra
-from tests.support.devserver import start_dev_server
-
-SECRET = "test-secret-" + "x" * 32
-ENVELOPE = {
-    "event_id",
-    "event_type",
-    "space_id",
-    "thread_id",
-    "run_id",
-    "actor",
-    "timestamp",
-    "idempotency_key",
-    "payload",
-}
-
-
-@pytest.fixture(scope="module", params=["langgraph-dev", "aegra"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """Each server on free loopback ports, with its own embedded services.
-
-    ``langgraph dev`` runs in its temporary home with the project's
-    ``langgraph.json`` named by absolute path (it used to resolve the auth
-    path against the working folder); Aegra through ``spaces serve``.
-    """
-    home = tmp_path_factory.mktemp("served")
-    if request.param == "aegra":
-        url = start_aegra(home, SECRET)[0]
-        yield url
-        stop_aegra(home, SECRET)
-        return
-    url, proc = start_dev_server(home, SECRET)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    settings = make_settings(home)
-    stop_graph_server(settings)
-    stop_postgres(settings)
-
-
-def bearer(user: str, **claims: object) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(user, secret=SECRET, **claims)}"}
+from tests.support.served import ENVELOPE, SECRET, bearer
 
 
 @pytest.fixture(scope="module")

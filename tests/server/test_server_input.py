@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from app.server.tokens import issue_token
 from app.settings import Settings
 from app.spaces.model.space_model import SpaceConfig
-from tests.conftest import graph_deps
+from tests.support.deps import graph_deps
 
 SECRET = "input-test-secret-" + "z" * 32
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from tests.server.test_server import SECRET, bearer, server  # noqa: F401  (the served app)
+from tests.support.served import SECRET, bearer
 
 assert SECRET
 
@@ -20,7 +20,7 @@ def _json(answer: httpx.Response, status: int = 200) -> dict | list:
     return answer.json()
 
 
-def test_assistants_per_space_and_agent(server) -> None:  # noqa: F811
+def test_assistants_per_space_and_agent(server) -> None:
     alice, bob = bearer("ann3"), bearer("ben3")
     base = f"{server}/my/spaces"
     _json(httpx.post(base, json={"space_id": "ann_ui", "name": "UI"}, headers=alice,
@@ -85,7 +85,7 @@ def test_assistants_per_space_and_agent(server) -> None:  # noqa: F811
                           input={"messages": [{"type": "human", "content": "hi"}]})  # fmt: skip
 
 
-def test_a_late_join_replays_values_and_a_waiting_run_cancels_alike(server) -> None:  # noqa: F811
+def test_a_late_join_replays_values_and_a_waiting_run_cancels_alike(server) -> None:
     carl, dora = bearer("carl3"), bearer("dora3")
     base = f"{server}/my/spaces"
     _json(httpx.post(base, json={"space_id": "carl_ui", "name": "UI"}, headers=carl,

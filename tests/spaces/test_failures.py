@@ -10,7 +10,7 @@ import pytest
 from app.errors import StoreUnavailable
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def _closed_port() -> int:

@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 from app.services.aegra import running_instances
-from tests.conftest import ROOT, make_settings
+from tests.support.settings import ROOT, make_settings
 
-# Short leases so a killed instance's run is taken over in seconds, not a minute.
 FAST_TAKEOVER = {
     "LEASE_DURATION_SECONDS": "9",
     "HEARTBEAT_INTERVAL_SECONDS": "3",

@@ -206,3 +206,18 @@ def no_response_format(args: dict[str, Any]) -> Responder:
         return 200, completion(tool_calls=[{"name": name, "args": args}])
 
     return responder
+
+
+PLAN = {
+    "title": "Wire plan",
+    "steps": [
+        {"id": "s1", "description": "Collect facts", "depends_on": []},
+        {"id": "s2", "description": "Write it up", "depends_on": ["s1"]},
+    ],
+}
+
+
+def forced_tool(body: dict) -> str | None:
+    """The tool a request forces the model to call (``tool_choice``), if any."""
+    choice = body.get("tool_choice")
+    return choice.get("function", {}).get("name") if isinstance(choice, dict) else None

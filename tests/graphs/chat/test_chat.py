@@ -12,7 +12,7 @@ from app.graphs.chat.client import ChatClient
 from app.graphs.chat.planning import check_plan, fail_blocked, new_task, next_wave
 from app.spaces.stores.agents import AgentStore
 from app.spaces.stores.chat_store import ChatStore
-from tests.conftest import graph_deps
+from tests.support.deps import graph_deps
 from tests.support.fake_openai import FakeOpenAI, completion
 
 

@@ -10,11 +10,10 @@ from app.errors import InvalidInput
 from app.graphs.chat.client import ChatClient
 from app.spaces.stores.agents import AgentStore
 from app.spaces.stores.chat_store import ChatStore
-from tests.conftest import graph_deps
-from tests.graphs.test_tool_approval import site  # noqa: F401  (the local page fixture)
+from tests.support.deps import graph_deps
 
 
-def test_three_parallel_tool_approvals_answered_one_by_one(settings, manager, space, site):  # noqa: F811
+def test_three_parallel_tool_approvals_answered_one_by_one(settings, manager, space, site):
     url, hits = site
     store = AgentStore(manager.open_space(space.space_id, write=True))
     for name in ("alpha", "beta", "gamma"):

@@ -7,7 +7,7 @@ import dataclasses
 from app.graphs.chat.client import ChatClient
 from app.spaces.stores.agents import AgentStore
 from app.spaces.stores.chat_store import ChatStore
-from tests.conftest import graph_deps
+from tests.support.deps import graph_deps
 
 
 def _client(settings, manager, space_id: str, **limits) -> ChatClient:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.graphs.chat.tools import RUNNERS, TOOLS, run_tool
 from app.spaces.stores.agents import AGENT_TOOLS
-from tests.conftest import node_scope_for
+from tests.support.deps import node_scope_for
 
 
 def test_the_registry_is_the_agents_tool_list():

@@ -10,7 +10,7 @@ from app.graphs.context import RunContext
 from app.graphs.research import build_research
 from app.graphs.research.spec import parse_spec
 from app.spaces.model.space_model import SpaceConfig
-from tests.conftest import graph_deps
+from tests.support.deps import graph_deps
 
 
 def _run(settings, space_id: str, query: str, spec=None, user="alice") -> dict:

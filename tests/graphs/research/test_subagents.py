@@ -14,7 +14,7 @@ from app.graphs.context import RunContext
 from app.graphs.research import build_research
 from app.graphs.research.crawl import MAX_BYTES
 from app.graphs.research.data import MAX_ROWS
-from tests.conftest import graph_deps
+from tests.support.deps import graph_deps
 
 PAGES = {
     "/": '<html><title>Home</title><body><p>Welcome.</p><a href="/raft">Raft</a> '

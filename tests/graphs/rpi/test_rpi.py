@@ -10,25 +10,8 @@ from app.graphs.estimate import rpi_estimate
 from app.runner import Runner
 from app.spaces.infra.migrations import REGISTRY_SCHEMA
 from app.spaces.model.space_model import SpaceConfig
-from tests.conftest import graph_deps
-
-QUERY = "How does Raft make ledger blocks final?"
-
-
-def seed(manager, space_id: str) -> None:
-    """A note pair, a memory and a graph fact for research to find."""
-    space = manager.open_space(space_id, write=True)
-    space.vault.write_note(
-        "Learning/Raft.md",
-        "# Raft\n\nAn entry is committed once a majority of the Raft cluster stored it.",
-        {"tags": ["consensus"]},
-    )
-    space.vault.write_note(
-        "Learning/Ledger.md", "# Ledger\n\nA ledger block is final once the Raft log commits it."
-    )
-    with space.memory() as memory:
-        memory.add("The team chose Raft over Paxos for the ledger.", key="seed")
-    space.graph.merge_relation("Raft", "FINALISES", "Ledger")
+from tests.support.deps import graph_deps
+from tests.support.rpi import QUERY, seed
 
 
 @pytest.fixture

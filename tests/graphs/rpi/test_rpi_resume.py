@@ -18,10 +18,10 @@ from app.graphs.rpi import save as save_module
 from app.graphs.scope import Scope
 from app.runner import Runner
 from app.spaces.infra.migrations import REGISTRY_SCHEMA
-from tests.conftest import ROOT, graph_deps
-from tests.graphs.rpi.test_rpi import seed
-from tests.llm.test_openai_wire import PLAN, _forced
-from tests.support.fake_openai import FakeOpenAI, completion
+from tests.support.deps import graph_deps
+from tests.support.fake_openai import PLAN, FakeOpenAI, completion, forced_tool
+from tests.support.rpi import seed
+from tests.support.settings import ROOT
 
 R = sql.Identifier(REGISTRY_SCHEMA)
 
@@ -82,7 +82,7 @@ def test_killed_process_resumes_from_its_checkpoint(manager, space, settings) ->
     step_calls = {"n": 0}
 
     def responder(body: dict):
-        forced = _forced(body)
+        forced = forced_tool(body)
         if forced == "Plan":
             return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
         if forced == "KeyFacts":
@@ -163,7 +163,7 @@ def test_a_run_interrupted_before_its_plan_resumes_with_approve(
 ) -> None:
     """``spaces resume T --approve`` on a run that crashed while planning: it continues,
     the answer is given to the plan approval when the run gets there, and it completes."""
-    from tests.conftest import run_cli
+    from tests.support.cli import run_cli
 
     rpi_graph = importlib.import_module("app.graphs.rpi.graph")  # the package exports `graph`
 
@@ -199,7 +199,7 @@ def test_killed_while_planning_resume_last_approve_completes(manager, space, set
     plan_calls = {"n": 0}
 
     def responder(body: dict):
-        forced = _forced(body)
+        forced = forced_tool(body)
         if forced == "Plan":
             plan_calls["n"] += 1
             if plan_calls["n"] == 1 and hang.is_set():

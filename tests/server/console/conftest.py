@@ -8,30 +8,17 @@ exactly what to install (`make test` runs `make browser` first, which gets one).
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import playwright.sync_api as playwright_api  # a dev dependency: pip install -e '.[dev]'
 import pytest
 
 from app.server.console.sessions import issue_login
 from app.spaces.infra.backends import Backends
-from tests.conftest import make_settings
-from tests.support.devserver import ROOT, served
+from tests.support.console import SECRET, chromium_path
+from tests.support.devserver import served
 from tests.support.gated import GatedModel, shared_model
-
-SECRET = "console-secret-" + "y" * 32
-
-
-def chromium_path() -> str | None:
-    """The distribution's Chromium, when Playwright has no browser of its own."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+from tests.support.settings import ROOT, make_settings
 
 
 @pytest.fixture(scope="package")
@@ -95,16 +82,6 @@ def sign_in(console_server, browser):
     yield open_as
     for context in contexts:
         context.close()
-
-
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
-
-
-def screenshot(page, name: str) -> None:
-    """Save a screenshot of a main page into docs/console/ (set CONSOLE_SHOTS=1)."""
-    if os.environ.get("CONSOLE_SHOTS"):
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="package")

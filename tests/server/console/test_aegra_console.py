@@ -12,10 +12,9 @@ from app.spaces.access.space_settings import update_space
 from app.spaces.infra.backends import Backends
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.agents import AgentStore
-from tests.conftest import ROOT, make_settings
-from tests.server.console.conftest import SECRET
 from tests.support.aegraserver import start_aegra, stop_aegra
-from tests.support.console import create_space
+from tests.support.console import SECRET, create_space
+from tests.support.settings import ROOT, make_settings
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,8 @@ from playwright.sync_api import expect
 
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.agents import AgentStore
-from tests.conftest import make_settings
-from tests.server.console.conftest import screenshot
-from tests.support.console import create_space
+from tests.support.console import create_space, screenshot
+from tests.support.settings import make_settings
 
 
 def test_chat_with_an_agent_and_approve_a_task_plan(console_server, sign_in) -> None:

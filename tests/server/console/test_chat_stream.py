@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.agents import AgentStore
-from tests.conftest import make_settings
 from tests.support.console import create_space
+from tests.support.settings import make_settings
 
 
 def _agents(console_server, space_id: str, user: str) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from app.spaces.stores import audit
-from tests.server.console.conftest import screenshot
-from tests.support.console import create_space
+from tests.support.console import create_space, screenshot
 
 
 def _upload(page_or_dialog, name: str, text: str, button: str, field: str) -> None:
@@ -55,7 +54,7 @@ def test_upload_an_object_and_add_a_version(console_server, sign_in) -> None:
 def test_a_member_cannot_upload(console_server, sign_in) -> None:
     from app.spaces.access.members import add_member
     from app.spaces.space_manager import SpaceManager
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     owner = sign_in("olga")
     create_space(owner, "members_lab", "Members lab")

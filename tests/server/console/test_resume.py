@@ -9,8 +9,8 @@ from app.spaces.access.members import add_member
 from app.spaces.access.space_settings import update_space
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.run_records import register_thread
-from tests.conftest import make_settings
 from tests.support.console import create_space
+from tests.support.settings import make_settings
 
 
 def test_a_run_stopped_mid_way_resumes_from_the_console(console_server, sign_in) -> None:

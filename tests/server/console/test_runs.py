@@ -6,9 +6,8 @@ from playwright.sync_api import expect
 
 from app.spaces.access.members import add_member
 from app.spaces.space_manager import SpaceManager
-from tests.conftest import make_settings
-from tests.server.console.conftest import screenshot
-from tests.support.console import create_space
+from tests.support.console import create_space, screenshot
+from tests.support.settings import make_settings
 
 
 def _start(page, space_id: str, question: str) -> None:

@@ -12,9 +12,8 @@ from playwright.sync_api import expect
 from app.spaces.access.members import add_member
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.run_records import register_thread
-from tests.conftest import make_settings
-from tests.server.console.conftest import SECRET, screenshot
-from tests.support.devserver import ROOT
+from tests.support.console import SECRET, screenshot
+from tests.support.settings import ROOT, make_settings
 
 
 def test_spaces_ui_prints_a_link_that_works_once(console_server, browser) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.server.console.conftest import screenshot
-from tests.support.console import create_space
+from tests.support.console import create_space, screenshot
 
 
 def test_admin_adds_a_member_and_reads_the_audit(sign_in) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.server.console.conftest import screenshot
-from tests.support.console import create_space
+from tests.support.console import create_space, screenshot
 
 XSS = """# Hostile
 

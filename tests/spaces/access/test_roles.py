@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from app.cli import main
 from app.errors import PermissionDenied, SpaceNotFound
 from app.graphs.context import RunContext
 from app.graphs.rpi import build_rpi
@@ -27,8 +26,8 @@ from app.spaces.access import members, roles
 from app.spaces.access.roles import Action
 from app.spaces.infra.postgres import SpacePostgres
 from app.spaces.model.space_model import SpaceConfig
-from tests.conftest import graph_deps
-from tests.graphs.test_tool_approval import site  # noqa: F401 - a fixture
+from tests.support.cli import run_main
+from tests.support.deps import graph_deps
 
 ROLES = ("member", "operator", "admin", "stranger")
 EXPECTED = {  # written out by hand from the issue, not derived from roles.RULE
@@ -67,14 +66,6 @@ def test_rule_matches_the_table() -> None:
             assert got is (role in allowed_roles), (role, action)
 
 
-def cli(monkeypatch, capsys, settings, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("SPACES_HOME", str(settings.home))
-    monkeypatch.setenv("SPACES_VAULTS_DIR", str(settings.vaults_dir))
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _cli_action(action: str, sid: str, user: str, tmp_path: Path) -> list[str]:
     if action == "read":
         return ["show", sid, "--user", user]
@@ -102,7 +93,9 @@ def _cli_action(action: str, sid: str, user: str, tmp_path: Path) -> list[str]:
 @pytest.mark.parametrize("action", SPACE_ACTIONS)
 def test_cli_matrix(team, role, action, settings, manager, monkeypatch, capsys, tmp_path) -> None:
     sid = team.space_id
-    code, out, err = cli(monkeypatch, capsys, settings, *_cli_action(action, sid, role, tmp_path))
+    code, out, err = run_main(
+        monkeypatch, capsys, settings, *_cli_action(action, sid, role, tmp_path)
+    )
     if role in EXPECTED[action]:
         assert code == 0, err
     else:
@@ -153,7 +146,7 @@ def test_cli_memory_matrix(team, role, command, settings, manager, monkeypatch, 
     with manager.open_space(team.space_id, write=True).memory() as memory:
         memory_id = memory.add(FACT)
     argv = _memory_argv(command, team.space_id, role, memory_id, tmp_path)
-    code, out, err = cli(monkeypatch, capsys, settings, *argv)
+    code, out, err = run_main(monkeypatch, capsys, settings, *argv)
     allowed = role in EXPECTED[MEMORY_ACTIONS[command]]
     if allowed:
         assert code == 0, err
@@ -181,7 +174,7 @@ def test_memory_import_takes_user(team, settings, manager, monkeypatch, capsys, 
     lines = tmp_path / "in.jsonl"
     lines.write_text(json.dumps({"text": "Valve V3 is open."}) + "\n")
     sid = team.space_id
-    code, _, err = cli(monkeypatch, capsys, settings, "memory", "import", sid, str(lines),
+    code, _, err = run_main(monkeypatch, capsys, settings, "memory", "import", sid, str(lines),
                        "--user", "mallory")  # fmt: skip
     assert code == 2 and "no space" in err and "unrecognized" not in err
 
@@ -193,11 +186,11 @@ def _audit(manager, config):
 
 
 def test_list_shows_shared_spaces_with_the_role(team, settings, monkeypatch, capsys) -> None:
-    code, out, _ = cli(monkeypatch, capsys, settings, "list", "--user", "operator", "--json")
+    code, out, _ = run_main(monkeypatch, capsys, settings, "list", "--user", "operator", "--json")
     assert code == 0
     mine = {d["space_id"]: d["role"] for d in json.loads(out)}
     assert mine[team.space_id] == "operator"
-    code, out, _ = cli(monkeypatch, capsys, settings, "list", "--user", "stranger", "--json")
+    code, out, _ = run_main(monkeypatch, capsys, settings, "list", "--user", "stranger", "--json")
     assert team.space_id not in {d["space_id"] for d in json.loads(out)}
 
 
@@ -347,7 +340,7 @@ def test_a_removed_member_loses_a_waiting_run_at_once(team, manager, settings) -
     assert done.status == "rejected"
 
 
-def test_a_tool_answer_is_judged_by_who_gave_it(team, settings, site) -> None:  # noqa: F811
+def test_a_tool_answer_is_judged_by_who_gave_it(team, settings, site) -> None:
     """A member's answer to a tool approval is refused, and not replayed as the operator's."""
     import dataclasses
 
@@ -382,10 +375,10 @@ def test_resume_last_finds_the_run_an_operator_may_answer(
     waiting = runner.start("rpi", team.space_id, "How does Raft elect a leader?", user_id="member")
     assert waiting.status == "awaiting_approval"
     members.add_member(manager, team.space_id, "own", "member2", "member")
-    code, _, err = cli(monkeypatch, capsys, settings, "resume", "--last", team.space_id,
+    code, _, err = run_main(monkeypatch, capsys, settings, "resume", "--last", team.space_id,
                        "--user", "member2", "--approve")  # fmt: skip
     assert code == 2 and "no run waiting for approval" in err  # a member answers only their own
-    code, out, err = cli(monkeypatch, capsys, settings, "resume", "--last", team.space_id,
+    code, out, err = run_main(monkeypatch, capsys, settings, "resume", "--last", team.space_id,
                          "--user", "operator", "--approve", "--json")  # fmt: skip
     assert code == 0, err
     doc = json.loads(out)

@@ -21,8 +21,9 @@ from app.spaces.portability.bundle_format import read_bundle, write_bundle
 from app.spaces.portability.transfer import export_space, import_space
 from app.spaces.stores import audit
 from app.spaces.stores.documents import DocumentStore
-from tests.conftest import graph_deps, run_cli
-from tests.graphs.rpi.test_rpi import seed
+from tests.support.cli import run_cli
+from tests.support.deps import graph_deps
+from tests.support.rpi import seed
 
 
 def _memories(manager, config, tmp_path: Path) -> list[tuple]:

@@ -9,7 +9,7 @@ import pytest
 from app.errors import InvalidInput, SpaceNotFound
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.stores.agents import AgentStore
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def _store(manager, space_id: str) -> AgentStore:

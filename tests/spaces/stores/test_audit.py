@@ -13,8 +13,8 @@ from app.runner import Runner
 from app.spaces.access import members
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.stores import audit
-from tests.conftest import graph_deps
-from tests.spaces.access.test_roles import cli
+from tests.support.cli import run_main
+from tests.support.deps import graph_deps
 
 
 def entries(manager, config) -> list[audit.AuditEntry]:
@@ -67,7 +67,7 @@ def test_each_cli_write_writes_exactly_one_entry(
     seen: Counter[str] = Counter()
     config = None
     for args, action in steps:
-        code, _, err = cli(monkeypatch, capsys, settings, *args)
+        code, _, err = run_main(monkeypatch, capsys, settings, *args)
         assert code == (2 if action and action.startswith("access.") else 0), (args, err)
         config = config or manager.get_space(sid)
         if action is not None:  # a read writes nothing
@@ -76,11 +76,11 @@ def test_each_cli_write_writes_exactly_one_entry(
         assert got == seen, (args, got)
     last = entries(manager, config)[-1]
     assert (last.actor, last.outcome, last.target) == ("op", "refused", sid)
-    code, out, _ = cli(monkeypatch, capsys, settings, "audit", sid, "--actor", "op", "--json")
+    code, out, _ = run_main(monkeypatch, capsys, settings, "audit", sid, "--actor", "op", "--json")
     assert code == 0 and {e["actor"] for e in json.loads(out)} == {"op"}
-    code, out, _ = cli(monkeypatch, capsys, settings, "audit", sid, "--since", "2999-01-01")
+    code, out, _ = run_main(monkeypatch, capsys, settings, "audit", sid, "--since", "2999-01-01")
     assert code == 0 and out.strip() == "no entries"
-    code, _, err = cli(monkeypatch, capsys, settings, "audit", sid, "--since", "yesterday")
+    code, _, err = run_main(monkeypatch, capsys, settings, "audit", sid, "--since", "yesterday")
     assert code == 2 and "ISO 8601" in err
 
 
@@ -136,11 +136,12 @@ def test_audit_limit_shows_the_newest_entries_in_time_order(
     """``spaces audit --limit N`` showed the oldest N; a person asking for N wants the last."""
     for n in range(5):
         audit.record(manager.backends.pool, space.postgres_schema, actor="alice", action=f"a{n}")
-    code, out, err = cli(monkeypatch, capsys, settings, "audit", space.space_id, "--limit", "2",
-                         "--json")  # fmt: skip
+    code, out, err = run_main(
+        monkeypatch, capsys, settings, "audit", space.space_id, "--limit", "2", "--json"
+    )
     assert code == 0, err
     assert [e["action"] for e in json.loads(out)] == ["a3", "a4"]
-    code, out, _ = cli(monkeypatch, capsys, settings, "audit", space.space_id, "--limit", "2")
+    code, out, _ = run_main(monkeypatch, capsys, settings, "audit", space.space_id, "--limit", "2")
     assert [line.split()[3] for line in out.splitlines()] == ["a3", "a4"]
     # REST pages forward from ?since=, so the library's default stays the first N.
     firsts = audit.read(manager.backends.pool, space.postgres_schema, limit=2)

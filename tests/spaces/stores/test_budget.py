@@ -16,7 +16,7 @@ from app.graphs.rpi import build_rpi
 from app.spaces.infra.migrations import REGISTRY_SCHEMA
 from app.spaces.model.space_model import SpaceConfig, current_month
 from app.spaces.stores.budget import SpaceBudget
-from tests.conftest import graph_deps
+from tests.support.deps import graph_deps
 
 
 def test_concurrent_reservations_never_overspend(manager, new_id) -> None:

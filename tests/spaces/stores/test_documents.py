@@ -13,7 +13,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from app.errors import InvalidInput
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.stores.documents import DocumentStore, open_documents_section
-from tests.conftest import node_scope_for, run_cli
+from tests.support.cli import run_cli
+from tests.support.deps import node_scope_for
 from tests.support.fake_openai import FakeOpenAI, completion
 
 
