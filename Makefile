@@ -22,7 +22,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-# A browser for the console tests (tests/console): one already there (Playwright's or the
+# A browser for the console tests (tests/server/console): one already there (Playwright's or the
 # distribution's chromium), else apt-get's (as root), else Playwright's download, else say
 # what to install.
 browser: $(STAMP)

@@ -38,7 +38,7 @@ from app.services.postgres import stop_postgres
 from app.settings import Settings
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.stores.agents import AgentStore
-from tests.fake_openai import FakeOpenAI, completion
+from tests.support.fake_openai import FakeOpenAI, completion
 
 RUNS = 30
 DELAY_S = 0.2

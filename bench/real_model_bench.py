@@ -12,7 +12,7 @@ waiting for the model (the union of the calls' intervals).
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/real_model_bench.py`` (builds
 the server on first use, about 5 minutes on 2 cores). The slow test
-``tests/test_local_model.py`` asserts on the same harness.
+``tests/llm/test_local_model.py`` asserts on the same harness.
 
 ``--heldout [tuning|heldout]`` runs instead the fixed set of
 ``bench/data/heldout/`` (36 queries over 3 spaces, issue 21), all as

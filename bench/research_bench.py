@@ -30,7 +30,7 @@ from app.settings import Settings
 from app.spaces.infra.backends import Backends
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from tests.fake_openai import FakeOpenAI, completion
+from tests.support.fake_openai import FakeOpenAI, completion
 
 LATENCY_S = float(__import__("os").environ.get("BENCH_LATENCY_S", "0.2"))
 REPEATS = 5

@@ -2,7 +2,7 @@
 
 Everything runs on loopback in a temporary home: the embedded Postgres, the
 embedded Redis, Aegra instances, and a stand-in OpenAI-protocol model
-(tests/fake_openai.py) that answers every call in 200 ms.
+(tests/support/fake_openai.py) that answers every call in 200 ms.
 
 1. Runs per second: ``RUNS`` rpi runs (research and plan, up to the plan
    approval: two model calls each), ``CONCURRENCY`` at a time, through one
@@ -41,10 +41,9 @@ from app.services.aegra import CONFIG, running_instances, serve, stop_instances
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import ensure_postgres, stop_postgres
 from app.services.redis import stop_redis
-from tests.aegraserver import FAST_TAKEOVER, free_ports
-from tests.conftest import ROOT, make_settings
-from tests.fake_openai import FakeOpenAI, completion
-from tests.test_openai_wire import PLAN, _forced
+from tests.support.aegraserver import FAST_TAKEOVER, free_ports
+from tests.support.fake_openai import PLAN, FakeOpenAI, completion, forced_tool
+from tests.support.settings import ROOT, make_settings
 
 SECRET = "bench-secret-" + "s" * 32
 MODEL_S = 0.2
@@ -59,9 +58,9 @@ HOLD_S = float(os.environ.get("SSE_HOLD_S", "60"))
 def model(body: dict) -> tuple[int, dict]:
     """The stand-in model: 200 ms a call (4 s when the query says SLOW)."""
     time.sleep(SLOW_MODEL_S if "SLOW" in json.dumps(body) else MODEL_S)
-    if _forced(body) == "Plan":
+    if forced_tool(body) == "Plan":
         return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
-    if _forced(body) == "KeyFacts":
+    if forced_tool(body) == "KeyFacts":
         return 200, completion(tool_calls=[{"name": "KeyFacts", "args": {"facts": []}}])
     return 200, completion("A finding [1].")
 

@@ -26,7 +26,8 @@ from app.server.tokens import issue_token
 from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.settings import Settings
-from tests.devserver import ROOT, start_dev_server
+from tests.support.devserver import start_dev_server
+from tests.support.settings import ROOT
 
 SECRET = "bench-secret-" + "z" * 32
 EVENTS = 1_000

@@ -36,8 +36,8 @@ from app.spaces.stores.agents import AgentStore
 from app.spaces.stores.documents import DocumentStore
 from app.spaces.stores.run_records import register_thread, upsert_run
 from bench.spaces_bench import pct
-from tests.conftest import make_settings
-from tests.devserver import ROOT, served
+from tests.support.devserver import served
+from tests.support.settings import ROOT, make_settings
 
 SECRET = "ui-bench-secret-" + "z" * 32
 SPACE = "ui_bench"

@@ -6,8 +6,8 @@ import pytest
 
 from app.errors import InvalidInput
 from app.text import note_safe, printable
-from tests.conftest import run_cli
-from tests.test_rpi import seed
+from tests.support.cli import run_cli
+from tests.support.rpi import seed
 
 HOSTILE_QUERY = "Why is a Raft ledger block final?\x1b[2J\x1b]0;owned\x07\u202e"
 RAW = ("\x1b", "\x07", "\u202e")

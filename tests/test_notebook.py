@@ -7,7 +7,7 @@ import os
 import nbformat
 from nbclient import NotebookClient
 
-from tests.conftest import ROOT
+from tests.support.settings import ROOT
 
 
 def test_quickstart_notebook_runs(settings, monkeypatch) -> None:

@@ -8,7 +8,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from app.spaces.space_manager import SpaceManager
-from tests.conftest import ROOT, make_settings, run_cli
+from tests.support.cli import run_cli
+from tests.support.settings import ROOT, make_settings
 
 
 def test_two_processes_create_at_once(settings, new_id) -> None:

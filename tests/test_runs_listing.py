@@ -13,8 +13,9 @@ from app.runner import Runner
 from app.runs import last_resumable, list_runs
 from app.spaces.access.members import add_member, remove_member
 from app.spaces.model.space_model import SpaceConfig
-from tests.conftest import graph_deps, run_cli
-from tests.test_rpi import seed
+from tests.support.cli import run_cli
+from tests.support.deps import graph_deps
+from tests.support.rpi import seed
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 
 from app import settings as settings_module
 from app.settings import Settings, ensure_home
-from tests.conftest import ROOT
+from tests.support.settings import ROOT
 
 PRINT_HOME = (
     "from app.settings import Settings; s = Settings.from_env(); print(s.home, s.vaults_dir)"

@@ -18,9 +18,9 @@ from app.services.falkordb import stop_graph_server
 from app.services.postgres import stop_postgres
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from tests.conftest import make_settings, run_cli
-from tests.fake_openai import FakeOpenAI, completion
-from tests.test_openai_wire import PLAN, _forced
+from tests.support.cli import run_cli
+from tests.support.fake_openai import PLAN, FakeOpenAI, completion, forced_tool
+from tests.support.settings import make_settings
 
 
 @pytest.mark.slow
@@ -29,7 +29,7 @@ def test_postgres_killed_mid_run_is_one_line_and_resumable(tmp_path) -> None:
     stopped = {"done": False}
 
     def responder(body: dict):
-        forced = _forced(body)
+        forced = forced_tool(body)
         if forced == "Plan":
             return 200, completion(tool_calls=[{"name": "Plan", "args": PLAN}])
         if forced == "KeyFacts":

@@ -1,7 +1,7 @@
 """User-named files: regular files only, read once through one handle, bounded while reading.
 
 The CLI-level cases (``/dev/zero``, FIFOs, nested JSON as a context spec or
-a plan edit) are rows of ``tests/hostile/cases.yaml``; here are the reader
+a plan edit) are rows of ``tests/cli/hostile_cases.yaml``; here are the reader
 itself and the races of ``spaces objects add``.
 """
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.server.space_routes import NewSpace
 from app.spaces.model.space_model import SpaceConfig, SpaceUsage
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 DOCUMENT_KEYS = {
     "space_id", "month", "tokens_used", "api_calls_used", "cost_usd",

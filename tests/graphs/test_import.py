@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support.settings import ROOT
 
 
 def test_importing_the_served_graphs_starts_no_service(tmp_path) -> None:

@@ -16,7 +16,7 @@ against 0.3 ms for this class on the shared pool; each Mem0 object also
 opens its own connection pool and history database. Facts are stored as
 given (Mem0's ``infer=False``), so Mem0 adds nothing to a write but the
 payload layout, which is kept here: Mem0's own ``pgvector`` provider reads
-the same table (tests/test_memory_store.py checks it). With ``QDRANT_URL``
+the same table (tests/spaces/stores/test_memory_store.py checks it). With ``QDRANT_URL``
 set, memory is Mem0 on a Qdrant server instead (``memory_qdrant``), the
 scale-out path. The table's DDL is in ``memory_schema``; what both stores
 offer, the ``MemoryStore`` protocol, is in ``memory_store``.

@@ -18,8 +18,8 @@ from app.graphs.context import RunContext
 from app.graphs.rpi.graph import extract, implement, plan
 from app.graphs.scope import open_scope, scoped
 from app.spaces.model.space_model import SpaceConfig
-from tests.conftest import graph_deps
-from tests.graphs.scripted import Script, scripted_settings, tool_call
+from tests.support.deps import graph_deps
+from tests.support.scripted import Script, scripted_settings, tool_call
 
 PLAN = {
     "title": "Explain finality",

@@ -19,7 +19,7 @@ from langgraph.types import Command
 from app.graphs.context import RunContext
 from app.graphs.rpi import build_rpi
 from app.spaces.stores.graph import SpaceGraph
-from tests.conftest import graph_deps
+from tests.support.deps import graph_deps
 
 
 def test_graph_facts_survive_kill_9_right_after_the_save_step_writes_them(

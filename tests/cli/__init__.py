@@ -1,0 +1,1 @@
+"""Tests of the spaces command line (app/cli)."""

@@ -1,0 +1,1 @@
+"""Tests of app/server: REST, auth, the served graphs on both servers."""

@@ -1,0 +1,1 @@
+"""Tests of app/server/console, in a real browser."""
