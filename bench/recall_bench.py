@@ -36,7 +36,7 @@ from app.services.postgres import stop_postgres
 from app.settings import Settings
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.stores.memory import vector_literal
+from app.spaces.stores.memory_rows import vector_literal
 from app.spaces.stores.memory_schema import BUILD_MEMORY, hnsw_index
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"

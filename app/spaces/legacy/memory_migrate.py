@@ -28,7 +28,7 @@ from app.ids import validate_space_id
 from app.spaces.infra.embeddings import embedder_dims
 from app.spaces.infra.migrations import REGISTRY_SCHEMA
 from app.spaces.model.space_model import SpaceConfig, config_from_row
-from app.spaces.stores.memory import vector_literal
+from app.spaces.stores.memory_rows import vector_literal
 from app.spaces.stores.memory_schema import create_memory_table
 
 if TYPE_CHECKING:

@@ -18,19 +18,18 @@ given (Mem0's ``infer=False``), so Mem0 adds nothing to a write but the
 payload layout, which is kept here: Mem0's own ``pgvector`` provider reads
 the same table (tests/spaces/stores/test_memory_store.py checks it). With ``QDRANT_URL``
 set, memory is Mem0 on a Qdrant server instead (``memory_qdrant``), the
-scale-out path. The table's DDL is in ``memory_schema``; what both stores
+scale-out path. The table's DDL is in ``memory_schema``, its rows and SQL filters in
+``memory_rows``; what both stores
 offer, the ``MemoryStore`` protocol, is in ``memory_store``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -40,6 +39,16 @@ from psycopg.types.json import Jsonb
 from app.errors import InvalidInput, SpaceArchived, StoreUnavailable
 from app.ids import validate_agent_name
 from app.spaces.infra.embeddings import embedder_dims
+from app.spaces.stores.memory_rows import (
+    TEXT_CANDIDATES,
+    TEXT_RANK,
+    agent_filter,
+    hit_from,
+    kind_filter,
+    payload_for,
+    tsquery_any,
+    vector_literal,
+)
 from app.spaces.stores.memory_schema import BUILD_MEMORY, TS_CONFIG, ensure_memory_table, hnsw_index
 from app.spaces.stores.memory_store import (
     LIST_MAX,
@@ -60,68 +69,7 @@ if TYPE_CHECKING:
     from app.spaces.model.space_model import SpaceConfig
 
 EMBED_BATCH = 512
-# Full-text rank: term frequency, divided by 1 + log(document length). On the labelled
-# set it beat ts_rank_cd and the other normalisations (docs/stores.md, "Memory", has figures).
-TEXT_RANK = sql.SQL("ts_rank(tsv, q, 1)")
-# Full text ranks at most this many matching rows. Ranking every match made a
-# search of words found in 5% of 1M memories take p95 287 ms; with the cap it
-# is 47 ms (bench/recall_bench.py). Only a query whose every word is that
-# common ranks a sample of its matches; vector search is unaffected.
-TEXT_CANDIDATES = 10_000
 REBUILD_AT = 10_000
-
-
-def vector_literal(vector: Iterable[float]) -> str:
-    """pgvector's text form of a vector (``[x,y,...]``)."""
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
-
-
-def tsquery_any(text: str) -> str:
-    """A ``to_tsquery`` source matching any word of ``text`` (words only, no operators)."""
-    words = re.findall(r"[A-Za-z0-9]+", text.lower())[:64]
-    return " | ".join(dict.fromkeys(words))
-
-
-def payload_for(space_id: str, text: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
-    """Mem0's payload layout: metadata flattened, text under ``data``, an md5 ``hash``."""
-    return {
-        **(metadata or {}),
-        "data": text,
-        "hash": hashlib.md5(text.encode()).hexdigest(),
-        "created_at": datetime.now(UTC).isoformat(),
-        "user_id": space_id,
-        "space_id": space_id,
-    }
-
-
-_RESERVED = {"data", "hash", "created_at", "user_id", "updated_at", "text_lemmatized"}
-
-
-def hit_from(row_id: object, payload: dict[str, Any], score: float | None) -> MemoryHit:
-    """A ``MemoryHit`` from a stored row (Mem0's bookkeeping keys kept out of metadata)."""
-    meta = {k: v for k, v in payload.items() if k not in _RESERVED}
-    return MemoryHit(str(row_id), payload.get("data", ""), score, meta, payload.get("created_at"))
-
-
-def _kind(kind: str | None) -> sql.Composable:
-    """Row filter: ``document`` chunks only, plain ``memory`` only, or everything (None).
-
-    Space-wide retrieval never returns an agent's own context (its ``agent_id``
-    scope): one agent's interactions reach only that agent's prompts.
-    """
-    space_wide = sql.SQL("NOT payload ? 'agent_id'")
-    if kind is None:
-        return space_wide
-    if kind == "document":
-        return sql.SQL("payload->>'type' = 'document' AND ") + space_wide
-    if kind == "memory":
-        return sql.SQL("payload->>'type' IS DISTINCT FROM 'document' AND ") + space_wide
-    raise InvalidInput(f"unknown memory kind {kind!r}")
-
-
-def _agent(agent_id: str) -> sql.Composable:
-    """Row filter: one agent's scope only."""
-    return sql.SQL("payload->>'agent_id' = {}").format(sql.Literal(validate_agent_name(agent_id)))
 
 
 class PgMemory:
@@ -281,7 +229,7 @@ class PgMemory:
             sql.SQL(
                 "SELECT id, payload, 1 - (vector <=> %(v)s::vector) FROM {} WHERE {} "
                 "ORDER BY vector <=> %(v)s::vector LIMIT %(k)s"
-            ).format(self.table, _agent(agent_id)),
+            ).format(self.table, agent_filter(agent_id)),
             {"v": vector, "k": clamp(limit, SEARCH_MAX)},
         )
         return [hit_from(*row) for row in rows]
@@ -296,7 +244,7 @@ class PgMemory:
             sql.SQL(
                 "SELECT id, payload, 1 - (vector <=> %(v)s::vector) FROM {} WHERE {} "
                 "ORDER BY vector <=> %(v)s::vector LIMIT %(k)s"
-            ).format(self.table, _kind(kind)),
+            ).format(self.table, kind_filter(kind)),
             {"v": vector, "k": clamp(limit, SEARCH_MAX)},
         )
         return [hit_from(*row) for row in rows]
@@ -325,7 +273,7 @@ class PgMemory:
                 "SELECT id, payload, {rank} AS r FROM to_tsquery(%(c)s::regconfig, %(q)s) q, "
                 "LATERAL (SELECT id, payload, tsv FROM {} WHERE tsv @@ q AND {} LIMIT %(n)s) m "
                 "ORDER BY r DESC LIMIT %(k)s"
-            ).format(self.table, _kind(kind), rank=TEXT_RANK),
+            ).format(self.table, kind_filter(kind), rank=TEXT_RANK),
             {"c": TS_CONFIG, "q": source, "n": TEXT_CANDIDATES, "k": clamp(limit, SEARCH_MAX)},
         )
         return [hit_from(*row) for row in rows]
@@ -337,7 +285,7 @@ class PgMemory:
 
         Every memory, agents' contexts included, unless ``agent_id`` names one scope.
         """
-        where = sql.SQL("TRUE") if agent_id is None else _agent(agent_id)
+        where = sql.SQL("TRUE") if agent_id is None else agent_filter(agent_id)
         rows = self._fetch(
             sql.SQL(
                 "SELECT id, payload, NULL FROM {} WHERE {} ORDER BY created_at, id "

@@ -28,8 +28,9 @@ from psycopg import sql
 from app.errors import StoreUnavailable
 from app.spaces.infra.embeddings import embedder_dims
 from app.spaces.stores.extract import chunks
-from app.spaces.stores.memory import TEXT_CANDIDATES, TEXT_RANK, clamp, tsquery_any, vector_literal
+from app.spaces.stores.memory_rows import TEXT_CANDIDATES, TEXT_RANK, tsquery_any, vector_literal
 from app.spaces.stores.memory_schema import TS_CONFIG, hnsw_on
+from app.spaces.stores.memory_store import clamp
 
 if TYPE_CHECKING:
     from app.spaces.infra.backends import Backends

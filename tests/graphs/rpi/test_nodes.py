@@ -15,7 +15,8 @@ from langgraph.runtime import Runtime
 
 from app.errors import BudgetExceeded, InvalidInput, StoreUnavailable
 from app.graphs.context import RunContext
-from app.graphs.rpi.graph import extract, implement, plan
+from app.graphs.rpi.graph import extract, plan
+from app.graphs.rpi.implement import implement
 from app.graphs.scope import open_scope, scoped
 from app.spaces.model.space_model import SpaceConfig
 from tests.support.deps import graph_deps

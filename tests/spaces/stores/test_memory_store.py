@@ -11,7 +11,7 @@ from psycopg import sql
 from app.errors import InvalidInput, SpaceArchived
 from app.spaces.model.space_model import SpaceConfig
 from app.spaces.space_manager import SpaceManager
-from app.spaces.stores.memory import payload_for
+from app.spaces.stores.memory_rows import payload_for
 
 
 def test_limits_are_honoured_past_twenty(manager: SpaceManager, space: SpaceConfig) -> None:
