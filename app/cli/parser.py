@@ -13,7 +13,7 @@ from typing import NoReturn
 from app.cli import agents, bundles, members, memory, objects, runs, serve, services, spaces, ui
 
 MODULES = (spaces, services, runs, objects, memory, serve, ui, agents, members, bundles)
-NO_USER = ("create", "down", "import", "model")  # they name their owner, or touch no space
+NO_USER = ("create", "down", "import")  # they name their owner, or touch no space
 
 
 class Parser(argparse.ArgumentParser):

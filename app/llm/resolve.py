@@ -20,27 +20,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
 from app.errors import InvalidInput
+from app.llm.names import MODEL_NAME_MAX, SCRIPTED, model_names, split_method
 from app.llm.offline import OfflineChatModel
-from app.llm.structured import DEFAULT_METHOD, split_method
+from app.llm.structured import DEFAULT_METHOD
+
+__all__ = ["MODEL_NAME_MAX", "SCRIPTED", "model_names"]  # and what is defined below
 from app.settings import Settings
 
 MAX_OUTPUT_TOKENS = 2_000
-MODEL_NAME_MAX = 200
-SCRIPTED = "scripted:"
-
-
-def model_names(spec: str) -> list[str]:
-    """Split and check a model spec (``a`` or ``a,b,c``)."""
-    if not isinstance(spec, str) or not spec.strip() or len(spec) > MODEL_NAME_MAX:
-        raise InvalidInput(f"model must be 1 to {MODEL_NAME_MAX} characters")
-    names = [n.strip() for n in spec.split(",")]
-    for name in names:
-        base, _method = split_method(name)
-        if base != "offline" and not (
-            base.startswith(("openai:", "openai/", SCRIPTED)) and len(base) > len("openai:")
-        ):
-            raise InvalidInput(f"unknown model {name!r}: use 'offline' or 'openai:<model>'")
-    return names
 
 
 def check_reachable(spec: str, settings: Settings) -> str:

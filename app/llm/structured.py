@@ -36,9 +36,10 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ValidationError
 
 from app.errors import InvalidInput, SpacesError
+from app.llm.names import DEFAULT_METHOD, METHODS, split_method
 
-METHODS = ("tools", "json_schema")
-DEFAULT_METHOD = "tools"
+__all__ = ["DEFAULT_METHOD", "METHODS", "split_method"]  # and what is defined below
+
 ATTEMPTS = 3  # the first ask and at most two re-asks
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
@@ -67,14 +68,6 @@ class MethodRefused(Exception):
     def __init__(self, error: SpacesError):
         super().__init__(str(error))
         self.error = error
-
-
-def split_method(name: str) -> tuple[str, str | None]:
-    """``openai:m@json_schema`` -> ``("openai:m", "json_schema")``; no known suffix -> ``None``."""
-    base, sep, suffix = name.rpartition("@")
-    if sep and base and suffix in METHODS:
-        return base, suffix
-    return name, None
 
 
 def other(method: str) -> str:

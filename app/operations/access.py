@@ -8,8 +8,6 @@ other operation.
 
 from __future__ import annotations
 
-from app.graphs.admission import authorize
-from app.graphs.context import RunContext
 from app.spaces.access.roles import Access, Action, allowed, require, role_of, spaces_of
 from app.spaces.space_manager import SpaceManager
 from app.spaces.stores.handle import SpaceHandle
@@ -26,5 +24,12 @@ def check(manager: SpaceManager, space_id: object, user: object, action: Action)
 
 
 def for_runs(manager: SpaceManager, space_id: object, user: str) -> SpaceHandle:
-    """The space opened for runs as ``user`` (``Action.RUN``, active spaces only)."""
+    """The space opened for runs as ``user`` (``Action.RUN``, active spaces only).
+
+    The graphs' own admission check; imported here, not at the top, because
+    the graphs load LangGraph, which a CLI command that runs nothing skips.
+    """
+    from app.graphs.admission import authorize
+    from app.graphs.context import RunContext
+
     return authorize(manager, RunContext(user_id=user), space_id)

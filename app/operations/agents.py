@@ -9,9 +9,8 @@ per user: a session of someone else answers like one that does not exist.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.graphs.chat.agent_context import AgentContext
 from app.operations.access import for_runs
 from app.spaces.access.members import audited
 from app.spaces.access.roles import Action, require
@@ -20,6 +19,9 @@ from app.spaces.stores.agents import Agent, AgentStore
 from app.spaces.stores.chat_store import ChatStore, check_session
 from app.spaces.stores.handle import SpaceHandle
 from app.spaces.stores.run_records import register_thread
+
+if TYPE_CHECKING:  # the chat package loads LangGraph and pandas: not for every CLI start
+    from app.graphs.chat.agent_context import AgentContext
 
 MANAGE = Action.MANAGE_AGENTS
 
@@ -78,6 +80,8 @@ def delete_agent(manager: SpaceManager, space_id: str, actor: str, name: str) ->
 
 def agent_context(manager: SpaceManager, space_id: str, actor: str, name: str) -> AgentContext:
     """An agent's own context in the space's memory (stats, export, clear, prune)."""
+    from app.graphs.chat.agent_context import AgentContext
+
     space = for_runs(manager, space_id, actor)
     agent = AgentStore(space).get(name, include_deleted=True)
     return AgentContext(space, agent.name)

@@ -35,9 +35,12 @@ MIN_SECRET_BYTES = 32
 
 
 class TokenError(SpacesError):
-    """A missing, malformed, forged or expired token (answered with 401)."""
+    """A missing, malformed, forged or expired token.
 
-    http_status = 401
+    A request's token is answered 401 where it is read (``deps.current_user``,
+    the auth handler); one that cannot be issued (a bad secret) is the
+    default 400 with its one line.
+    """
 
 
 def _settings(environ: Mapping[str, str] | None) -> Settings:

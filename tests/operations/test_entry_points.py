@@ -90,7 +90,7 @@ ANSWERS = {
     errors.SpaceExists: (2, 409),
     errors.SpaceArchived: (2, 423),
     errors.BudgetExceeded: (2, 400),
-    TokenError: (2, 401),
+    TokenError: (2, 400),  # 401 comes from where a request's token is read
 }
 
 

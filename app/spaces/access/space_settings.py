@@ -15,7 +15,7 @@ import json
 from psycopg import sql
 
 from app.errors import InvalidInput
-from app.llm.resolve import model_names
+from app.llm.names import model_names
 from app.spaces.access.members import audited
 from app.spaces.access.roles import Action, R
 from app.spaces.model.space_model import SpaceConfig

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from app.errors import InvalidInput, SpaceNotFound
 from app.ids import validate_agent_name
-from app.llm.resolve import model_names
+from app.llm.names import model_names
 from app.spaces.model.space_model import _check_text
 from app.spaces.stores.handle import SpaceHandle
 
