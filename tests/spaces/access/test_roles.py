@@ -114,6 +114,30 @@ def test_cli_matrix(team, role, action, settings, manager, monkeypatch, capsys, 
     assert len(refused) == (0 if role in EXPECTED[action] else 1)
 
 
+@pytest.mark.parametrize("name", ["create", "add"])
+def test_objects_create_by_either_name_is_checked_and_audited(
+    team, name, settings, manager, monkeypatch, capsys, tmp_path
+) -> None:
+    """``objects create`` and its alias ``add`` are one operation: a member is refused by both.
+
+    The CLI's old guard table knew only ``objects add``, so ``objects create``
+    ran unchecked and unaudited.
+    """
+    doc = tmp_path / f"{name}.md"
+    doc.write_text("Raft elects a leader by majority vote.\n")
+    sid = team.space_id
+    code, _out, err = run_main(
+        monkeypatch, capsys, settings, "objects", name, sid, str(doc), "--user", "member"
+    )
+    assert code == 2 and "a member may not manage objects" in err
+    code, _out, err = run_main(
+        monkeypatch, capsys, settings, "objects", name, sid, str(doc), "--user", "operator"
+    )
+    assert code == 0, err
+    added = [e for e in _audit(manager, team) if e.action == "object.add" and e.outcome == "ok"]
+    assert [e.actor for e in added] == ["operator"]
+
+
 # memory command -> the action of EXPECTED it needs (the issue: members must not prune)
 MEMORY_ACTIONS = {
     "list": "read", "search": "read", "stats": "read", "recall": "read", "reindex": "read",
