@@ -42,6 +42,7 @@ test-all: browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/spaces_bench.py
+	$(BIN)/python bench/cli_start_bench.py
 	$(BIN)/python bench/rpi_bench.py
 	PYTHONPATH=. $(BIN)/python bench/research_bench.py
 	PYTHONPATH=. $(BIN)/python bench/sse_bench.py

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -96,6 +96,24 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value
+
+
+def walk_notes(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """``(vault-relative path, entry)`` of every note under ``root``, in no order.
+
+    Hidden folders, hidden files and symlinks are skipped, so a link out of
+    the vault is never followed; the vault's index walks the same way.
+    """
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or entry.is_symlink():
+                    continue
+                if entry.is_dir():
+                    stack.append(Path(entry.path))
+                elif entry.name.endswith(".md") and entry.is_file():
+                    yield Path(entry.path).relative_to(root).as_posix(), entry
 
 
 class SpaceVault:
@@ -259,22 +277,9 @@ class SpaceVault:
         """``list_notes`` by a plain directory walk: about 30x faster, for link names.
 
         Runs name their links several times per run; obsidiantools' listing
-        took 24 ms on 200 notes here, this one under 1 ms. Hidden folders,
-        hidden files and symlinks are skipped.
+        took 24 ms on 200 notes here, this one under 1 ms (``walk_notes``).
         """
-        root = self.root.resolve()
-        found: list[str] = []
-        stack = [root]
-        while stack:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    if entry.name.startswith(".") or entry.is_symlink():
-                        continue
-                    if entry.is_dir():
-                        stack.append(Path(entry.path))
-                    elif entry.name.endswith(".md") and entry.is_file():
-                        found.append(Path(entry.path).relative_to(root).as_posix())
-        return sorted(found)
+        return sorted(rel for rel, _entry in walk_notes(self.root.resolve()))
 
     def list_files(self, suffixes: tuple[str, ...], limit: int = 1_000) -> list[str]:
         """Vault-relative paths of files with ``suffixes`` (hidden folders and symlinks skipped)."""

@@ -31,6 +31,7 @@ from app.spaces.stores.extract import chunks
 from app.spaces.stores.memory_rows import TEXT_CANDIDATES, TEXT_RANK, tsquery_any, vector_literal
 from app.spaces.stores.memory_schema import TS_CONFIG, hnsw_on
 from app.spaces.stores.memory_store import clamp
+from app.spaces.stores.vault import walk_notes
 
 if TYPE_CHECKING:
     from app.spaces.infra.backends import Backends
@@ -62,19 +63,9 @@ class RefreshReport:
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """``(relative path, stat)`` of every note; hidden folders and symlinks skipped."""
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") or entry.is_symlink():
-                    continue
-                if entry.is_dir():
-                    stack.append(Path(entry.path))
-                elif entry.name.endswith(".md") and entry.is_file():
-                    rel = Path(entry.path).relative_to(root).as_posix()
-                    yield rel, entry.stat()
+    """``(relative path, stat)`` of every note (``vault.walk_notes``: no hidden files, no links)."""
+    for rel, entry in walk_notes(root):
+        yield rel, entry.stat()
 
 
 def _split_note(raw: str) -> tuple[str, list[str]]:
