@@ -53,15 +53,10 @@ def list_versions(
 
 
 def create_object(
-    manager: SpaceManager, space_id: str, actor: str, path: str | Path, *, name: str | None = None
+    manager: SpaceManager, space_id: str, actor: str, path: str | Path
 ) -> tuple[ObjectInfo, VersionInfo]:
-    """A new object from the file at ``path`` (its first version).
-
-    ``name`` is the file name the caller gave, for the audit entry, when
-    ``path`` is a temporary copy (an upload); else the path as given.
-    """
-    target = name or str(path)
-    with audited(manager, space_id, actor, MANAGE, "object.add", target=target):
+    """A new object from the file at ``path`` (its first version); the audit names the path."""
+    with audited(manager, space_id, actor, MANAGE, "object.add", target=str(path)):
         return DocumentStore(manager).create_object(space_id, path)
 
 
